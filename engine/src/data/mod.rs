@@ -1,0 +1,3 @@
+//! Data sets the teachers model.
+
+pub mod toy;

@@ -1,0 +1,244 @@
+//! The 2-D toy world (SIM_SPEC §6): Gaussian mixtures with an exact teacher, and sample-only
+//! shapes for which a network teacher is trained.
+
+mod mixture;
+mod shapes;
+
+pub use mixture::GaussianMixture;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{Stream, rng_for};
+
+/// One weighted component of a user-defined mixture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// Relative weight (normalised over all components).
+    pub weight: f64,
+    /// Mean `[x, y]`.
+    pub mean: [f64; 2],
+    /// Isotropic standard deviation.
+    pub std: f64,
+}
+
+/// A 2-D toy data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToyData {
+    /// `modes` equal Gaussians evenly spaced on a circle.
+    Ring {
+        /// Number of modes K.
+        modes: usize,
+        /// Circle radius.
+        radius: f64,
+        /// Std of each mode.
+        std: f64,
+    },
+    /// A `side × side` grid of equal Gaussians, centred on the origin.
+    Grid {
+        /// Modes per side.
+        side: usize,
+        /// Distance between neighbouring modes.
+        spacing: f64,
+        /// Std of each mode.
+        std: f64,
+    },
+    /// Any list of weighted components.
+    Mixture {
+        /// The components.
+        components: Vec<Component>,
+    },
+    /// Two interleaved half circles (sample-only: needs a network teacher).
+    TwoMoons {
+        /// Std of the Gaussian jitter.
+        noise: f64,
+    },
+    /// A 2-D swiss roll (sample-only).
+    SwissRoll {
+        /// Std of the Gaussian jitter.
+        noise: f64,
+    },
+    /// A 4 × 4 checkerboard of uniform squares (sample-only).
+    Checkerboard,
+}
+
+impl Default for ToyData {
+    /// Eight modes on the unit circle, std 0.08: σ_d ≈ 0.71, close to the 0.5 of images, so the
+    /// paper's σ distributions mean what they meant there.
+    fn default() -> Self {
+        Self::Ring {
+            modes: 8,
+            radius: 1.0,
+            std: 0.08,
+        }
+    }
+}
+
+impl ToyData {
+    /// The exact mixture, for the mixture kinds.
+    pub fn mixture(&self) -> Option<GaussianMixture> {
+        let build = |w, m, s| GaussianMixture::new(w, m, s).ok();
+        match self {
+            Self::Ring { modes, radius, std } => {
+                let means = (0..*modes)
+                    .map(|k| {
+                        let a = std::f64::consts::TAU * k as f64 / *modes as f64;
+                        vec![radius * a.cos(), radius * a.sin()]
+                    })
+                    .collect();
+                build(vec![1.0; *modes], means, vec![*std; *modes])
+            }
+            Self::Grid { side, spacing, std } => {
+                let offset = (*side as f64 - 1.0) / 2.0;
+                let means = (0..side * side)
+                    .map(|i| {
+                        let (r, c) = ((i / side) as f64, (i % side) as f64);
+                        vec![(c - offset) * spacing, (r - offset) * spacing]
+                    })
+                    .collect();
+                build(vec![1.0; side * side], means, vec![*std; side * side])
+            }
+            Self::Mixture { components } => build(
+                components.iter().map(|c| c.weight).collect(),
+                components.iter().map(|c| c.mean.to_vec()).collect(),
+                components.iter().map(|c| c.std).collect(),
+            ),
+            Self::TwoMoons { .. } | Self::SwissRoll { .. } | Self::Checkerboard => None,
+        }
+    }
+
+    /// Data dimension (2 for every toy set).
+    pub fn dim(&self) -> usize {
+        2
+    }
+
+    /// `n` samples, row-major `[n, 2]`.
+    pub fn sample(&self, rng: &mut impl Rng, n: usize) -> Vec<f32> {
+        if let Some(mixture) = self.mixture() {
+            return mixture.sample(rng, n).0;
+        }
+        match self {
+            Self::TwoMoons { noise } => shapes::two_moons(rng, n, *noise),
+            Self::SwissRoll { noise } => shapes::swiss_roll(rng, n, *noise),
+            _ => shapes::checkerboard(rng, n),
+        }
+    }
+
+    /// EDM's σ_d: exact for mixtures, else estimated from 100,000 seeded samples.
+    pub fn sigma_data(&self) -> f64 {
+        if let Some(mixture) = self.mixture() {
+            return mixture.sigma_data();
+        }
+        let n = 100_000;
+        let xs = self.sample(&mut rng_for(0, 0, Stream::Other(0x5d)), n);
+        let var: f64 = (0..2)
+            .map(|j| {
+                let col = xs.iter().skip(j).step_by(2).map(|&v| f64::from(v));
+                let mean = col.clone().sum::<f64>() / n as f64;
+                col.map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64
+            })
+            .sum();
+        (var / 2.0).sqrt()
+    }
+
+    /// Checks parameters; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let pos = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a positive number, got {v}"))
+            }
+        };
+        match self {
+            Self::Ring { modes, radius, std } => {
+                if *modes == 0 {
+                    return Err("modes must be at least 1".into());
+                }
+                pos("radius", *radius)?;
+                pos("std", *std)
+            }
+            Self::Grid { side, spacing, std } => {
+                if *side == 0 {
+                    return Err("side must be at least 1".into());
+                }
+                pos("spacing", *spacing)?;
+                pos("std", *std)
+            }
+            Self::Mixture { components } => self
+                .mixture()
+                .map(|_| ())
+                .ok_or_else(|| {
+                    format!(
+                        "components: need at least one, each with positive weight and std \
+                         (got {})",
+                        components.len()
+                    )
+                }),
+            Self::TwoMoons { noise } | Self::SwissRoll { noise } => {
+                if noise.is_finite() && *noise >= 0.0 {
+                    Ok(())
+                } else {
+                    Err(format!("noise must be ≥ 0, got {noise}"))
+                }
+            }
+            Self::Checkerboard => Ok(()),
+        }
+    }
+
+    /// A short label for the UI and logs.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Ring { modes, .. } => format!("ring of {modes}"),
+            Self::Grid { side, .. } => format!("{side}×{side} grid"),
+            Self::Mixture { components } => format!("mixture of {}", components.len()),
+            Self::TwoMoons { .. } => "two moons".into(),
+            Self::SwissRoll { .. } => "swiss roll".into(),
+            Self::Checkerboard => "checkerboard".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_modes_lie_on_the_circle() {
+        let m = ToyData::default().mixture().expect("ring is a mixture");
+        assert_eq!(m.modes(), 8);
+        for mean in m.means() {
+            assert!(((mean[0].powi(2) + mean[1].powi(2)).sqrt() - 1.0).abs() < 1e-12);
+        }
+        // σ_d² = (r²/2 + s²) for a ring of equal modes.
+        assert!((m.sigma_data() - (0.5f64 + 0.0064).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn grid_is_centred() {
+        let data = ToyData::Grid {
+            side: 3,
+            spacing: 1.0,
+            std: 0.1,
+        };
+        let m = data.mixture().expect("grid is a mixture");
+        let cx: f64 = m.means().iter().map(|v| v[0]).sum::<f64>();
+        assert_eq!(m.modes(), 9);
+        assert!(cx.abs() < 1e-12);
+    }
+
+    #[test]
+    fn sample_only_sets_have_sane_scale() {
+        for data in [
+            ToyData::TwoMoons { noise: 0.05 },
+            ToyData::SwissRoll { noise: 0.05 },
+            ToyData::Checkerboard,
+        ] {
+            assert!(data.mixture().is_none());
+            let sd = data.sigma_data();
+            assert!((0.3..1.5).contains(&sd), "{}: σ_d = {sd}", data.label());
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! EDM preconditioning (Table 1 of Karras et al. 2022) and the noise-level constants.
+//!
+//! `D(x; σ) = c_skip x + c_out F(c_in x; c_noise)` (SIM_SPEC §1). Score: `s = (D − x) / σ²` (B.3).
+
+use burn::prelude::*;
+
+/// Smallest noise level used anywhere (EDM's σ_min).
+pub const SIGMA_MIN: f64 = 0.002;
+/// Largest noise level used anywhere (EDM's σ_max).
+pub const SIGMA_MAX: f64 = 80.0;
+/// Time-step exponent ρ of the EDM schedule.
+pub const RHO: f64 = 7.0;
+
+/// The four preconditioning coefficients at a batch of noise levels.
+///
+/// # Shapes
+/// Every field has the shape of the `sigma` it was made from, `[batch, 1]`.
+pub struct Precond {
+    /// `σ_d² / (σ² + σ_d²)`.
+    pub c_skip: Tensor<2>,
+    /// `σ σ_d / sqrt(σ² + σ_d²)`.
+    pub c_out: Tensor<2>,
+    /// `1 / sqrt(σ² + σ_d²)`.
+    pub c_in: Tensor<2>,
+    /// `ln(σ) / 4`.
+    pub c_noise: Tensor<2>,
+}
+
+impl Precond {
+    /// Coefficients for noise levels `sigma` (`[batch, 1]`) and data std `sigma_data`.
+    pub fn new(sigma: Tensor<2>, sigma_data: f64) -> Self {
+        let sd2 = sigma_data * sigma_data;
+        let total = sigma.clone().square().add_scalar(sd2);
+        let root = total.clone().sqrt();
+        Self {
+            c_skip: total.clone().recip().mul_scalar(sd2),
+            c_out: sigma.clone().mul_scalar(sigma_data).div(root.clone()),
+            c_in: root.recip(),
+            c_noise: sigma.log().div_scalar(4.0),
+        }
+    }
+}
+
+/// Loss weight `λ(σ) = (σ² + σ_d²) / (σ σ_d)²` (B.7), shape of `sigma`.
+pub fn loss_weight(sigma: Tensor<2>, sigma_data: f64) -> Tensor<2> {
+    let s2 = sigma.square();
+    s2.clone()
+        .add_scalar(sigma_data * sigma_data)
+        .div(s2.mul_scalar(sigma_data * sigma_data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().to_vec::<f32>().expect("f32 data")
+    }
+
+    #[test]
+    fn skip_and_out_are_complementary() {
+        // c_skip + c_out² / σ_d² = 1 for every σ (EDM Table 1).
+        let device = Device::flex();
+        let sigmas = [0.002f32, 0.1, 0.5, 2.5, 80.0];
+        let sigma = Tensor::<1>::from_floats(sigmas, &device).reshape([5, 1]);
+        for sigma_data in [0.5, 1.3] {
+            let p = Precond::new(sigma.clone(), sigma_data);
+            let lhs = p
+                .c_skip
+                .add(p.c_out.square().div_scalar(sigma_data * sigma_data));
+            for v in host(lhs) {
+                assert!((v - 1.0).abs() < 1e-5, "{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn coefficients_match_closed_form() {
+        let device = Device::flex();
+        let (s, sd) = (0.7f64, 0.5f64);
+        let p = Precond::new(Tensor::<1>::from_floats([s as f32], &device).reshape([1, 1]), sd);
+        let close = |t: Tensor<2>, v: f64| assert!((host(t)[0] as f64 - v).abs() < 1e-6);
+        close(p.c_skip, sd * sd / (s * s + sd * sd));
+        close(p.c_out, s * sd / (s * s + sd * sd).sqrt());
+        close(p.c_in, 1.0 / (s * s + sd * sd).sqrt());
+        close(p.c_noise, s.ln() / 4.0);
+        let w = loss_weight(Tensor::<1>::from_floats([s as f32], &device).reshape([1, 1]), sd);
+        close(w, (s * s + sd * sd) / (s * sd).powi(2));
+    }
+}

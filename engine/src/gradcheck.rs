@@ -1,0 +1,236 @@
+//! The score-gradient theorem (Thm 3.1) made visible (SIM_SPEC §5.1).
+//!
+//! Teacher `q_0 = N(μ_q, s_q²)`, student `x_0 = a z + b`, so at noise level σ the student's
+//! marginal is `N(b, a² + σ²)` and every score is exact. The true gradient of the SIM divergence
+//! `E_{x_t ~ p_sg[θ],σ}[d(s_p − s_q)]` is `E[d'(y) ∂_θ s_p(x_t)]`; the engine's own generator loss
+//! (`objective::generator_loss`), with exact denoisers in place of networks, must give the same
+//! gradient by autodiff — to Monte-Carlo error.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::toy::GaussianMixture;
+use crate::diffusion::denoiser::Denoiser;
+use crate::distill::distance::Distance;
+use crate::distill::objective::{GeneratorTerms, Objective, Weighting, generator_loss};
+use crate::error::{EngineError, Result};
+use crate::rng::{Stream, normal, rng_for};
+
+/// Where the distance is applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Space {
+    /// To the score difference `s_ψ − s_q`, as in Thm 3.1 (the spec's reference numbers).
+    #[default]
+    Score,
+    /// To `D_ψ − D_q`, as the engine trains: the same theorem with `d̃(y) = d(σ² y)`.
+    Denoiser,
+}
+
+/// One experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradcheckSpec {
+    /// Teacher mean μ_q.
+    pub mu_q: f64,
+    /// Teacher std s_q.
+    pub s_q: f64,
+    /// Student scale a.
+    pub a: f64,
+    /// Student shift b.
+    pub b: f64,
+    /// Noise level σ.
+    pub sigma: f64,
+    /// The distance.
+    pub distance: Distance,
+    /// Where the distance is applied.
+    pub space: Space,
+    /// Stop the gradient through `d'(y)` (the bug this tool exposes).
+    pub detach_dprime: bool,
+    /// Monte-Carlo samples.
+    pub samples: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for GradcheckSpec {
+    /// The spec's reference setting (SIM_SPEC §5.1).
+    fn default() -> Self {
+        Self {
+            mu_q: 1.0,
+            s_q: 0.7,
+            a: 1.5,
+            b: -0.4,
+            sigma: 0.8,
+            distance: Distance::PseudoHuber { c: 0.3 },
+            space: Space::Score,
+            detach_dprime: false,
+            samples: 4_000_000,
+            seed: 0,
+        }
+    }
+}
+
+/// Gradients `[∂/∂a, ∂/∂b]` and their Monte-Carlo standard errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradcheckResult {
+    /// `E[d'(y) ∂_θ s_p(x_t)]`.
+    pub true_grad: [f64; 2],
+    /// Gradient of the engine's SIM loss by autodiff.
+    pub surrogate_grad: [f64; 2],
+    /// Standard error of the paired difference `surrogate − true` (same draws).
+    pub std_err: [f64; 2],
+    /// Standard errors of the true and surrogate estimates alone.
+    pub std_err_true: [f64; 2],
+    /// See `std_err_true`.
+    pub std_err_surrogate: [f64; 2],
+    /// `|surrogate − true| / |true|`.
+    pub rel_err: [f64; 2],
+    /// `(surrogate − true) / std_err`.
+    pub z_score: [f64; 2],
+    /// Both |z| < 4: the gradients agree to Monte-Carlo error.
+    pub agrees: bool,
+}
+
+/// Running sums of per-sample values (mean and standard error).
+#[derive(Default, Clone, Copy)]
+struct Moments {
+    n: f64,
+    sum: f64,
+    sum_sq: f64,
+}
+
+impl Moments {
+    fn add(&mut self, xs: &[f32]) {
+        for &x in xs {
+            let x = f64::from(x);
+            self.n += 1.0;
+            self.sum += x;
+            self.sum_sq += x * x;
+        }
+    }
+    fn mean(&self) -> f64 {
+        self.sum / self.n
+    }
+    fn std_err(&self) -> f64 {
+        let var = (self.sum_sq / self.n - self.mean().powi(2)) * self.n / (self.n - 1.0);
+        (var.max(0.0) / self.n).sqrt()
+    }
+}
+
+/// Runs the check on `device` (autodiff-enabled), in chunks of at most 500,000 samples.
+pub fn gradcheck(spec: &GradcheckSpec, device: &Device) -> Result<GradcheckResult> {
+    spec.distance.validate().map_err(EngineError::Invalid)?;
+    for (name, v) in [("s_q", spec.s_q), ("a", spec.a.abs()), ("sigma", spec.sigma)] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(EngineError::Invalid(format!("--{name} must be non-zero and finite")));
+        }
+    }
+    if spec.samples < 2 {
+        return Err(EngineError::Invalid("--samples must be at least 2".into()));
+    }
+    let teacher = GaussianMixture::new(vec![1.0], vec![vec![spec.mu_q]], vec![spec.s_q])
+        .map_err(EngineError::Invalid)?;
+    // ψ is the exact denoiser of the student's own distribution, with θ stop-gradient.
+    let fake = GaussianMixture::new(vec![1.0], vec![vec![spec.b]], vec![spec.a.abs()])
+        .map_err(EngineError::Invalid)?;
+    let mut stats = [[Moments::default(); 2]; 3]; // [true, surrogate, difference][a, b]
+    let chunk = 500_000;
+    let mut done = 0;
+    let mut index = 0;
+    while done < spec.samples {
+        let n = chunk.min(spec.samples - done);
+        let mut rng = rng_for(spec.seed, index, Stream::Other(0x6c));
+        let z = Tensor::<2>::from_data(TensorData::new(normal(&mut rng, n, 1.0), [n, 1]), device);
+        let eps = Tensor::<2>::from_data(TensorData::new(normal(&mut rng, n, 1.0), [n, 1]), device);
+        let (true_a, true_b) = true_gradient(spec, z.clone(), eps.clone());
+        let (sur_a, sur_b) = surrogate_gradient(spec, &teacher, &fake, z, eps)?;
+        for (k, (t, s)) in [(true_a, sur_a), (true_b, sur_b)].into_iter().enumerate() {
+            let diff: Vec<f32> = s.iter().zip(&t).map(|(s, t)| s - t).collect();
+            stats[0][k].add(&t);
+            stats[1][k].add(&s);
+            stats[2][k].add(&diff);
+        }
+        done += n;
+        index += 1;
+    }
+    let pick = |row: usize, f: fn(&Moments) -> f64| [f(&stats[row][0]), f(&stats[row][1])];
+    let true_grad = pick(0, Moments::mean);
+    let surrogate_grad = pick(1, Moments::mean);
+    let std_err = pick(2, Moments::std_err);
+    let rel_err = [0, 1].map(|k| (surrogate_grad[k] - true_grad[k]).abs() / true_grad[k].abs());
+    let z_score = [0, 1].map(|k| (surrogate_grad[k] - true_grad[k]) / std_err[k].max(1e-300));
+    Ok(GradcheckResult {
+        true_grad,
+        surrogate_grad,
+        std_err,
+        std_err_true: pick(0, Moments::std_err),
+        std_err_surrogate: pick(1, Moments::std_err),
+        rel_err,
+        agrees: z_score.iter().all(|z| z.abs() < 4.0),
+        z_score,
+    })
+}
+
+/// Per-sample `d̃'(y_s) ∂_θ s_p(x_t)` for θ = (a, b), with `x_t = a z + b + σ ε`.
+fn true_gradient(spec: &GradcheckSpec, z: Tensor<2>, eps: Tensor<2>) -> (Vec<f32>, Vec<f32>) {
+    let (a, b, s2) = (spec.a, spec.b, spec.sigma * spec.sigma);
+    let var_p = a * a + s2;
+    let var_q = spec.s_q * spec.s_q + s2;
+    let x_t = z.mul_scalar(a).add_scalar(b).add(eps.mul_scalar(spec.sigma));
+    let s_p = x_t.clone().sub_scalar(b).div_scalar(-var_p);
+    let s_q = x_t.clone().sub_scalar(spec.mu_q).div_scalar(-var_q);
+    let y = s_p.sub(s_q);
+    let dp = match spec.space {
+        Space::Score => spec.distance.d_prime(y),
+        Space::Denoiser => spec.distance.d_prime(y.mul_scalar(s2)).mul_scalar(s2),
+    };
+    let ds_da = x_t.sub_scalar(b).mul_scalar(2.0 * a / (var_p * var_p));
+    let ga = dp.clone().mul(ds_da);
+    let gb = dp.div_scalar(var_p);
+    (to_vec(ga), to_vec(gb))
+}
+
+/// Per-sample gradients of the engine's generator loss, by autodiff through per-sample copies
+/// of a and b.
+fn surrogate_gradient(
+    spec: &GradcheckSpec,
+    teacher: &GaussianMixture,
+    fake: &GaussianMixture,
+    z: Tensor<2>,
+    eps: Tensor<2>,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let [n, _] = z.dims();
+    let device = z.device();
+    let a = Tensor::<2>::full([n, 1], spec.a, &device).require_grad();
+    let b = Tensor::<2>::full([n, 1], spec.b, &device).require_grad();
+    let x0 = a.clone().mul(z).add(b.clone());
+    let sigma = Tensor::<2>::full([n, 1], spec.sigma, &device);
+    let x_t = x0.clone().add(eps.mul_scalar(spec.sigma));
+    let scale = match spec.space {
+        Space::Score => 1.0 / (spec.sigma * spec.sigma),
+        Space::Denoiser => 1.0,
+    };
+    let terms = GeneratorTerms {
+        fake: fake.denoise(x_t.clone(), sigma.clone()).mul_scalar(scale),
+        teacher: teacher.denoise(x_t, sigma).mul_scalar(scale),
+        x0: x0.mul_scalar(scale),
+    };
+    let loss = generator_loss(
+        &Objective::Sim,
+        &spec.distance,
+        Weighting::NoWeight,
+        terms,
+        spec.detach_dprime,
+    );
+    let grads = loss.sum().backward();
+    let grad = |t: &Tensor<2>| {
+        t.grad(&grads)
+            .map(to_vec)
+            .ok_or_else(|| EngineError::Invalid("no gradient reached the student".into()))
+    };
+    Ok((grad(&a)?, grad(&b)?))
+}
+
+fn to_vec(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().to_vec::<f32>().unwrap_or_default()
+}

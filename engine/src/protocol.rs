@@ -1,0 +1,219 @@
+//! The only contract between the engine and its drivers (GUI, CLI, tests): commands in, events
+//! out, plain data only (no tensors cross).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DistillConfig, RunConfig};
+use crate::diffusion::sigma::SigmaDistribution;
+use crate::distill::distance::Distance;
+use crate::distill::iteration::IterationStats;
+use crate::distill::objective::{Objective, Weighting};
+use crate::metrics::ToyMetrics;
+
+/// A live change of a distillation setting, applied at the next iteration boundary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "setting", content = "value", rename_all = "snake_case")]
+pub enum Tweak {
+    /// Learning rate of θ.
+    LrGenerator(f64),
+    /// Learning rate of ψ.
+    LrFake(f64),
+    /// SIM distance and its parameters.
+    Distance(Distance),
+    /// Generator objective.
+    Objective(Objective),
+    /// σ distribution of the generator phase.
+    GeneratorSigma(SigmaDistribution),
+    /// σ distribution of the fake-denoiser phase.
+    FakeSigma(SigmaDistribution),
+    /// Weighting `w(σ)`.
+    Weighting(Weighting),
+    /// Fake steps per generator step.
+    KFake(u32),
+}
+
+impl Tweak {
+    /// Applies the change to a config; errors (invalid values) leave it unchanged.
+    pub fn apply(&self, config: &mut DistillConfig) -> Result<(), String> {
+        let positive = |v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(format!("learning rate must be positive, got {v}"))
+            }
+        };
+        match self {
+            Self::LrGenerator(v) => config.lr_generator = positive(*v)?,
+            Self::LrFake(v) => config.lr_fake = positive(*v)?,
+            Self::Distance(d) => {
+                d.validate()?;
+                config.distance = *d;
+            }
+            Self::Objective(o) => config.objective = *o,
+            Self::GeneratorSigma(s) => {
+                s.validate()?;
+                config.generator_sigma = *s;
+            }
+            Self::FakeSigma(s) => {
+                s.validate()?;
+                config.fake_sigma = *s;
+            }
+            Self::Weighting(w) => config.weighting = *w,
+            Self::KFake(k) if *k == 0 => return Err("k_fake must be at least 1".into()),
+            Self::KFake(k) => config.k_fake = *k,
+        }
+        Ok(())
+    }
+
+    /// A short label for plot markers: "lr θ = 1e-3".
+    pub fn label(&self) -> String {
+        match self {
+            Self::LrGenerator(v) => format!("lr θ = {v:.1e}"),
+            Self::LrFake(v) => format!("lr ψ = {v:.1e}"),
+            Self::Distance(d) => d.label(),
+            Self::Objective(o) => match o {
+                Objective::Sim => "SIM".into(),
+                Objective::Sid { alpha } => format!("SiD α={alpha}"),
+                Objective::DiffInstruct => "Diff-Instruct".into(),
+            },
+            Self::GeneratorSigma(s) => format!("p_G = {}", s.label()),
+            Self::FakeSigma(s) => format!("p_ψ = {}", s.label()),
+            Self::Weighting(w) => format!("w = {w:?}"),
+            Self::KFake(k) => format!("k_ψ = {k}"),
+        }
+    }
+}
+
+/// What a driver asks of the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Start (or continue after a pause) running iterations.
+    Resume,
+    /// Stop running iterations after the current one; the run stays loaded.
+    Pause,
+    /// Run exactly this many iterations, then pause.
+    Step(u64),
+    /// Change a setting at the next iteration boundary; acknowledged by `Event::Applied`.
+    Tweak(Tweak),
+    /// Write a checkpoint now.
+    SaveCheckpoint,
+    /// Reload the last good checkpoint (after a divergence) and pause.
+    RollBack,
+    /// Finish: final evaluation and checkpoint, then the engine thread ends.
+    Stop,
+}
+
+/// A snapshot of samples for the samples panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SampleView {
+    /// Iteration of the generator.
+    pub step: u64,
+    /// Data dimension (2 for toys).
+    pub dim: usize,
+    /// One-step student (EMA generator) samples, row-major.
+    pub student: Vec<f32>,
+    /// Teacher samples on the same seeds' role: the reference set, row-major.
+    pub teacher: Vec<f32>,
+}
+
+/// Facts about a started run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunInfo {
+    /// The resolved config.
+    pub config: RunConfig,
+    /// The backend in use, e.g. "cpu (flex)".
+    pub backend: String,
+    /// The run folder, if the run writes one.
+    pub dir: Option<PathBuf>,
+    /// Iteration the run starts at (non-zero when resumed).
+    pub step: u64,
+    /// Number of mixture modes when the teacher is exact (the IS maximum).
+    pub modes: Option<usize>,
+}
+
+/// What the engine reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Initialisation progress (teacher fit), as a message and a fraction in [0, 1].
+    Preparing {
+        /// What is happening.
+        message: String,
+        /// Progress.
+        fraction: f32,
+    },
+    /// The run is loaded and paused, ready for `Resume`.
+    Ready(RunInfo),
+    /// One iteration finished.
+    Progress {
+        /// Iterations done.
+        step: u64,
+        /// Wall-clock seconds of training so far.
+        wall_s: f64,
+        /// Iterations per second over the last second or so.
+        it_per_s: f64,
+        /// The iteration's measurements.
+        stats: IterationStats,
+    },
+    /// An evaluation of the EMA generator.
+    Evaluated {
+        /// Iterations done.
+        step: u64,
+        /// The metrics.
+        metrics: ToyMetrics,
+        /// Seconds the evaluation took.
+        eval_s: f64,
+    },
+    /// Fresh samples for the view.
+    Samples(SampleView),
+    /// A tweak took effect before iteration `step`.
+    Applied {
+        /// First iteration that uses the new setting.
+        step: u64,
+        /// The change.
+        tweak: Tweak,
+    },
+    /// A tweak was refused.
+    Rejected {
+        /// The change.
+        tweak: Tweak,
+        /// Why.
+        reason: String,
+    },
+    /// Running stopped at `step` (pause, end of a `Step`, or divergence).
+    Paused {
+        /// Iterations done.
+        step: u64,
+    },
+    /// Running (re)started.
+    Running {
+        /// Iterations done.
+        step: u64,
+    },
+    /// A checkpoint was written.
+    Checkpointed {
+        /// Its iteration.
+        step: u64,
+        /// The file.
+        path: PathBuf,
+    },
+    /// NaN/Inf or an exploding loss: the run is paused; `RollBack` restores `last_good`.
+    Diverged {
+        /// Iteration that diverged.
+        step: u64,
+        /// What was seen.
+        reason: String,
+        /// The last checkpoint written before it, if any.
+        last_good: Option<PathBuf>,
+    },
+    /// The run reached its last iteration (or was stopped) and wrote its final state.
+    Finished {
+        /// Iterations done.
+        step: u64,
+        /// The final evaluation.
+        metrics: Option<ToyMetrics>,
+    },
+    /// Something failed; the message says what and how to fix it.
+    Failed(String),
+}

@@ -1,0 +1,397 @@
+//! The engine thread and its handle: a driver sends `Command`s and drains `Event`s; the engine
+//! checks its queue between iterations and wakes the driver after each event.
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
+
+use crate::config::RunConfig;
+use crate::distill::iteration::IterationStats;
+use crate::protocol::{Command, Event};
+use crate::run::{Run, RunOptions};
+
+/// Called after every event, e.g. `ctx.request_repaint()`.
+pub type Waker = Box<dyn Fn() + Send>;
+
+/// What the engine thread loads.
+#[derive(Clone, Debug)]
+pub enum Launch {
+    /// A new run of this config.
+    New(RunConfig),
+    /// Resume the run in this folder.
+    Resume(PathBuf),
+}
+
+/// The driver's end of an engine thread.
+pub struct Session {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    /// Starts an engine thread named `engine`; it loads the run, reports `Ready`, and waits
+    /// paused for `Command::Resume` or `Command::Step`.
+    pub fn spawn(launch: Launch, options: RunOptions, waker: Option<Waker>) -> std::io::Result<Self> {
+        let (command_tx, command_rx) = unbounded();
+        let (event_tx, event_rx) = unbounded();
+        let thread = std::thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || {
+                let mut engine = Engine {
+                    events: event_tx,
+                    waker,
+                };
+                engine.run(launch, &options, &command_rx);
+            })?;
+        Ok(Self {
+            commands: command_tx,
+            events: event_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; `false` when the engine has ended.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    /// The next event, if one is waiting (never blocks).
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    /// The next event, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Whether the engine thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops the engine (final checkpoint) and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+struct Engine {
+    events: Sender<Event>,
+    waker: Option<Waker>,
+}
+
+/// Running state between commands.
+struct Control {
+    running: bool,
+    /// Iterations left of a `Step(n)`; `None` = run until paused.
+    budget: Option<u64>,
+    last_good: Option<PathBuf>,
+    stop: bool,
+    /// The state is diverged: never checkpoint it.
+    diverged: bool,
+}
+
+impl Engine {
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+        if let Some(wake) = &self.waker {
+            wake();
+        }
+    }
+
+    fn run(&mut self, launch: Launch, options: &RunOptions, commands: &Receiver<Command>) {
+        let loaded = match launch {
+            Launch::New(config) => Run::start(config, options, &mut |message, fraction| {
+                self.emit(Event::Preparing {
+                    message: message.to_owned(),
+                    fraction,
+                });
+            }),
+            Launch::Resume(dir) => Run::resume(&dir, options),
+        };
+        let mut run = match loaded {
+            Ok(run) => run,
+            Err(e) => return self.emit(Event::Failed(e.to_string())),
+        };
+        let mut control = Control {
+            running: false,
+            budget: None,
+            last_good: run.dir().and_then(|_| run_dir_latest(&run)),
+            stop: false,
+            diverged: false,
+        };
+        if run.step_index() == 0 {
+            match run.checkpoint() {
+                Ok(path) => control.last_good = path,
+                Err(e) => return self.emit(Event::Failed(e.to_string())),
+            }
+        }
+        self.emit(Event::Ready(run.info()));
+        self.evaluate(&run, true);
+        let mut meter = RateMeter::new(run.step_index());
+        loop {
+            // Between iterations: every waiting command; block while paused.
+            loop {
+                let command = if control.running {
+                    match commands.try_recv() {
+                        Ok(c) => c,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            control.stop = true;
+                            break;
+                        }
+                    }
+                } else {
+                    match commands.recv_timeout(Duration::from_millis(200)) {
+                        Ok(c) => c,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => {
+                            control.stop = true;
+                            break;
+                        }
+                    }
+                };
+                self.handle(command, &mut run, &mut control);
+                if control.stop {
+                    break;
+                }
+                if control.running {
+                    meter.restart(run.step_index());
+                }
+            }
+            if control.stop {
+                return self.finish(&run, &mut control);
+            }
+            if run.step_index() >= run.config().iterations {
+                self.finish(&run, &mut control);
+                control.running = false;
+                // Stay loaded (the GUI keeps looking) until told to stop or abandoned.
+                match commands.recv() {
+                    Ok(Command::Stop) | Err(_) => return,
+                    Ok(other) => {
+                        self.handle(other, &mut run, &mut control);
+                        continue;
+                    }
+                }
+            }
+            let stats = match run.step() {
+                Ok(stats) => stats,
+                Err(e) => return self.emit(Event::Failed(e.to_string())),
+            };
+            let step = run.step_index();
+            self.emit(Event::Progress {
+                step,
+                wall_s: run.wall_s(),
+                it_per_s: meter.tick(step),
+                stats: stats.clone(),
+            });
+            if let Some(reason) = divergence(&stats, run.config().checkpoint.divergence_limit) {
+                control.running = false;
+                control.diverged = true;
+                self.emit(Event::Diverged {
+                    step,
+                    reason,
+                    last_good: control.last_good.clone(),
+                });
+                self.emit(Event::Paused { step });
+                continue;
+            }
+            let eval = &run.config().eval;
+            if step % eval.every == 0 {
+                let snapshot = eval.snapshot_every > 0 && step % eval.snapshot_every == 0;
+                self.evaluate(&run, snapshot);
+            }
+            let every = run.config().checkpoint.every;
+            if every > 0 && step % every == 0 {
+                self.checkpoint(&run, &mut control);
+            }
+            if let Some(left) = control.budget.as_mut() {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    control.running = false;
+                    control.budget = None;
+                    self.emit(Event::Paused { step });
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command, run: &mut Run, control: &mut Control) {
+        let step = run.step_index();
+        match command {
+            Command::Resume if control.diverged => self.emit(Event::Failed(
+                "the run diverged: roll back to the last good checkpoint before resuming".into(),
+            )),
+            Command::Resume => {
+                control.running = true;
+                control.budget = None;
+                self.emit(Event::Running { step });
+            }
+            Command::Pause => {
+                control.running = false;
+                control.budget = None;
+                self.emit(Event::Paused { step });
+            }
+            Command::Step(_) if control.diverged => self.emit(Event::Failed(
+                "the run diverged: roll back to the last good checkpoint before stepping".into(),
+            )),
+            Command::Step(n) if n > 0 => {
+                control.running = true;
+                control.budget = Some(n);
+                self.emit(Event::Running { step });
+            }
+            Command::Step(_) => {}
+            Command::Tweak(tweak) => match run.apply(&tweak) {
+                Ok(()) => self.emit(Event::Applied { step, tweak }),
+                Err(reason) => self.emit(Event::Rejected { tweak, reason }),
+            },
+            Command::SaveCheckpoint => self.checkpoint(run, control),
+            Command::RollBack => match control.last_good.clone() {
+                Some(path) => match run.restore(&path) {
+                    Ok(()) => {
+                        control.running = false;
+                        control.diverged = false;
+                        self.emit(Event::Paused {
+                            step: run.step_index(),
+                        });
+                        self.evaluate(run, false);
+                    }
+                    Err(e) => self.emit(Event::Failed(e.to_string())),
+                },
+                None => self.emit(Event::Failed(
+                    "no checkpoint to roll back to (runs without a run folder keep none)".into(),
+                )),
+            },
+            Command::Stop => control.stop = true,
+        }
+    }
+
+    fn evaluate(&self, run: &Run, snapshot: bool) {
+        let started = Instant::now();
+        match run.evaluate() {
+            Ok((metrics, view)) => {
+                let eval_s = started.elapsed().as_secs_f64();
+                if snapshot && let Err(e) = run.snapshot(&view) {
+                    self.emit(Event::Failed(e.to_string()));
+                }
+                self.emit(Event::Evaluated {
+                    step: run.step_index(),
+                    metrics,
+                    eval_s,
+                });
+                self.emit(Event::Samples(view));
+            }
+            Err(e) => self.emit(Event::Failed(e.to_string())),
+        }
+    }
+
+    fn checkpoint(&self, run: &Run, control: &mut Control) {
+        if control.diverged {
+            return self.emit(Event::Failed(
+                "not writing a checkpoint of a diverged state; roll back first".into(),
+            ));
+        }
+        match run.checkpoint() {
+            Ok(Some(path)) => {
+                control.last_good = Some(path.clone());
+                self.emit(Event::Checkpointed {
+                    step: run.step_index(),
+                    path,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => self.emit(Event::Failed(e.to_string())),
+        }
+    }
+
+    /// Final evaluation and checkpoint (never of a diverged state).
+    fn finish(&self, run: &Run, control: &mut Control) {
+        let step = run.step_index();
+        if control.diverged {
+            return self.emit(Event::Finished { step, metrics: None });
+        }
+        let metrics = run.evaluate().ok().map(|(m, view)| {
+            let _ = run.snapshot(&view);
+            self.emit(Event::Samples(view));
+            m
+        });
+        self.checkpoint(run, control);
+        self.emit(Event::Finished { step, metrics });
+    }
+}
+
+fn run_dir_latest(run: &Run) -> Option<PathBuf> {
+    let dir = crate::store::run_dir::RunDir::open(run.dir()?).ok()?;
+    dir.latest_checkpoint().map(|(_, p)| p)
+}
+
+/// Why these stats mean divergence, if they do.
+pub fn divergence(stats: &IterationStats, limit: f64) -> Option<String> {
+    let checks = [
+        ("generator loss", stats.loss_generator),
+        ("fake-denoiser loss", stats.loss_fake),
+        ("generator gradient norm", stats.grad_norm_generator),
+        ("fake-denoiser gradient norm", stats.grad_norm_fake),
+    ];
+    checks.iter().find_map(|(name, v)| {
+        if !v.is_finite() {
+            Some(format!("{name} is {v}"))
+        } else if v.abs() > limit {
+            Some(format!("{name} {v:.3e} exceeds the divergence limit {limit:.1e}"))
+        } else {
+            None
+        }
+    })
+}
+
+/// Iterations per second over a sliding window of about one second.
+struct RateMeter {
+    window_start: Instant,
+    window_step: u64,
+    rate: f64,
+}
+
+impl RateMeter {
+    fn new(step: u64) -> Self {
+        Self {
+            window_start: Instant::now(),
+            window_step: step,
+            rate: 0.0,
+        }
+    }
+
+    fn restart(&mut self, step: u64) {
+        self.window_start = Instant::now();
+        self.window_step = step;
+    }
+
+    fn tick(&mut self, step: u64) -> f64 {
+        let elapsed = self.window_start.elapsed().as_secs_f64();
+        let done = step.saturating_sub(self.window_step);
+        if self.rate == 0.0 && elapsed > 0.0 {
+            self.rate = done as f64 / elapsed;
+        }
+        if elapsed >= 1.0 {
+            self.rate = done as f64 / elapsed;
+            self.restart(step);
+        }
+        self.rate
+    }
+}
