@@ -10,7 +10,7 @@ use clap::Args;
 use sim_engine::run::{Run, RunOptions};
 
 use crate::headless::BackendArg;
-use crate::presets;
+use sim_workbench::presets;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {

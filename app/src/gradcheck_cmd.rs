@@ -117,7 +117,11 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
         spec.sigma,
         distance.label(),
         spec.space,
-        if spec.detach_dprime { ", d'(y) DETACHED" } else { "" },
+        if spec.detach_dprime {
+            ", d'(y) DETACHED"
+        } else {
+            ""
+        },
         spec.samples
     );
     println!("            true gradient          SIM surrogate (autodiff)   rel. err   z");

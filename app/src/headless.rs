@@ -13,7 +13,7 @@ use sim_engine::protocol::{Command, Event};
 use sim_engine::run::RunOptions;
 use sim_engine::session::{Launch, Session};
 
-use crate::presets;
+use sim_workbench::presets;
 
 /// Backend flag values.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -122,7 +122,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 run_dir = info.dir;
                 session.send(Command::Resume);
             }
-            Event::Progress { step, it_per_s: r, wall_s: w, .. } => {
+            Event::Progress {
+                step,
+                it_per_s: r,
+                wall_s: w,
+                ..
+            } => {
                 bar.set_position(step);
                 it_per_s = r;
                 wall_s = w;
@@ -131,7 +136,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 bar.set_message(describe(&metrics));
                 last = Some(metrics);
             }
-            Event::Diverged { step, reason, last_good } => {
+            Event::Diverged {
+                step,
+                reason,
+                last_good,
+            } => {
                 bar.abandon();
                 eprintln!(
                     "diverged at iteration {step}: {reason}; last good checkpoint: {}",

@@ -1,11 +1,10 @@
-//! `sim-workbench`: the SIM Workbench. With no subcommand it runs the default preset (the GUI
-//! arrives with its own issue); subcommands run presets headless, train toy teachers, check the
+//! `sim-workbench`: the SIM Workbench. With no subcommand it runs the default preset headless
+//! (the GUI arrives with its own issue); subcommands run presets, train toy teachers, check the
 //! score-gradient theorem, and benchmark backends.
 
 mod bench;
 mod gradcheck_cmd;
 mod headless;
-mod presets;
 mod train_teacher;
 
 use std::process::ExitCode;
@@ -18,7 +17,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_DIVERGED: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "sim-workbench", version, about = "Distil diffusion models into one-step generators with Score Implicit Matching")]
+#[command(
+    name = "sim-workbench",
+    version,
+    about = "Distil diffusion models into one-step generators with Score Implicit Matching"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -39,8 +42,9 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

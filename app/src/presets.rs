@@ -11,7 +11,11 @@ pub const DEFAULT_PRESET: &str = include_str!("../../presets/default.toml");
 /// Loads `preset` (a path, or a name in `presets/`), or the embedded default, with overrides.
 pub fn load(preset: Option<&Path>, overrides: &[String]) -> Result<RunConfig> {
     match preset {
-        None => Ok(RunConfig::parse(DEFAULT_PRESET, "presets/default.toml", overrides)?),
+        None => Ok(RunConfig::parse(
+            DEFAULT_PRESET,
+            "presets/default.toml",
+            overrides,
+        )?),
         Some(path) => {
             let resolved = resolve(path);
             Ok(RunConfig::load(&resolved, overrides)
@@ -26,7 +30,11 @@ fn resolve(path: &Path) -> PathBuf {
         return path.to_owned();
     }
     let candidate = Path::new("presets").join(path).with_extension("toml");
-    if candidate.exists() { candidate } else { path.to_owned() }
+    if candidate.exists() {
+        candidate
+    } else {
+        path.to_owned()
+    }
 }
 
 /// Cache of teacher fits: `$SIM_WORKBENCH_CACHE`, else `~/.cache/sim-workbench`, else `.cache`.
@@ -37,4 +45,18 @@ pub fn cache_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache").join("sim-workbench"))
         .unwrap_or_else(|| PathBuf::from(".cache"))
+}
+
+/// The `.toml` files of a presets folder, sorted by name (empty if the folder is missing).
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
 }

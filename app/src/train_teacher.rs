@@ -13,7 +13,7 @@ use sim_engine::rng::{Stream, rng_for};
 use sim_engine::teacher::save_network;
 
 use crate::headless::BackendArg;
-use crate::presets;
+use sim_workbench::presets;
 
 #[derive(Args, Debug)]
 pub struct TrainTeacherArgs {
@@ -44,13 +44,22 @@ pub struct TrainTeacherArgs {
 
 pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
     // A network teacher is trained for any data, so the exact-teacher check must not apply.
-    let mut overrides = vec!["teacher.kind=network".to_owned(), "teacher.path=unused".to_owned()];
+    let mut overrides = vec![
+        "teacher.kind=network".to_owned(),
+        "teacher.path=unused".to_owned(),
+    ];
     overrides.extend(args.overrides.iter().cloned());
     let config = presets::load(args.preset.as_deref(), &overrides)?;
     let device = select(args.backend.into())?.device;
     let sigma_data = config.data.sigma_data();
     let mut rng = rng_for(args.seed, 0, Stream::Init);
-    let net = MlpDenoiser::new(&config.net, config.data.dim(), sigma_data, &mut rng, &device);
+    let net = MlpDenoiser::new(
+        &config.net,
+        config.data.dim(),
+        sigma_data,
+        &mut rng,
+        &device,
+    );
     let bar = ProgressBar::new(args.iterations);
     bar.set_style(
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}")
@@ -63,15 +72,22 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
         seed: args.seed,
     };
     let mut smoothed = None;
-    let net = fit_denoiser(net, &config.data, None, settings, &device, &mut |step, loss| {
-        let s = smoothed.map_or(loss, |s: f64| 0.99 * s + 0.01 * loss);
-        smoothed = Some(s);
-        if step % 100 == 0 {
-            bar.set_position(step);
-            bar.set_message(format!("loss {s:.4}"));
-        }
-        true
-    });
+    let net = fit_denoiser(
+        net,
+        &config.data,
+        None,
+        settings,
+        &device,
+        &mut |step, loss| {
+            let s = smoothed.map_or(loss, |s: f64| 0.99 * s + 0.01 * loss);
+            smoothed = Some(s);
+            if step % 100 == 0 {
+                bar.set_position(step);
+                bar.set_message(format!("loss {s:.4}"));
+            }
+            true
+        },
+    );
     bar.finish();
     save_network(&args.out, &net, &config.net, &config.data)?;
     println!(

@@ -238,19 +238,19 @@ impl RunConfig {
         for item in overrides {
             apply_override(&mut value, item)?;
         }
-        let config: RunConfig =
-            serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
-                ConfigError::Field {
-                    origin: origin.to_owned(),
-                    key: e.path().to_string(),
-                    message: e.into_inner().to_string(),
-                }
+        let config: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(value))
+            .map_err(|e| ConfigError::Field {
+                origin: origin.to_owned(),
+                key: e.path().to_string(),
+                message: e.into_inner().to_string(),
             })?;
-        config.validate().map_err(|(key, message)| ConfigError::Field {
-            origin: origin.to_owned(),
-            key: key.to_owned(),
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Field {
+                origin: origin.to_owned(),
+                key: key.to_owned(),
+                message,
+            })?;
         Ok(config)
     }
 
@@ -262,19 +262,33 @@ impl RunConfig {
     /// Checks ranges; the error names the dotted key and says what would be valid.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let d = &self.distill;
-        positive("distill.lr_generator", d.lr_generator, "a learning rate such as 1e-4")?;
+        positive(
+            "distill.lr_generator",
+            d.lr_generator,
+            "a learning rate such as 1e-4",
+        )?;
         positive("distill.lr_fake", d.lr_fake, "a learning rate such as 1e-4")?;
         positive("distill.t_star", d.t_star, "a noise level such as 2.5")?;
-        positive("distill.ema_half_life_kimg", d.ema_half_life_kimg, "e.g. 20")?;
+        positive(
+            "distill.ema_half_life_kimg",
+            d.ema_half_life_kimg,
+            "e.g. 20",
+        )?;
         positive("init.lr", self.init.lr, "a learning rate such as 3e-3")?;
         if !(0.0..1.0).contains(&d.adam_beta2) {
-            return Err(("distill.adam_beta2", format!("must be in [0, 1), got {}", d.adam_beta2)));
+            return Err((
+                "distill.adam_beta2",
+                format!("must be in [0, 1), got {}", d.adam_beta2),
+            ));
         }
         if d.batch == 0 {
             return Err(("distill.batch", "must be at least 1".into()));
         }
         if d.k_fake == 0 {
-            return Err(("distill.k_fake", "must be at least 1 (k_ψ fake steps)".into()));
+            return Err((
+                "distill.k_fake",
+                "must be at least 1 (k_ψ fake steps)".into(),
+            ));
         }
         if self.init.batch == 0 {
             return Err(("init.batch", "must be at least 1".into()));
@@ -283,7 +297,10 @@ impl RunConfig {
             return Err(("net.width", "width and depth must be at least 1".into()));
         }
         if self.eval.samples < 2 {
-            return Err(("eval.samples", "must be at least 2 (a covariance needs two)".into()));
+            return Err((
+                "eval.samples",
+                "must be at least 2 (a covariance needs two)".into(),
+            ));
         }
         if self.eval.every == 0 {
             return Err(("eval.every", "must be at least 1".into()));
@@ -291,12 +308,18 @@ impl RunConfig {
         if self.eval.teacher_steps < 2 {
             return Err(("eval.teacher_steps", "must be at least 2".into()));
         }
-        positive("checkpoint.divergence_limit", self.checkpoint.divergence_limit, "e.g. 1e6")?;
+        positive(
+            "checkpoint.divergence_limit",
+            self.checkpoint.divergence_limit,
+            "e.g. 1e6",
+        )?;
         d.distance.validate().map_err(|m| ("distill.distance", m))?;
         d.generator_sigma
             .validate()
             .map_err(|m| ("distill.generator_sigma", m))?;
-        d.fake_sigma.validate().map_err(|m| ("distill.fake_sigma", m))?;
+        d.fake_sigma
+            .validate()
+            .map_err(|m| ("distill.fake_sigma", m))?;
         if let Objective::Sid { alpha } = d.objective
             && !alpha.is_finite()
         {
@@ -319,7 +342,10 @@ fn positive(key: &'static str, value: f64, hint: &str) -> Result<(), (&'static s
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err((key, format!("must be a positive number ({hint}), got {value}")))
+        Err((
+            key,
+            format!("must be a positive number ({hint}), got {value}"),
+        ))
     }
 }
 
@@ -383,7 +409,10 @@ mod tests {
         let err = RunConfig::parse("[distill]\nlr_generatr = 1e-4\n", "p.toml", &[])
             .expect_err("typo must fail");
         let msg = err.to_string();
-        assert!(msg.contains("p.toml") && msg.contains("lr_generatr"), "{msg}");
+        assert!(
+            msg.contains("p.toml") && msg.contains("lr_generatr"),
+            "{msg}"
+        );
     }
 
     #[test]

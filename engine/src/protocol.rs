@@ -101,6 +101,17 @@ pub enum Command {
     SaveCheckpoint,
     /// Reload the last good checkpoint (after a divergence) and pause.
     RollBack,
+    /// Heun steps of the teacher samples in the view; answered by fresh `Samples`.
+    ViewSteps(usize),
+    /// Compute the score field at σ on a `grid × grid` lattice over `[−extent, extent]²`.
+    ScoreField {
+        /// Noise level.
+        sigma: f64,
+        /// Lattice points per side.
+        grid: usize,
+        /// Half-width of the square.
+        extent: f64,
+    },
     /// Finish: final evaluation and checkpoint, then the engine thread ends.
     Stop,
 }
@@ -114,8 +125,25 @@ pub struct SampleView {
     pub dim: usize,
     /// One-step student (EMA generator) samples, row-major.
     pub student: Vec<f32>,
-    /// Teacher samples on the same seeds' role: the reference set, row-major.
+    /// Teacher samples (Heun from the same unit noise as the student), row-major.
     pub teacher: Vec<f32>,
+    /// Heun steps of the teacher samples.
+    pub teacher_steps: usize,
+    /// Network evaluations those steps cost (`2N − 1`).
+    pub teacher_nfe: usize,
+}
+
+/// Teacher and fake-denoiser scores on a lattice, for the score-field view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScoreField {
+    /// Noise level σ.
+    pub sigma: f64,
+    /// Lattice points, row-major `[n, 2]`.
+    pub points: Vec<f32>,
+    /// Teacher score at each point.
+    pub teacher: Vec<f32>,
+    /// Fake-denoiser (ψ) score at each point.
+    pub fake: Vec<f32>,
 }
 
 /// Facts about a started run.
@@ -167,6 +195,8 @@ pub enum Event {
     },
     /// Fresh samples for the view.
     Samples(SampleView),
+    /// A score field asked for by `Command::ScoreField`.
+    ScoreField(ScoreField),
     /// A tweak took effect before iteration `step`.
     Applied {
         /// First iteration that uses the new setting.

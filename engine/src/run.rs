@@ -19,7 +19,7 @@ use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::error::{EngineError, Result};
 use crate::metrics::{Gaussian, ToyMetrics, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
-use crate::protocol::{RunInfo, SampleView, Tweak};
+use crate::protocol::{RunInfo, SampleView, ScoreField, Tweak};
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::run_dir::RunDir;
 use crate::store::snapshot::write_scatter_png;
@@ -47,10 +47,14 @@ pub struct Run {
     step: u64,
     mixture: Option<GaussianMixture>,
     reference: Gaussian,
-    reference_samples: Vec<f32>,
     dir: Option<RunDir>,
     wall_offset_s: f64,
     started: Instant,
+    /// Heun steps of the teacher samples in the view, and those samples once computed.
+    view_steps: usize,
+    teacher_view: Option<Vec<f32>>,
+    /// The latest evaluation, so the final one is not logged twice.
+    last_eval: Option<(u64, ToyMetrics, SampleView)>,
 }
 
 /// Points shown in the samples panel per side.
@@ -89,7 +93,16 @@ impl Run {
             Some(root) => Some(RunDir::create(root, &config)?),
             None => None,
         };
-        Self::assemble(config, device, selected.description, teacher, nets, 0, dir, 0.0)
+        Self::assemble(
+            config,
+            device,
+            selected.description,
+            teacher,
+            nets,
+            0,
+            dir,
+            0.0,
+        )
     }
 
     /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
@@ -107,7 +120,16 @@ impl Run {
         let nets = restore_networks(&file, &config, &teacher, &device)?;
         let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
         dir.truncate_metrics_after(step)?;
-        Self::assemble(config, device, selected.description, teacher, nets, step, Some(dir), wall)
+        Self::assemble(
+            config,
+            device,
+            selected.description,
+            teacher,
+            nets,
+            step,
+            Some(dir),
+            wall,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -121,14 +143,25 @@ impl Run {
         dir: Option<RunDir>,
         wall_offset_s: f64,
     ) -> Result<Self> {
-        let mixture = config.data.mixture().filter(|_| config.teacher == TeacherConfig::Exact);
+        let mixture = config
+            .data
+            .mixture()
+            .filter(|_| config.teacher == TeacherConfig::Exact);
         let n = config.eval.samples;
         let reference_samples = match &mixture {
-            Some(m) => m.sample(&mut rng_for(config.seed, 0, Stream::Other(0x7e)), n).0,
+            Some(m) => {
+                m.sample(&mut rng_for(config.seed, 0, Stream::Other(0x7e)), n)
+                    .0
+            }
             None => {
                 // No input requires a gradient, so no graph is recorded.
                 let noise = noise_tensor(config.seed, Stream::Other(0x7e), n, 2, 1.0, &device);
-                host(sample(&teacher, Integrator::Heun, config.eval.teacher_steps, noise))?
+                host(sample(
+                    &teacher,
+                    Integrator::Heun,
+                    config.eval.teacher_steps,
+                    noise,
+                ))?
             }
         };
         let reference = Gaussian::fit(&reference_samples, 2)
@@ -136,7 +169,6 @@ impl Run {
         Ok(Self {
             mixture,
             reference,
-            reference_samples,
             config,
             device,
             backend,
@@ -146,6 +178,9 @@ impl Run {
             dir,
             wall_offset_s,
             started: Instant::now(),
+            view_steps: 18,
+            teacher_view: None,
+            last_eval: None,
         })
     }
 
@@ -200,13 +235,19 @@ impl Run {
         Ok(stats)
     }
 
-    /// Evaluates the EMA generator on `eval.samples` seeded latents (the same every time).
-    pub fn evaluate(&self) -> Result<(ToyMetrics, SampleView)> {
+    /// Evaluates the EMA generator on `eval.samples` seeded latents (the same every time), and
+    /// returns the view: student `g(t*·u)` next to the teacher's Heun samples from `σ_max·u`,
+    /// the same unit noise `u`.
+    pub fn evaluate(&mut self) -> Result<(ToyMetrics, SampleView)> {
         let n = self.config.eval.samples;
         let t_star = self.config.distill.t_star;
         let inner = self.device.clone().inner();
         let z = noise_tensor(self.config.seed, Stream::Eval, n, 2, t_star, &inner);
-        let samples = host(self.nets.ema.denoise(z, Tensor::full([n, 1], t_star, &inner)))?;
+        let samples = host(
+            self.nets
+                .ema
+                .denoise(z, Tensor::full([n, 1], t_star, &inner)),
+        )?;
         let metrics = toy_metrics(&samples, &self.reference, self.mixture.as_ref())
             .map_err(|e| EngineError::Invalid(format!("evaluation at step {}: {e}", self.step)))?;
         if let Some(dir) = &self.dir {
@@ -217,15 +258,71 @@ impl Run {
             dir.append_metrics(&line)?;
         }
         let k = VIEW_POINTS.min(n);
-        Ok((
-            metrics,
-            SampleView {
-                step: self.step,
-                dim: 2,
-                student: samples[..2 * k].to_vec(),
-                teacher: self.reference_samples[..2 * k].to_vec(),
-            },
-        ))
+        let teacher = self.teacher_view()?;
+        let view = SampleView {
+            step: self.step,
+            dim: 2,
+            student: samples[..2 * k].to_vec(),
+            teacher,
+            teacher_steps: self.view_steps,
+            teacher_nfe: Integrator::Heun.nfe(self.view_steps),
+        };
+        self.last_eval = Some((self.step, metrics.clone(), view.clone()));
+        Ok((metrics, view))
+    }
+
+    /// The evaluation at the current step, reusing one made there already.
+    pub fn evaluate_once(&mut self) -> Result<(ToyMetrics, SampleView)> {
+        if let Some((step, metrics, view)) = &self.last_eval
+            && *step == self.step
+        {
+            return Ok((metrics.clone(), view.clone()));
+        }
+        self.evaluate()
+    }
+
+    /// Teacher samples of the view: Heun with `view_steps` steps from the student's unit noise.
+    fn teacher_view(&mut self) -> Result<Vec<f32>> {
+        if let Some(view) = &self.teacher_view {
+            return Ok(view.clone());
+        }
+        let k = VIEW_POINTS.min(self.config.eval.samples);
+        let u = noise_tensor(self.config.seed, Stream::Eval, k, 2, 1.0, &self.device);
+        let view = host(sample(&self.teacher, Integrator::Heun, self.view_steps, u))?;
+        self.teacher_view = Some(view.clone());
+        Ok(view)
+    }
+
+    /// Sets the teacher's Heun steps in the view (recomputed at the next evaluation).
+    pub fn set_view_steps(&mut self, steps: usize) {
+        let steps = steps.clamp(1, 256);
+        if steps != self.view_steps {
+            self.view_steps = steps;
+            self.teacher_view = None;
+        }
+    }
+
+    /// Teacher and fake-denoiser scores `(D − x)/σ²` (B.3) on a `grid × grid` lattice over
+    /// `[−extent, extent]²`.
+    pub fn score_field(&self, sigma: f64, grid: usize, extent: f64) -> Result<ScoreField> {
+        let grid = grid.clamp(2, 64);
+        let points: Vec<f32> = (0..grid * grid)
+            .flat_map(|i| {
+                let at = |j: usize| (-extent + 2.0 * extent * j as f64 / (grid - 1) as f64) as f32;
+                [at(i % grid), at(i / grid)]
+            })
+            .collect();
+        let n = grid * grid;
+        let x = Tensor::<2>::from_data(TensorData::new(points.clone(), [n, 2]), &self.device);
+        let level = Tensor::<2>::full([n, 1], sigma, &self.device);
+        let score =
+            |d: Tensor<2>| -> Result<Vec<f32>> { host(d.sub(x.clone()).div_scalar(sigma * sigma)) };
+        Ok(ScoreField {
+            sigma,
+            teacher: score(self.teacher.denoise(x.clone(), level.clone()))?,
+            fake: score(self.nets.fake_denoiser.denoise(x.clone(), level).detach())?,
+            points,
+        })
     }
 
     /// Writes a sample snapshot PNG (teacher grey, student blue) into the run folder.
@@ -245,8 +342,11 @@ impl Run {
             let line = json!({ "step": self.step, "event": "tweak", "tweak": tweak, "label": tweak.label() });
             dir.append_metrics(&line).map_err(|e| e.to_string())?;
             // Keep config.toml the resolved config of the run as it now stands.
-            crate::store::atomic::write_atomic(&dir.config_path(), self.config.to_toml().as_bytes())
-                .map_err(|e| e.to_string())?;
+            crate::store::atomic::write_atomic(
+                &dir.config_path(),
+                self.config.to_toml().as_bytes(),
+            )
+            .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -263,8 +363,10 @@ impl Run {
         file.insert_adam("adam_generator.", &self.nets.adam_generator)?;
         file.insert_adam("adam_fake.", &self.nets.adam_fake)?;
         file.metadata.insert("step".into(), self.step.to_string());
-        file.metadata.insert("wall_s".into(), self.wall_s().to_string());
-        file.metadata.insert("format".into(), "sim-workbench checkpoint v1".into());
+        file.metadata
+            .insert("wall_s".into(), self.wall_s().to_string());
+        file.metadata
+            .insert("format".into(), "sim-workbench checkpoint v1".into());
         let path = dir.checkpoint_path(self.step);
         file.write(&path)?;
         Ok(Some(path))
@@ -274,10 +376,10 @@ impl Run {
     pub fn restore(&mut self, path: &Path) -> Result<()> {
         let file = TensorFile::read(path)?;
         self.nets = restore_networks(&file, &self.config, &self.teacher, &self.device)?;
-        self.step = file
-            .meta("step")?
-            .parse()
-            .map_err(|e| EngineError::File { path: path.to_owned(), message: format!("metadata `step`: {e}") })?;
+        self.step = file.meta("step")?.parse().map_err(|e| EngineError::File {
+            path: path.to_owned(),
+            message: format!("metadata `step`: {e}"),
+        })?;
         if let Some(dir) = &self.dir {
             dir.truncate_metrics_after(self.step)?;
         }
@@ -286,7 +388,12 @@ impl Run {
 }
 
 /// Rebuilds θ, ψ, the EMA and both Adams from a checkpoint.
-fn restore_networks(file: &TensorFile, config: &RunConfig, teacher: &Teacher, device: &Device) -> Result<Networks> {
+fn restore_networks(
+    file: &TensorFile,
+    config: &RunConfig,
+    teacher: &Teacher,
+    device: &Device,
+) -> Result<Networks> {
     let blank = || match teacher {
         Teacher::Network(net) => net.clone().set_require_grad(true),
         Teacher::Exact(m) => {
@@ -319,13 +426,20 @@ fn teacher_fit(
         "v1\n{}\n{}\n{}",
         toml::to_string(&config.data).unwrap_or_default(),
         toml::to_string(&config.net).unwrap_or_default(),
-        toml::to_string(&config.init).unwrap_or_default().replace("cache = true", ""),
+        toml::to_string(&config.init)
+            .unwrap_or_default()
+            .replace("cache = true", ""),
     );
     let cached = options
         .cache_dir
         .as_ref()
         .filter(|_| config.init.cache)
-        .map(|d| d.join(format!("teacher-fit-{:016x}.safetensors", fnv1a(key.as_bytes()))));
+        .map(|d| {
+            d.join(format!(
+                "teacher-fit-{:016x}.safetensors",
+                fnv1a(key.as_bytes())
+            ))
+        });
     if let Some(path) = cached.as_ref().filter(|p| p.is_file())
         && let Ok((net, _, _)) = load_network(path, device)
     {
@@ -341,12 +455,19 @@ fn teacher_fit(
         lr: config.init.lr,
         seed: 0,
     };
-    let net = fit_denoiser(net, &config.data, Some(teacher), settings, device, &mut |step, _| {
-        if step % 50 == 0 {
-            progress("fitting θ and ψ to the teacher", step as f32 / total as f32);
-        }
-        true
-    });
+    let net = fit_denoiser(
+        net,
+        &config.data,
+        Some(teacher),
+        settings,
+        device,
+        &mut |step, _| {
+            if step % 50 == 0 {
+                progress("fitting θ and ψ to the teacher", step as f32 / total as f32);
+            }
+            true
+        },
+    );
     if let Some(path) = cached {
         save_network(&path, &net, &config.net, &config.data)?;
     }
@@ -356,17 +477,28 @@ fn teacher_fit(
 
 /// FNV-1a, a stable hash for cache keys.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Seeded `N(0, std²)` noise of shape `[n, dim]`.
-fn noise_tensor(seed: u64, stream: Stream, n: usize, dim: usize, std: f64, device: &Device) -> Tensor<2> {
+fn noise_tensor(
+    seed: u64,
+    stream: Stream,
+    n: usize,
+    dim: usize,
+    std: f64,
+    device: &Device,
+) -> Tensor<2> {
     let mut rng = rng_for(seed, 0, stream);
-    Tensor::from_data(TensorData::new(normal(&mut rng, n * dim, std), [n, dim]), device)
+    Tensor::from_data(
+        TensorData::new(normal(&mut rng, n * dim, std), [n, dim]),
+        device,
+    )
 }
 
 fn host(t: Tensor<2>) -> Result<Vec<f32>> {
-    t.into_data()
-        .to_vec::<f32>()
+    t.try_into_vec_as::<f32>()
         .map_err(|e| EngineError::Device(format!("{e:?}")))
 }

@@ -34,7 +34,11 @@ pub struct Session {
 impl Session {
     /// Starts an engine thread named `engine`; it loads the run, reports `Ready`, and waits
     /// paused for `Command::Resume` or `Command::Step`.
-    pub fn spawn(launch: Launch, options: RunOptions, waker: Option<Waker>) -> std::io::Result<Self> {
+    pub fn spawn(
+        launch: Launch,
+        options: RunOptions,
+        waker: Option<Waker>,
+    ) -> std::io::Result<Self> {
         let (command_tx, command_rx) = unbounded();
         let (event_tx, event_rx) = unbounded();
         let thread = std::thread::Builder::new()
@@ -144,7 +148,7 @@ impl Engine {
             }
         }
         self.emit(Event::Ready(run.info()));
-        self.evaluate(&run, true);
+        self.evaluate(&mut run, true);
         let mut meter = RateMeter::new(run.step_index());
         loop {
             // Between iterations: every waiting command; block while paused.
@@ -177,10 +181,10 @@ impl Engine {
                 }
             }
             if control.stop {
-                return self.finish(&run, &mut control);
+                return self.finish(&mut run, &mut control);
             }
             if run.step_index() >= run.config().iterations {
-                self.finish(&run, &mut control);
+                self.finish(&mut run, &mut control);
                 control.running = false;
                 // Stay loaded (the GUI keeps looking) until told to stop or abandoned.
                 match commands.recv() {
@@ -216,7 +220,7 @@ impl Engine {
             let eval = &run.config().eval;
             if step % eval.every == 0 {
                 let snapshot = eval.snapshot_every > 0 && step % eval.snapshot_every == 0;
-                self.evaluate(&run, snapshot);
+                self.evaluate(&mut run, snapshot);
             }
             let every = run.config().checkpoint.every;
             if every > 0 && step % every == 0 {
@@ -279,11 +283,23 @@ impl Engine {
                     "no checkpoint to roll back to (runs without a run folder keep none)".into(),
                 )),
             },
+            Command::ViewSteps(steps) => {
+                run.set_view_steps(steps);
+                self.evaluate(run, false);
+            }
+            Command::ScoreField {
+                sigma,
+                grid,
+                extent,
+            } => match run.score_field(sigma, grid, extent) {
+                Ok(field) => self.emit(Event::ScoreField(field)),
+                Err(e) => self.emit(Event::Failed(e.to_string())),
+            },
             Command::Stop => control.stop = true,
         }
     }
 
-    fn evaluate(&self, run: &Run, snapshot: bool) {
+    fn evaluate(&self, run: &mut Run, snapshot: bool) {
         let started = Instant::now();
         match run.evaluate() {
             Ok((metrics, view)) => {
@@ -322,12 +338,16 @@ impl Engine {
     }
 
     /// Final evaluation and checkpoint (never of a diverged state).
-    fn finish(&self, run: &Run, control: &mut Control) {
+    fn finish(&self, run: &mut Run, control: &mut Control) {
         let step = run.step_index();
         if control.diverged {
-            return self.emit(Event::Finished { step, metrics: None });
+            return self.emit(Event::Finished {
+                step,
+                metrics: None,
+            });
         }
-        let metrics = run.evaluate().ok().map(|(m, view)| {
+        // The loop evaluated this step already when it falls on the cadence.
+        let metrics = run.evaluate_once().ok().map(|(m, view)| {
             let _ = run.snapshot(&view);
             self.emit(Event::Samples(view));
             m
@@ -354,7 +374,9 @@ pub fn divergence(stats: &IterationStats, limit: f64) -> Option<String> {
         if !v.is_finite() {
             Some(format!("{name} is {v}"))
         } else if v.abs() > limit {
-            Some(format!("{name} {v:.3e} exceeds the divergence limit {limit:.1e}"))
+            Some(format!(
+                "{name} {v:.3e} exceeds the divergence limit {limit:.1e}"
+            ))
         } else {
             None
         }

@@ -69,10 +69,16 @@ impl Denoiser for Teacher {
 }
 
 /// Saves a trained MLP with what is needed to rebuild it (net settings, data, σ_d).
-pub fn save_network(path: &Path, net: &MlpDenoiser, config: &NetConfig, data: &ToyData) -> Result<()> {
+pub fn save_network(
+    path: &Path,
+    net: &MlpDenoiser,
+    config: &NetConfig,
+    data: &ToyData,
+) -> Result<()> {
     let mut file = TensorFile::new();
     file.insert_module("", net)?;
-    file.metadata.insert("format".into(), "sim-workbench mlp-denoiser v1".into());
+    file.metadata
+        .insert("format".into(), "sim-workbench mlp-denoiser v1".into());
     file.metadata.insert("net".into(), to_toml(config));
     file.metadata.insert("data".into(), to_toml(data));
     file.metadata
@@ -87,8 +93,10 @@ pub fn load_network(path: &Path, device: &Device) -> Result<(MlpDenoiser, NetCon
         path: path.to_owned(),
         message: format!("metadata `{key}`: {e}"),
     };
-    let config: NetConfig = toml::from_str(file.meta("net")?).map_err(|e| bad("net", e.to_string()))?;
-    let data: ToyData = toml::from_str(file.meta("data")?).map_err(|e| bad("data", e.to_string()))?;
+    let config: NetConfig =
+        toml::from_str(file.meta("net")?).map_err(|e| bad("net", e.to_string()))?;
+    let data: ToyData =
+        toml::from_str(file.meta("data")?).map_err(|e| bad("data", e.to_string()))?;
     let sigma_data: f64 = file
         .meta("sigma_data")?
         .parse()

@@ -10,25 +10,32 @@ use sim_engine::protocol::{Command, Event, Tweak};
 use sim_engine::run::RunOptions;
 use sim_engine::session::{Launch, Session};
 
-/// The default preset with a shorter teacher fit, so the suite stays fast.
+/// The default preset (smaller evaluations, so the suite stays fast).
 fn default_config(overrides: &[&str]) -> RunConfig {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../presets/default.toml"))
-        .expect("default preset");
-    let mut all: Vec<String> = vec!["init.iterations=1500".into(), "eval.samples=2000".into()];
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../presets/default.toml"
+    ))
+    .expect("default preset");
+    let mut all: Vec<String> = vec!["eval.samples=2000".into()];
     all.extend(overrides.iter().map(|s| s.to_string()));
     RunConfig::parse(&text, "default.toml", &all).expect("valid")
 }
 
-fn options(runs: &Path, cache: &Path) -> RunOptions {
+/// Run options; the teacher-fit cache is shared by every test (the fit is paid once).
+fn options(runs: &Path) -> RunOptions {
     RunOptions {
         runs_dir: Some(runs.to_owned()),
-        cache_dir: Some(cache.to_owned()),
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
         backend: BackendChoice::Cpu,
     }
 }
 
 /// Drives a session until `Finished`, returning every evaluation and the run folder.
-fn drive(session: &Session, mut on_event: impl FnMut(&Event, &Session)) -> (Vec<(u64, ToyMetrics)>, Option<PathBuf>) {
+fn drive(
+    session: &Session,
+    mut on_event: impl FnMut(&Event, &Session),
+) -> (Vec<(u64, ToyMetrics)>, Option<PathBuf>) {
     let mut evals = Vec::new();
     let mut dir = None;
     loop {
@@ -54,12 +61,8 @@ fn drive(session: &Session, mut on_event: impl FnMut(&Event, &Session)) -> (Vec<
 fn default_preset_improves_exact_inception_score_in_200_iterations() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = default_config(&["iterations=200", "eval.every=100"]);
-    let session = Session::spawn(
-        Launch::New(config),
-        options(&tmp.path().join("runs"), &tmp.path().join("cache")),
-        None,
-    )
-    .expect("spawn");
+    let session = Session::spawn(Launch::New(config), options(&tmp.path().join("runs")), None)
+        .expect("spawn");
     let (evals, dir) = drive(&session, |_, _| {});
     session.shutdown();
     let first = evals.first().expect("initial evaluation");
@@ -69,6 +72,14 @@ fn default_preset_improves_exact_inception_score_in_200_iterations() {
     let (is0, is1) = (first.1.is.expect("exact IS"), last.1.is.expect("exact IS"));
     assert!(is1 > is0 + 0.5, "exact IS must improve: {is0} → {is1}");
     assert!(is1 <= 8.0 + 1e-9);
+    // The initial generator D(z; t*) maps to the middle of the ring: no mode covered.
+    assert!(
+        last.1.fd < 0.2 * first.1.fd,
+        "FD must fall: {} → {}",
+        first.1.fd,
+        last.1.fd
+    );
+    assert!(last.1.mode_coverage > first.1.mode_coverage);
     // The run folder holds what DESIGN.md promises.
     let dir = dir.expect("run folder");
     assert!(dir.join("config.toml").is_file());
@@ -77,12 +88,23 @@ fn default_preset_improves_exact_inception_score_in_200_iterations() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
-    let steps = lines.iter().filter(|l| l.get("loss_generator").is_some()).count();
+    let steps = lines
+        .iter()
+        .filter(|l| l.get("loss_generator").is_some())
+        .count();
     assert_eq!(steps, 200);
-    for key in ["step", "wall_s", "loss_generator", "loss_fake", "grad_norm_generator"] {
+    for key in [
+        "step",
+        "wall_s",
+        "loss_generator",
+        "loss_fake",
+        "grad_norm_generator",
+    ] {
         assert!(lines[1].get(key).is_some(), "metrics.jsonl lacks `{key}`");
     }
-    assert!(lines.iter().any(|l| l.get("is").is_some() && l.get("fd").is_some() && l.get("mode_coverage").is_some()));
+    assert!(lines.iter().any(|l| l.get("is").is_some()
+        && l.get("fd").is_some()
+        && l.get("mode_coverage").is_some()));
     assert!(dir.join("checkpoints/step-000200.safetensors").is_file());
     assert!(dir.join("samples/step-000200.png").is_file());
 }
@@ -106,12 +128,11 @@ fn losses(dir: &Path) -> Vec<(u64, f64, f64)> {
 #[test]
 fn resume_continues_the_same_curve_bit_for_bit() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cache = tmp.path().join("cache");
     // One run straight through 30 iterations, checkpointing every 10.
     let config = default_config(&["iterations=30", "checkpoint.every=10", "eval.every=10"]);
     let straight = Session::spawn(
         Launch::New(config.clone()),
-        options(&tmp.path().join("a"), &cache),
+        options(&tmp.path().join("a")),
         None,
     )
     .expect("spawn");
@@ -120,15 +141,14 @@ fn resume_continues_the_same_curve_bit_for_bit() {
     let full = losses(&dir_a.expect("folder"));
 
     // The same run stopped at 20 — then resumed from its folder to 30.
-    let stopped = Session::spawn(
-        Launch::New(config),
-        options(&tmp.path().join("b"), &cache),
-        None,
-    )
-    .expect("spawn");
+    let stopped =
+        Session::spawn(Launch::New(config), options(&tmp.path().join("b")), None).expect("spawn");
     let mut dir_b = None;
     loop {
-        match stopped.recv_timeout(Duration::from_secs(600)).expect("events") {
+        match stopped
+            .recv_timeout(Duration::from_secs(600))
+            .expect("events")
+        {
             Event::Ready(info) => {
                 dir_b = info.dir;
                 stopped.send(Command::Step(20));
@@ -142,7 +162,7 @@ fn resume_continues_the_same_curve_bit_for_bit() {
     let dir_b = dir_b.expect("folder");
     let resumed = Session::spawn(
         Launch::Resume(dir_b.clone()),
-        options(&tmp.path().join("b"), &cache),
+        options(&tmp.path().join("b")),
         None,
     )
     .expect("spawn");
@@ -157,12 +177,8 @@ fn resume_continues_the_same_curve_bit_for_bit() {
 fn tweak_is_acknowledged_at_a_step_and_logged() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = default_config(&["iterations=20", "eval.every=10"]);
-    let session = Session::spawn(
-        Launch::New(config),
-        options(&tmp.path().join("runs"), &tmp.path().join("cache")),
-        None,
-    )
-    .expect("spawn");
+    let session = Session::spawn(Launch::New(config), options(&tmp.path().join("runs")), None)
+        .expect("spawn");
     let mut applied = None;
     let mut sent = false;
     let (_, dir) = drive(&session, |event, s| match event {
@@ -188,19 +204,22 @@ fn divergence_is_detected_and_rolled_back() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // An absurd learning rate with a tiny divergence limit trips the guard at once.
     let config = default_config(&["iterations=50", "checkpoint.divergence_limit=1e-9"]);
-    let session = Session::spawn(
-        Launch::New(config),
-        options(&tmp.path().join("runs"), &tmp.path().join("cache")),
-        None,
-    )
-    .expect("spawn");
+    let session = Session::spawn(Launch::New(config), options(&tmp.path().join("runs")), None)
+        .expect("spawn");
     let mut last_good = None;
     loop {
-        match session.recv_timeout(Duration::from_secs(600)).expect("events") {
+        match session
+            .recv_timeout(Duration::from_secs(600))
+            .expect("events")
+        {
             Event::Ready(_) => {
                 session.send(Command::Resume);
             }
-            Event::Diverged { step, last_good: lg, reason } => {
+            Event::Diverged {
+                step,
+                last_good: lg,
+                reason,
+            } => {
                 assert_eq!(step, 1, "{reason}");
                 last_good = lg;
                 session.send(Command::RollBack);
@@ -212,6 +231,10 @@ fn divergence_is_detected_and_rolled_back() {
         }
     }
     let last_good = last_good.expect("a checkpoint from before the divergence");
-    assert!(last_good.ends_with("step-000000.safetensors"), "{}", last_good.display());
+    assert!(
+        last_good.ends_with("step-000000.safetensors"),
+        "{}",
+        last_good.display()
+    );
     session.shutdown();
 }

@@ -27,7 +27,10 @@ fn reference_spec(distance: Distance) -> GradcheckSpec {
 fn near_reference(ours: f64, se: f64, reference: f64) {
     let se_ref = se * (N as f64 / 4e6).sqrt();
     let tol = 4.0 * (se * se + se_ref * se_ref).sqrt() + 5e-5; // + rounding of the quoted value
-    assert!((ours - reference).abs() < tol, "{ours} vs reference {reference} (tol {tol})");
+    assert!(
+        (ours - reference).abs() < tol,
+        "{ours} vs reference {reference} (tol {tol})"
+    );
 }
 
 #[test]
@@ -59,7 +62,10 @@ fn every_smooth_distance_agrees_in_both_spaces() {
         Distance::L2,
         Distance::Huber { delta: 0.1 },
         Distance::AlphaPower { alpha: 4 },
-        Distance::ExpPower { alpha: 2, beta: 0.1 },
+        Distance::ExpPower {
+            alpha: 2,
+            beta: 0.1,
+        },
     ];
     for distance in distances {
         for space in [Space::Score, Space::Denoiser] {
@@ -69,22 +75,41 @@ fn every_smooth_distance_agrees_in_both_spaces() {
                 ..reference_spec(distance)
             });
             assert!(r.agrees, "{distance:?} in {space:?}: {r:?}");
-            assert!(r.rel_err.iter().all(|e| *e < 0.02), "{distance:?} {space:?}: {r:?}");
+            assert!(
+                r.rel_err.iter().all(|e| *e < 0.02),
+                "{distance:?} {space:?}: {r:?}"
+            );
         }
     }
 }
 
-#[test]
-fn l1_surrogate_is_biased() {
-    let r = check(GradcheckSpec {
+/// SIM_SPEC §5.1's L1 setting.
+fn l1_setting(distance: Distance) -> GradcheckSpec {
+    GradcheckSpec {
         mu_q: -0.5,
         s_q: 1.3,
         a: 0.6,
         b: 0.9,
         sigma: 1.7,
-        ..reference_spec(Distance::L1)
-    });
+        ..reference_spec(distance)
+    }
+}
+
+#[test]
+fn l1_surrogate_is_biased_while_smooth_distances_are_not() {
+    let r = check(l1_setting(Distance::L1));
     near_reference(r.true_grad[0], r.std_err_true[0], -0.0270);
-    near_reference(r.surrogate_grad[0], r.std_err_surrogate[0], -0.0174);
     assert!(!r.agrees, "L1's bias must show: {r:?}");
+    assert!(r.rel_err[0] > 0.3, "{r:?}");
+    // The surrogate is E[−sign(y)(k − 1) z / σ²], k = a²/(a²+σ²): −0.01346 by NumPy with 4·10⁶
+    // samples (seed 0). SIM_SPEC quotes −0.0174 here; its true gradient (−0.0270) and every
+    // other reference number agree with this engine, this one does not (see the closing note).
+    near_reference(r.surrogate_grad[0], r.std_err_surrogate[0], -0.01346);
+    for smooth in [
+        Distance::PseudoHuber { c: 0.05 },
+        Distance::Huber { delta: 0.1 },
+    ] {
+        let r = check(l1_setting(smooth));
+        assert!(r.agrees, "{smooth:?}: {r:?}");
+    }
 }

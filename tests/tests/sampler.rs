@@ -17,12 +17,14 @@ fn heun_with_exact_denoiser_reproduces_mode_weights_and_moments() {
     let n = 20_000;
     let device = Device::flex();
     let noise = Tensor::<2>::from_data(
-        TensorData::new(normal(&mut rng_for(0, 0, Stream::Other(9)), 2 * n, 1.0), [n, 2]),
+        TensorData::new(
+            normal(&mut rng_for(0, 0, Stream::Other(9)), 2 * n, 1.0),
+            [n, 2],
+        ),
         &device,
     );
     let xs = sample(&mixture, Integrator::Heun, 18, noise)
-        .into_data()
-        .to_vec::<f32>()
+        .try_into_vec_as::<f32>()
         .expect("f32");
     let post = mixture.posterior(&xs, 0.0);
     let counts = class_histogram(&post, 3);
@@ -35,7 +37,13 @@ fn heun_with_exact_denoiser_reproduces_mode_weights_and_moments() {
     }
     // Mean of the mixture: Σ π_k μ_k = (−0.5 + 0.3, 0.15 − 0.2) = (−0.2, −0.05).
     let mean_x = xs.iter().step_by(2).map(|&v| f64::from(v)).sum::<f64>() / n as f64;
-    let mean_y = xs.iter().skip(1).step_by(2).map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+    let mean_y = xs
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|&v| f64::from(v))
+        .sum::<f64>()
+        / n as f64;
     assert!((mean_x + 0.2).abs() < 0.03, "{mean_x}");
     assert!((mean_y + 0.05).abs() < 0.03, "{mean_y}");
     // Within-mode spread: samples assigned to mode 0 have std ≈ 0.15 per coordinate.
@@ -57,10 +65,15 @@ fn euler_with_few_steps_is_worse_than_heun() {
     let device = Device::flex();
     let in_mode = |integrator| {
         let noise = Tensor::<2>::from_data(
-            TensorData::new(normal(&mut rng_for(1, 0, Stream::Other(9)), 2 * n, 1.0), [n, 2]),
+            TensorData::new(
+                normal(&mut rng_for(1, 0, Stream::Other(9)), 2 * n, 1.0),
+                [n, 2],
+            ),
             &device,
         );
-        let xs = sample(&ring, integrator, 6, noise).into_data().to_vec::<f32>().expect("f32");
+        let xs = sample(&ring, integrator, 6, noise)
+            .try_into_vec_as::<f32>()
+            .expect("f32");
         // Mean distance to the unit circle.
         xs.chunks_exact(2)
             .map(|p| ((f64::from(p[0]).hypot(f64::from(p[1]))) - 1.0).abs())

@@ -54,7 +54,7 @@ mod tests {
     use super::*;
 
     fn host(t: Tensor<2>) -> Vec<f32> {
-        t.into_data().to_vec::<f32>().expect("f32 data")
+        t.try_into_vec_as::<f32>().expect("f32 data")
     }
 
     #[test]
@@ -78,13 +78,19 @@ mod tests {
     fn coefficients_match_closed_form() {
         let device = Device::flex();
         let (s, sd) = (0.7f64, 0.5f64);
-        let p = Precond::new(Tensor::<1>::from_floats([s as f32], &device).reshape([1, 1]), sd);
+        let p = Precond::new(
+            Tensor::<1>::from_floats([s as f32], &device).reshape([1, 1]),
+            sd,
+        );
         let close = |t: Tensor<2>, v: f64| assert!((host(t)[0] as f64 - v).abs() < 1e-6);
         close(p.c_skip, sd * sd / (s * s + sd * sd));
         close(p.c_out, s * sd / (s * s + sd * sd).sqrt());
         close(p.c_in, 1.0 / (s * s + sd * sd).sqrt());
         close(p.c_noise, s.ln() / 4.0);
-        let w = loss_weight(Tensor::<1>::from_floats([s as f32], &device).reshape([1, 1]), sd);
+        let w = loss_weight(
+            Tensor::<1>::from_floats([s as f32], &device).reshape([1, 1]),
+            sd,
+        );
         close(w, (s * s + sd * sd) / (s * sd).powi(2));
     }
 }

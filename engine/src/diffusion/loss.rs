@@ -34,6 +34,9 @@ mod tests {
         let lam = |s: f64| (s * s + sd * sd) / (s * sd).powi(2);
         let expect = (lam(0.5) * 5.0 + lam(1.0) * 2.0) / 2.0;
         let got: f32 = denoising_loss(d, x0, sigma, sd).into_scalar();
-        assert!((f64::from(got) - expect).abs() < 1e-4 * expect, "{got} vs {expect}");
+        assert!(
+            (f64::from(got) - expect).abs() < 1e-4 * expect,
+            "{got} vs {expect}"
+        );
     }
 }

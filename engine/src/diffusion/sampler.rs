@@ -62,7 +62,10 @@ pub fn sample(
     for pair in sigmas.windows(2) {
         let (s, s_next) = (pair[0], pair[1]);
         // dx/dσ = (x − D(x; σ)) / σ
-        let slope = x.clone().sub(denoiser.denoise(x.clone(), level(s))).div_scalar(s);
+        let slope = x
+            .clone()
+            .sub(denoiser.denoise(x.clone(), level(s)))
+            .div_scalar(s);
         let x_euler = x.clone().add(slope.clone().mul_scalar(s_next - s));
         x = if integrator == Integrator::Heun && s_next > 0.0 {
             let slope_next = x_euler

@@ -118,6 +118,9 @@ mod tests {
         let mut rng = rng_for(0, 0, Stream::Other(3));
         let draws = SigmaDistribution::Sim.sample(&mut rng, 100_000);
         assert!(draws.iter().all(|&s| (0.002..=80.0).contains(&s)));
-        assert!(draws.iter().any(|&s| s == 0.002), "ln σ ~ N(−3.5, 2.5²) must hit the clamp");
+        assert!(
+            draws.iter().any(|&s| s == 0.002),
+            "ln σ ~ N(−3.5, 2.5²) must hit the clamp"
+        );
     }
 }

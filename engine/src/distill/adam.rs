@@ -56,7 +56,9 @@ impl Adam {
                 return value;
             };
             let v = match v_state.remove(path) {
-                Some(v) => v.mul_scalar(b2).add(g.clone().square().mul_scalar(1.0 - b2)),
+                Some(v) => v
+                    .mul_scalar(b2)
+                    .add(g.clone().square().mul_scalar(1.0 - b2)),
                 None => g.clone().square().mul_scalar(1.0 - b2),
             };
             let m = if b1 > 0.0 {

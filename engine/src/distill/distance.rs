@@ -165,21 +165,33 @@ mod tests {
             Distance::Huber { delta: 0.4 },
             Distance::AlphaPower { alpha: 2 },
             Distance::AlphaPower { alpha: 4 },
-            Distance::ExpPower { alpha: 2, beta: 0.5 },
-            Distance::ExpPower { alpha: 4, beta: 0.3 },
+            Distance::ExpPower {
+                alpha: 2,
+                beta: 0.5,
+            },
+            Distance::ExpPower {
+                alpha: 4,
+                beta: 0.3,
+            },
         ];
         for distance in distances {
             let y = Tensor::<2>::from_data(TensorData::new(values.clone(), [6, 4]), &device)
                 .require_grad();
             let grads = distance.d(y.clone()).sum().backward();
-            let auto = y.grad(&grads).expect("grad").into_data().to_vec::<f32>().expect("f32");
+            let auto = y
+                .grad(&grads)
+                .expect("grad")
+                .try_into_vec_as::<f32>()
+                .expect("f32");
             let closed = distance
                 .d_prime(y.inner())
-                .into_data()
-                .to_vec::<f32>()
+                .try_into_vec_as::<f32>()
                 .expect("f32");
             for (a, c) in auto.iter().zip(&closed) {
-                assert!((a - c).abs() < 1e-5 * (1.0 + c.abs()), "{distance:?}: {a} vs {c}");
+                assert!(
+                    (a - c).abs() < 1e-5 * (1.0 + c.abs()),
+                    "{distance:?}: {a} vs {c}"
+                );
             }
         }
     }
@@ -195,7 +207,10 @@ mod tests {
             Distance::L1,
             Distance::Huber { delta: 0.5 },
             Distance::AlphaPower { alpha: 4 },
-            Distance::ExpPower { alpha: 2, beta: 1.0 },
+            Distance::ExpPower {
+                alpha: 2,
+                beta: 1.0,
+            },
         ] {
             let at_zero: f32 = distance.d(zero.clone()).into_scalar();
             let at_one: f32 = distance.d(one.clone()).into_scalar();
@@ -207,7 +222,14 @@ mod tests {
     fn validation_rejects_odd_alpha_and_negative_c() {
         assert!(Distance::AlphaPower { alpha: 3 }.validate().is_err());
         assert!(Distance::PseudoHuber { c: -1.0 }.validate().is_err());
-        assert!(Distance::ExpPower { alpha: 2, beta: 0.0 }.validate().is_err());
+        assert!(
+            Distance::ExpPower {
+                alpha: 2,
+                beta: 0.0
+            }
+            .validate()
+            .is_err()
+        );
         assert!(Distance::default().validate().is_ok());
     }
 }

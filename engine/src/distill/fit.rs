@@ -43,18 +43,27 @@ pub fn fit_denoiser(
     let (ln_lo, ln_hi) = (SIGMA_MIN.ln(), SIGMA_MAX.ln());
     for step in 0..settings.iterations {
         let mut rng = rng_for(settings.seed, step, Stream::Init);
-        let x0 = Tensor::<2>::from_data(TensorData::new(data.sample(&mut rng, b), [b, dim]), device);
+        let x0 =
+            Tensor::<2>::from_data(TensorData::new(data.sample(&mut rng, b), [b, dim]), device);
         let sigmas: Vec<f32> = (0..b)
             .map(|_| rng.random_range(ln_lo..ln_hi).exp() as f32)
             .collect();
         let sigma = Tensor::<2>::from_data(TensorData::new(sigmas, [b, 1]), device);
-        let eps = Tensor::<2>::from_data(TensorData::new(normal(&mut rng, b * dim, 1.0), [b, dim]), device);
+        let eps = Tensor::<2>::from_data(
+            TensorData::new(normal(&mut rng, b * dim, 1.0), [b, dim]),
+            device,
+        );
         let x_t = x0.clone().add(eps.mul(sigma.clone()));
         let goal = match target {
             Some(t) => t.denoise(x_t.clone(), sigma.clone()).detach(),
             None => x0,
         };
-        let loss = denoising_loss(net.denoise(x_t, sigma.clone()), goal, sigma, net.sigma_data());
+        let loss = denoising_loss(
+            net.denoise(x_t, sigma.clone()),
+            goal,
+            sigma,
+            net.sigma_data(),
+        );
         let value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let progress_frac = step as f64 / settings.iterations as f64;

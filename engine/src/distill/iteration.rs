@@ -48,17 +48,36 @@ pub struct IterationStats {
 }
 
 /// Standard-normal-scaled latents `z ~ N(0, t*² I)` and the noise level `t*`, as tensors.
-fn latents(rng: &mut impl rand::Rng, batch: usize, dim: usize, t_star: f64, device: &Device) -> (Tensor<2>, Tensor<2>) {
-    let z = Tensor::<2>::from_data(TensorData::new(normal(rng, batch * dim, t_star), [batch, dim]), device);
+fn latents(
+    rng: &mut impl rand::Rng,
+    batch: usize,
+    dim: usize,
+    t_star: f64,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let z = Tensor::<2>::from_data(
+        TensorData::new(normal(rng, batch * dim, t_star), [batch, dim]),
+        device,
+    );
     (z, Tensor::<2>::full([batch, 1], t_star, device))
 }
 
 /// `x_t = x_0 + σ ε` with σ from the phase's distribution: returns `(x_t, σ)`.
-fn diffuse(rng: &mut impl rand::Rng, x0: Tensor<2>, sigma_dist: crate::diffusion::sigma::SigmaDistribution) -> (Tensor<2>, Tensor<2>) {
+fn diffuse(
+    rng: &mut impl rand::Rng,
+    x0: Tensor<2>,
+    sigma_dist: crate::diffusion::sigma::SigmaDistribution,
+) -> (Tensor<2>, Tensor<2>) {
     let [batch, dim] = x0.dims();
     let device = x0.device();
-    let sigma = Tensor::<2>::from_data(TensorData::new(sigma_dist.sample(rng, batch), [batch, 1]), &device);
-    let eps = Tensor::<2>::from_data(TensorData::new(normal(rng, batch * dim, 1.0), [batch, dim]), &device);
+    let sigma = Tensor::<2>::from_data(
+        TensorData::new(sigma_dist.sample(rng, batch), [batch, 1]),
+        &device,
+    );
+    let eps = Tensor::<2>::from_data(
+        TensorData::new(normal(rng, batch * dim, 1.0), [batch, dim]),
+        &device,
+    );
     (x0.add(eps.mul(sigma.clone())), sigma)
 }
 
@@ -103,7 +122,13 @@ pub fn iteration(
         teacher: teacher.denoise(x_t, sigma),
         x0,
     };
-    let per_sample = generator_loss(&config.objective, &config.distance, config.weighting, terms, false);
+    let per_sample = generator_loss(
+        &config.objective,
+        &config.distance,
+        config.weighting,
+        terms,
+        false,
+    );
     let finite = per_sample.clone().is_finite();
     let n_finite = finite.clone().int().sum().into_scalar::<i64>();
     stats.dropped_samples = (b as i64 - n_finite).max(0) as u64;
@@ -121,7 +146,9 @@ pub fn iteration(
     let (bad, norm) = sanitize_grads(generator, &mut grads);
     stats.sanitized_grads += bad;
     stats.grad_norm_generator = norm;
-    nets.generator = nets.adam_generator.step(generator.clone(), &grads, config.lr_generator);
+    nets.generator = nets
+        .adam_generator
+        .step(generator.clone(), &grads, config.lr_generator);
 
     let beta = ema_beta(b, config.ema_half_life_kimg);
     nets.ema = ema_update(nets.ema.clone(), &nets.generator, beta);

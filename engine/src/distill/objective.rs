@@ -49,9 +49,9 @@ impl Objective {
                 };
                 format!("L = −w(σ) ⟨d'(y), D_ψ(x_t;σ) − x_0⟩,  d'(y) = {dp},  {y}")
             }
-            Self::Sid { alpha } => format!(
-                "L = w(σ) ⟨D_q − D_ψ, (D_q − x_0) − {alpha}·(D_q − D_ψ)⟩   (all at x_t, σ)"
-            ),
+            Self::Sid { alpha } => {
+                format!("L = w(σ) ⟨D_q − D_ψ, (D_q − x_0) − {alpha}·(D_q − D_ψ)⟩   (all at x_t, σ)")
+            }
             Self::DiffInstruct => "L = w(σ) ⟨sg(D_ψ − D_q), x_0⟩   (sg = stop-gradient)".into(),
         }
     }
@@ -154,7 +154,11 @@ mod tests {
         let (theta, t) = terms(device);
         let loss = generator_loss(&objective, &distance, Weighting::NoWeight, t, false);
         let grads = loss.mean().backward();
-        theta.grad(&grads).expect("grad").into_data().to_vec::<f32>().expect("f32")
+        theta
+            .grad(&grads)
+            .expect("grad")
+            .try_into_vec_as::<f32>()
+            .expect("f32")
     }
 
     /// SIM_SPEC §5.2: with α = 1 the SiD gradient is ½ × the SIM-L2 gradient, batch for batch.
@@ -168,7 +172,12 @@ mod tests {
         }
         // And at SiD's default α = 1.2 the two differ.
         let sid12 = grad_of(&device, Objective::Sid { alpha: 1.2 }, Distance::L2);
-        assert!(sid12.iter().zip(&sim).any(|(a, b)| (a - 0.5 * b).abs() > 1e-3));
+        assert!(
+            sid12
+                .iter()
+                .zip(&sim)
+                .any(|(a, b)| (a - 0.5 * b).abs() > 1e-3)
+        );
     }
 
     #[test]
@@ -177,11 +186,7 @@ mod tests {
         let x0 = Tensor::<2>::from_floats([[1.0, 1.0]], &device);
         let teacher = Tensor::<2>::from_floats([[0.0, 3.0]], &device);
         let fake = Tensor::<2>::from_floats([[0.5, 0.5]], &device);
-        let t = GeneratorTerms {
-            x0,
-            fake,
-            teacher,
-        };
+        let t = GeneratorTerms { x0, fake, teacher };
         let plain = GeneratorTerms {
             x0: t.x0.clone(),
             fake: t.fake.clone(),
@@ -189,8 +194,8 @@ mod tests {
         };
         let o = Objective::DiffInstruct;
         let w: f32 = generator_loss(&o, &Distance::L2, Weighting::Sid, t, false).into_scalar();
-        let u: f32 = generator_loss(&o, &Distance::L2, Weighting::NoWeight, plain, false)
-            .into_scalar();
+        let u: f32 =
+            generator_loss(&o, &Distance::L2, Weighting::NoWeight, plain, false).into_scalar();
         // mean |x0 − D_q| = (1 + 2) / 2 = 1.5.
         assert!((w - u / 1.5).abs() < 1e-6, "{w} vs {u}/1.5");
     }

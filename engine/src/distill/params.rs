@@ -32,7 +32,7 @@ pub fn named_params<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let t = param.val().inner();
             let shape = t.dims().to_vec();
-            let n = shape.iter().product();
+            let n = shape.iter().product::<usize>();
             self.out.insert(
                 self.path.join("."),
                 NamedTensor {
@@ -56,7 +56,7 @@ pub fn named_params<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
 pub fn map_params<M: Module>(
     module: M,
     grads: Option<&GradientsParams>,
-    mut f: impl FnMut(&str, Tensor<1>, Option<Tensor<1>>) -> Tensor<1>,
+    f: impl FnMut(&str, Tensor<1>, Option<Tensor<1>>) -> Tensor<1>,
 ) -> M {
     struct Map<'a, F> {
         path: Vec<String>,
@@ -73,14 +73,18 @@ pub fn map_params<M: Module>(
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let (id, tensor, mapper) = param.consume();
             let trainable = tensor.is_require_grad();
+            let autodiff = tensor.is_autodiff();
             let shape = tensor.dims();
-            let n = shape.iter().product();
+            let n = shape.iter().product::<usize>();
             let grad = self
                 .grads
                 .and_then(|g| g.get::<D>(id))
                 .map(|g| g.inner().reshape([n]));
             let value = (self.f)(&self.path.join("."), tensor.inner().reshape([n]), grad);
             let mut value = value.reshape(shape);
+            if autodiff {
+                value = Tensor::from_inner(value);
+            }
             if trainable {
                 value = value.require_grad();
             }

@@ -46,7 +46,11 @@ pub fn toy_metrics(
             .max_by(|&a, &b| p[a].total_cmp(&p[b]))
             .unwrap_or_default();
         let m = &mixture.means()[best];
-        let d2: f64 = x.iter().zip(m).map(|(&a, b)| (f64::from(a) - b).powi(2)).sum();
+        let d2: f64 = x
+            .iter()
+            .zip(m)
+            .map(|(&a, b)| (f64::from(a) - b).powi(2))
+            .sum();
         if d2.sqrt() <= 3.0 * mixture.stds()[best] * (dim as f64).sqrt() {
             near[best] += 1;
         }

@@ -38,7 +38,7 @@ mod tests {
         let c = Tensor::<2>::from_floats([[0.5], [-1.0]], &device);
         let e = fourier_embedding(c, 3);
         assert_eq!(e.dims(), [2, embedding_width(3)]);
-        let v = e.into_data().to_vec::<f32>().expect("f32");
+        let v = e.try_into_vec_as::<f32>().expect("f32");
         // Row 0: c, sin(1·c), sin(√32·c), sin(32·c), cos(…).
         assert!((v[0] - 0.5).abs() < 1e-6);
         assert!((v[1] - 0.5f32.sin()).abs() < 1e-6);

@@ -1,7 +1,7 @@
 //! The toy denoiser: an MLP `F` wrapped in EDM preconditioning,
 //! `D(x; σ) = c_skip x + c_out F([c_in x, emb(c_noise)])` (SIM_SPEC §1).
 
-use burn::module::{Param, ParamId};
+use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
@@ -98,8 +98,8 @@ fn linear(d_in: usize, d_out: usize, scale: f64, rng: &mut impl Rng, device: &De
     let weight = Tensor::<2>::from_data(TensorData::new(draw(d_in * d_out), [d_in, d_out]), device);
     let bias = Tensor::<1>::from_data(TensorData::new(draw(d_out), [d_out]), device);
     let mut layer = LinearConfig::new(d_in, d_out).init(device);
-    layer.weight = Param::initialized(ParamId::new(), weight);
-    layer.bias = Some(Param::initialized(ParamId::new(), bias));
+    layer.weight = Param::from_tensor(weight);
+    layer.bias = Some(Param::from_tensor(bias));
     layer
 }
 
@@ -115,7 +115,7 @@ mod tests {
         let net = MlpDenoiser::new(&NetConfig::default(), 2, 0.5, &mut rng, &device);
         let x = Tensor::<2>::from_floats([[1.0, -2.0]], &device);
         let sigma = Tensor::<2>::from_floats([[1.5]], &device);
-        let out = net.denoise(x, sigma).into_data().to_vec::<f32>().expect("f32");
+        let out = net.denoise(x, sigma).try_into_vec_as::<f32>().expect("f32");
         let c_skip = 0.25 / (2.25 + 0.25);
         assert!((f64::from(out[0]) - c_skip).abs() < 1e-6);
         assert!((f64::from(out[1]) + 2.0 * c_skip).abs() < 1e-6);
@@ -129,8 +129,16 @@ mod tests {
             MlpDenoiser::new(&NetConfig::default(), 2, 0.5, &mut rng, &device)
         };
         let (a, b) = (make(), make());
-        let wa = a.hidden[0].weight.val().into_data().to_vec::<f32>().expect("f32");
-        let wb = b.hidden[0].weight.val().into_data().to_vec::<f32>().expect("f32");
+        let wa = a.hidden[0]
+            .weight
+            .val()
+            .try_into_vec_as::<f32>()
+            .expect("f32");
+        let wb = b.hidden[0]
+            .weight
+            .val()
+            .try_into_vec_as::<f32>()
+            .expect("f32");
         assert_eq!(wa, wb);
     }
 }

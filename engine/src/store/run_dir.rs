@@ -22,7 +22,13 @@ impl RunDir {
         let safe: String = config
             .name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let mut path = runs_dir.join(format!("{safe}-{stamp}"));
         let mut n = 1;
@@ -76,7 +82,9 @@ impl RunDir {
 
     /// Sample snapshot of `step`.
     pub fn sample_path(&self, step: u64) -> PathBuf {
-        self.path.join("samples").join(format!("step-{step:06}.png"))
+        self.path
+            .join("samples")
+            .join(format!("step-{step:06}.png"))
     }
 
     /// The newest checkpoint and its step, if any.

@@ -23,8 +23,7 @@ pub struct TensorFile {
 }
 
 fn host(t: Tensor<1>) -> Result<Vec<f32>> {
-    t.into_data()
-        .to_vec::<f32>()
+    t.try_into_vec_as::<f32>()
         .map_err(|e| EngineError::Device(format!("{e:?}")))
 }
 
@@ -75,10 +74,11 @@ impl TensorFile {
                 message: format!("cannot encode tensor: {e}"),
             })?;
         let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| EngineError::File {
-            path: path.to_owned(),
-            message: format!("cannot encode safetensors: {e}"),
-        })?;
+        let bytes =
+            safetensors::serialize(views, Some(metadata)).map_err(|e| EngineError::File {
+                path: path.to_owned(),
+                message: format!("cannot encode safetensors: {e}"),
+            })?;
         write_atomic(path, &bytes)
     }
 
@@ -105,7 +105,10 @@ impl TensorFile {
         };
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
-                return Err(bad(format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
+                return Err(bad(format!(
+                    "tensor `{name}` is {:?}, expected F32",
+                    view.dtype()
+                )));
             }
             let values = view
                 .data()
@@ -124,7 +127,9 @@ impl TensorFile {
             .map(String::as_str)
             .ok_or_else(|| EngineError::File {
                 path: self.origin.clone(),
-                message: format!("metadata `{key}` is missing; was this file written by sim-workbench?"),
+                message: format!(
+                    "metadata `{key}` is missing; was this file written by sim-workbench?"
+                ),
             })
     }
 
@@ -134,12 +139,14 @@ impl TensorFile {
         let module = map_params(module, None, |path, value, _| {
             let name = format!("{prefix}{path}");
             match self.tensors.get(&name) {
-                Some((_, values)) if values.len() == value.dims()[0] => Tensor::<1>::from_data(
-                    TensorData::new(values.clone(), [values.len()]),
-                    device,
-                ),
+                Some((_, values)) if values.len() == value.dims()[0] => {
+                    Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), device)
+                }
                 Some((shape, _)) => {
-                    problems.push(format!("`{name}` has shape {shape:?}, the network expects {} values", value.dims()[0]));
+                    problems.push(format!(
+                        "`{name}` has shape {shape:?}, the network expects {} values",
+                        value.dims()[0]
+                    ));
                     value
                 }
                 None => {
@@ -163,13 +170,13 @@ impl TensorFile {
 
     /// Restores Adam's moments and step count saved under `prefix`.
     pub fn load_adam(&self, prefix: &str, adam: &mut Adam, device: &Device) -> Result<()> {
-        adam.steps = self
-            .meta(&format!("{prefix}steps"))?
-            .parse()
-            .map_err(|e| EngineError::File {
-                path: self.origin.clone(),
-                message: format!("metadata `{prefix}steps`: {e}"),
-            })?;
+        adam.steps =
+            self.meta(&format!("{prefix}steps"))?
+                .parse()
+                .map_err(|e| EngineError::File {
+                    path: self.origin.clone(),
+                    message: format!("metadata `{prefix}steps`: {e}"),
+                })?;
         adam.m.clear();
         adam.v.clear();
         for (name, (_, values)) in &self.tensors {

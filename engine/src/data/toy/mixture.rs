@@ -122,7 +122,11 @@ impl GaussianMixture {
         for x in xs.chunks_exact(self.dim) {
             for (l, (w, m, s)) in logits.iter_mut().zip(self.components()) {
                 let v = s * s + sigma * sigma;
-                let d2: f64 = x.iter().zip(m).map(|(&a, b)| (f64::from(a) - b).powi(2)).sum();
+                let d2: f64 = x
+                    .iter()
+                    .zip(m)
+                    .map(|(&a, b)| (f64::from(a) - b).powi(2))
+                    .sum();
                 *l = w.ln() - 0.5 * self.dim as f64 * v.ln() - d2 / (2.0 * v);
             }
             let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -136,7 +140,10 @@ impl GaussianMixture {
     pub fn denoise_host(&self, xs: &[f32], sigma: f64) -> Vec<f64> {
         let post = self.posterior(xs, sigma);
         let mut out = Vec::with_capacity(xs.len());
-        for (x, p) in xs.chunks_exact(self.dim).zip(post.chunks_exact(self.modes())) {
+        for (x, p) in xs
+            .chunks_exact(self.dim)
+            .zip(post.chunks_exact(self.modes()))
+        {
             for j in 0..self.dim {
                 let xj = f64::from(x[j]);
                 out.push(
@@ -167,7 +174,8 @@ impl GaussianMixture {
         let means: Vec<f32> = self.means.iter().flatten().map(|&m| m as f32).collect();
         let vars: Vec<f32> = self.stds.iter().map(|&s| (s * s) as f32).collect();
         let logw: Vec<f32> = self.weights.iter().map(|&w| w.ln() as f32).collect();
-        let t = |v: Vec<f32>, d: usize| Tensor::<3>::from_data(TensorData::new(v, [1, k, d]), device);
+        let t =
+            |v: Vec<f32>, d: usize| Tensor::<3>::from_data(TensorData::new(v, [1, k, d]), device);
         (t(means, self.dim), t(vars, 1), t(logw, 1))
     }
 }
@@ -210,7 +218,7 @@ mod tests {
         let device = Device::flex();
         let x = Tensor::<2>::from_floats([[1.5], [-2.0]], &device);
         let sigma = Tensor::<2>::from_floats([[0.8], [2.0]], &device);
-        let got = g.denoise(x, sigma).into_data().to_vec::<f32>().expect("f32");
+        let got = g.denoise(x, sigma).try_into_vec_as::<f32>().expect("f32");
         let expect = |x: f64, s: f64| 0.3 + 0.49 / (0.49 + s * s) * (x - 0.3);
         assert!((f64::from(got[0]) - expect(1.5, 0.8)).abs() < 1e-5);
         assert!((f64::from(got[1]) - expect(-2.0, 2.0)).abs() < 1e-5);
@@ -225,7 +233,7 @@ mod tests {
         for sigma in [0.01, 0.3, 2.0, 40.0] {
             let t = Tensor::<2>::from_data(TensorData::new(xs.clone(), [64, 2]), &device);
             let s = Tensor::<2>::full([64, 1], sigma, &device);
-            let got = g.denoise(t, s).into_data().to_vec::<f32>().expect("f32");
+            let got = g.denoise(t, s).try_into_vec_as::<f32>().expect("f32");
             let want = g.denoise_host(&xs, sigma);
             for (a, b) in got.iter().zip(&want) {
                 assert!((f64::from(*a) - b).abs() < 1e-4, "σ={sigma}: {a} vs {b}");
@@ -265,18 +273,34 @@ mod tests {
         let (xs, _) = g.sample(&mut rng, n);
         let mut var = 0.0;
         for j in 0..2 {
-            let col: Vec<f64> = xs.iter().skip(j).step_by(2).map(|&v| f64::from(v)).collect();
+            let col: Vec<f64> = xs
+                .iter()
+                .skip(j)
+                .step_by(2)
+                .map(|&v| f64::from(v))
+                .collect();
             let m = col.iter().sum::<f64>() / n as f64;
             var += col.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n as f64;
         }
         let sd = (var / 2.0).sqrt();
-        assert!((sd - g.sigma_data()).abs() < 0.01, "{sd} vs {}", g.sigma_data());
+        assert!(
+            (sd - g.sigma_data()).abs() < 0.01,
+            "{sd} vs {}",
+            g.sigma_data()
+        );
     }
 
     #[test]
     fn rejects_bad_components() {
         assert!(GaussianMixture::new(vec![], vec![], vec![]).is_err());
         assert!(GaussianMixture::new(vec![1.0], vec![vec![0.0]], vec![-1.0]).is_err());
-        assert!(GaussianMixture::new(vec![1.0, 1.0], vec![vec![0.0], vec![0.0, 1.0]], vec![1.0, 1.0]).is_err());
+        assert!(
+            GaussianMixture::new(
+                vec![1.0, 1.0],
+                vec![vec![0.0], vec![0.0, 1.0]],
+                vec![1.0, 1.0]
+            )
+            .is_err()
+        );
     }
 }

@@ -167,16 +167,13 @@ impl ToyData {
                 pos("spacing", *spacing)?;
                 pos("std", *std)
             }
-            Self::Mixture { components } => self
-                .mixture()
-                .map(|_| ())
-                .ok_or_else(|| {
-                    format!(
-                        "components: need at least one, each with positive weight and std \
+            Self::Mixture { components } => self.mixture().map(|_| ()).ok_or_else(|| {
+                format!(
+                    "components: need at least one, each with positive weight and std \
                          (got {})",
-                        components.len()
-                    )
-                }),
+                    components.len()
+                )
+            }),
             Self::TwoMoons { noise } | Self::SwissRoll { noise } => {
                 if noise.is_finite() && *noise >= 0.0 {
                     Ok(())
