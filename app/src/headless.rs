@@ -82,7 +82,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let launch = match &args.resume {
         Some(dir) => Launch::Resume(dir.clone()),
-        None => Launch::New(presets::load(args.preset.as_deref(), &overrides)?),
+        None => Launch::New(Box::new(presets::load(args.preset.as_deref(), &overrides)?)),
     };
     let session = Session::spawn(launch, options, None)?;
     let bar = ProgressBar::new(0);

@@ -59,22 +59,17 @@ impl Default for RunConfig {
 }
 
 /// Where the teacher denoiser comes from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TeacherConfig {
     /// The exact denoiser of a Gaussian-mixture data set (no network, no error).
+    #[default]
     Exact,
     /// An MLP denoiser trained by `sim-workbench train-teacher`, loaded from safetensors.
     Network {
         /// Path to the teacher's safetensors file (relative paths: to the working directory).
         path: PathBuf,
     },
-}
-
-impl Default for TeacherConfig {
-    fn default() -> Self {
-        Self::Exact
-    }
 }
 
 /// The EDM-preconditioned MLP denoiser shared by teacher, generator and fake denoiser.

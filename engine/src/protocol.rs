@@ -172,7 +172,7 @@ pub enum Event {
         fraction: f32,
     },
     /// The run is loaded and paused, ready for `Resume`.
-    Ready(RunInfo),
+    Ready(Box<RunInfo>),
     /// One iteration finished.
     Progress {
         /// Iterations done.

@@ -19,7 +19,7 @@ pub type Waker = Box<dyn Fn() + Send>;
 #[derive(Clone, Debug)]
 pub enum Launch {
     /// A new run of this config.
-    New(RunConfig),
+    New(Box<RunConfig>),
     /// Resume the run in this folder.
     Resume(PathBuf),
 }
@@ -122,7 +122,7 @@ impl Engine {
 
     fn run(&mut self, launch: Launch, options: &RunOptions, commands: &Receiver<Command>) {
         let loaded = match launch {
-            Launch::New(config) => Run::start(config, options, &mut |message, fraction| {
+            Launch::New(config) => Run::start(*config, options, &mut |message, fraction| {
                 self.emit(Event::Preparing {
                     message: message.to_owned(),
                     fraction,
@@ -147,7 +147,7 @@ impl Engine {
                 Err(e) => return self.emit(Event::Failed(e.to_string())),
             }
         }
-        self.emit(Event::Ready(run.info()));
+        self.emit(Event::Ready(Box::new(run.info())));
         self.evaluate(&mut run, true);
         let mut meter = RateMeter::new(run.step_index());
         loop {

@@ -61,8 +61,12 @@ fn drive(
 fn default_preset_improves_exact_inception_score_in_200_iterations() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = default_config(&["iterations=200", "eval.every=100"]);
-    let session = Session::spawn(Launch::New(config), options(&tmp.path().join("runs")), None)
-        .expect("spawn");
+    let session = Session::spawn(
+        Launch::New(Box::new(config)),
+        options(&tmp.path().join("runs")),
+        None,
+    )
+    .expect("spawn");
     let (evals, dir) = drive(&session, |_, _| {});
     session.shutdown();
     let first = evals.first().expect("initial evaluation");
@@ -131,7 +135,7 @@ fn resume_continues_the_same_curve_bit_for_bit() {
     // One run straight through 30 iterations, checkpointing every 10.
     let config = default_config(&["iterations=30", "checkpoint.every=10", "eval.every=10"]);
     let straight = Session::spawn(
-        Launch::New(config.clone()),
+        Launch::New(Box::new(config.clone())),
         options(&tmp.path().join("a")),
         None,
     )
@@ -141,8 +145,12 @@ fn resume_continues_the_same_curve_bit_for_bit() {
     let full = losses(&dir_a.expect("folder"));
 
     // The same run stopped at 20 — then resumed from its folder to 30.
-    let stopped =
-        Session::spawn(Launch::New(config), options(&tmp.path().join("b")), None).expect("spawn");
+    let stopped = Session::spawn(
+        Launch::New(Box::new(config)),
+        options(&tmp.path().join("b")),
+        None,
+    )
+    .expect("spawn");
     let mut dir_b = None;
     loop {
         match stopped
@@ -153,7 +161,7 @@ fn resume_continues_the_same_curve_bit_for_bit() {
                 dir_b = info.dir;
                 stopped.send(Command::Step(20));
             }
-            Event::Paused { step } if step == 20 => break,
+            Event::Paused { step: 20 } => break,
             Event::Failed(m) => panic!("{m}"),
             _ => {}
         }
@@ -177,8 +185,12 @@ fn resume_continues_the_same_curve_bit_for_bit() {
 fn tweak_is_acknowledged_at_a_step_and_logged() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = default_config(&["iterations=20", "eval.every=10"]);
-    let session = Session::spawn(Launch::New(config), options(&tmp.path().join("runs")), None)
-        .expect("spawn");
+    let session = Session::spawn(
+        Launch::New(Box::new(config)),
+        options(&tmp.path().join("runs")),
+        None,
+    )
+    .expect("spawn");
     let mut applied = None;
     let mut sent = false;
     let (_, dir) = drive(&session, |event, s| match event {
@@ -204,8 +216,12 @@ fn divergence_is_detected_and_rolled_back() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // An absurd learning rate with a tiny divergence limit trips the guard at once.
     let config = default_config(&["iterations=50", "checkpoint.divergence_limit=1e-9"]);
-    let session = Session::spawn(Launch::New(config), options(&tmp.path().join("runs")), None)
-        .expect("spawn");
+    let session = Session::spawn(
+        Launch::New(Box::new(config)),
+        options(&tmp.path().join("runs")),
+        None,
+    )
+    .expect("spawn");
     let mut last_good = None;
     loop {
         match session

@@ -109,7 +109,7 @@ mod tests {
         let (lo, hi) = draws
             .iter()
             .fold((f32::MAX, f32::MIN), |(a, b), &s| (a.min(s), b.max(s)));
-        assert!(lo >= 0.002 && lo < 0.0025, "{lo}");
+        assert!((0.002..0.0025).contains(&lo), "{lo}");
         assert!(hi <= 24.5 && hi > 23.0, "{hi}");
     }
 
@@ -119,7 +119,7 @@ mod tests {
         let draws = SigmaDistribution::Sim.sample(&mut rng, 100_000);
         assert!(draws.iter().all(|&s| (0.002..=80.0).contains(&s)));
         assert!(
-            draws.iter().any(|&s| s == 0.002),
+            draws.contains(&0.002),
             "ln σ ~ N(−3.5, 2.5²) must hit the clamp"
         );
     }

@@ -99,7 +99,7 @@ impl Distance {
     /// Checks parameters; the message says what would be valid.
     pub fn validate(&self) -> Result<(), String> {
         let even = |alpha: u32| {
-            if alpha >= 2 && alpha % 2 == 0 {
+            if alpha >= 2 && alpha.is_multiple_of(2) {
                 Ok(())
             } else {
                 Err(format!("alpha must be an even integer ≥ 2, got {alpha}"))
