@@ -79,7 +79,8 @@ impl Run {
         let device = selected.device;
         let teacher = Teacher::load(&config.teacher, &config.data, &device)?;
         let init = match &teacher {
-            Teacher::Network(net) => net.clone(),
+            // Every network starts as a copy of the teacher (trainable; the teacher stays frozen).
+            Teacher::Network(net) => net.clone().set_require_grad(true),
             Teacher::Exact(_) => teacher_fit(&config, &teacher, options, &device, progress)?,
         };
         let nets = Networks {
