@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::config::{RunConfig, TeacherConfig};
 use crate::data::toy::GaussianMixture;
-use crate::device::{BackendChoice, select};
+use crate::device::{BackendChoice, SelectedDevice, select};
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::adam::Adam;
@@ -75,9 +75,8 @@ impl Run {
                 message,
             })
         })?;
-        let selected = select(options.backend)?;
-        let device = selected.device;
-        let teacher = Teacher::load(&config.teacher, &config.data, &device)?;
+        let (selected, teacher) = prepare(&config, options)?;
+        let device = selected.device.clone();
         let init = match &teacher {
             // Every network starts as a copy of the teacher (trainable; the teacher stays frozen).
             Teacher::Network(net) => net.clone().set_require_grad(true),
@@ -94,16 +93,7 @@ impl Run {
             Some(root) => Some(RunDir::create(root, &config)?),
             None => None,
         };
-        Self::assemble(
-            config,
-            device,
-            selected.description,
-            teacher,
-            nets,
-            0,
-            dir,
-            0.0,
-        )
+        Self::assemble(config, selected, teacher, nets, 0, dir, 0.0)
     }
 
     /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
@@ -114,36 +104,27 @@ impl Run {
             path: folder.to_owned(),
             message: "no checkpoint to resume from in checkpoints/".into(),
         })?;
-        let selected = select(options.backend)?;
-        let device = selected.device;
-        let teacher = Teacher::load(&config.teacher, &config.data, &device)?;
+        let (selected, teacher) = prepare(&config, options)?;
         let file = TensorFile::read(&path)?;
-        let nets = restore_networks(&file, &config, &teacher, &device)?;
+        let nets = restore_networks(&file, &config, &teacher, &selected.device)?;
         let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
         dir.truncate_metrics_after(step)?;
-        Self::assemble(
-            config,
-            device,
-            selected.description,
-            teacher,
-            nets,
-            step,
-            Some(dir),
-            wall,
-        )
+        Self::assemble(config, selected, teacher, nets, step, Some(dir), wall)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn assemble(
         config: RunConfig,
-        device: Device,
-        backend: String,
+        selected: SelectedDevice,
         teacher: Teacher,
         nets: Networks,
         step: u64,
         dir: Option<RunDir>,
         wall_offset_s: f64,
     ) -> Result<Self> {
+        let SelectedDevice {
+            device,
+            description: backend,
+        } = selected;
         let mixture = config
             .data
             .mixture()
@@ -386,6 +367,13 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// What `start` and `resume` both build first: the device, and the teacher on it.
+fn prepare(config: &RunConfig, options: &RunOptions) -> Result<(SelectedDevice, Teacher)> {
+    let selected = select(options.backend)?;
+    let teacher = Teacher::load(&config.teacher, &config.data, &selected.device)?;
+    Ok((selected, teacher))
 }
 
 /// Rebuilds θ, ψ, the EMA and both Adams from a checkpoint.
