@@ -1,3 +1,4 @@
-//! SIM Workbench application: the pieces the binary's subcommands (and, next, the GUI) share.
+//! SIM Workbench application: the GUI and the pieces it shares with the CLI.
 
+pub mod gui;
 pub mod presets;

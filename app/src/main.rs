@@ -1,13 +1,17 @@
-//! `sim-workbench`: the SIM Workbench. With no subcommand it runs the default preset headless
-//! (the GUI arrives with its own issue); subcommands run presets, train toy teachers, check the
-//! score-gradient theorem, and benchmark backends.
+//! `sim-workbench`: the SIM Workbench. With no subcommand it opens the GUI on the default preset;
+//! subcommands run presets headless, train toy teachers, check the score-gradient theorem, and
+//! benchmark backends.
 
 mod bench;
 mod gradcheck_cmd;
 mod headless;
 mod train_teacher;
 
+use sim_workbench::presets;
+
 use std::process::ExitCode;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -17,14 +21,35 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_DIVERGED: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "sim-workbench",
-    version,
-    about = "Distil diffusion models into one-step generators with Score Implicit Matching"
-)]
+#[command(name = "sim-workbench", version, about = "Distil diffusion models into one-step generators with Score Implicit Matching")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    gui: GuiArgs,
+}
+
+/// Flags of the GUI (no subcommand).
+#[derive(clap::Args, Debug)]
+struct GuiArgs {
+    /// Start distilling as soon as the window opens.
+    #[arg(long)]
+    autostart: bool,
+    /// Close the window after this many seconds (prints throughput and frame times).
+    #[arg(long, value_name = "SECONDS")]
+    quit_after: Option<f64>,
+    /// Parent folder of run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Open with this preset (file or name in presets/) instead of the last settings.
+    #[arg(long)]
+    preset: Option<PathBuf>,
+    /// Backend for runs.
+    #[arg(long, value_enum, default_value_t)]
+    backend: headless::BackendArg,
+    /// Ignore the UI state saved by earlier sessions.
+    #[arg(long)]
+    fresh: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,16 +67,15 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=off")
-            }),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=off")),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => headless::run(args),
-        None => headless::run(headless::RunArgs::default()),
+        None => gui(cli.gui),
         Some(Command::TrainTeacher(args)) => train_teacher::run(args),
         Some(Command::Gradcheck(args)) => gradcheck_cmd::run(args),
         Some(Command::Bench(args)) => bench::run(args),
@@ -63,4 +87,22 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.preset {
+        Some(p) => Some(presets::load(Some(p), &[])?),
+        None => None,
+    };
+    sim_workbench::gui::run(sim_workbench::gui::GuiOptions {
+        autostart: args.autostart,
+        quit_after: args.quit_after,
+        runs_dir: args.runs_dir,
+        presets_dir: PathBuf::from("presets"),
+        cache_dir: Some(presets::cache_dir()),
+        config,
+        backend: args.backend.into(),
+        fresh: args.fresh,
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

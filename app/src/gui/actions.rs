@@ -1,0 +1,252 @@
+//! Everything a click can ask for, applied after layout (panels only return actions).
+
+use std::path::PathBuf;
+
+use eframe::egui;
+use sim_engine::config::RunConfig;
+use sim_engine::protocol::{Command, Tweak};
+
+use super::store::{RunRecord, RunStatus, RunStore};
+use super::WorkbenchApp;
+
+/// A user request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start a new run of the edited config (and make it active).
+    Start,
+    /// Pause the active run if running, else resume it.
+    PauseResume,
+    /// Run n iterations of the active run.
+    Step(u64),
+    /// Finish the active run (final evaluation and checkpoint).
+    Stop,
+    /// Write a checkpoint of the active run.
+    SaveCheckpoint,
+    /// Restore the active run's last good checkpoint.
+    RollBack,
+    /// A live setting change for the active run.
+    Tweak(Tweak),
+    /// Replace the edited config by a preset file.
+    LoadPreset(PathBuf),
+    /// Ask for a preset file to open (dialog).
+    OpenPresetDialog,
+    /// Ask where to save the edited config as a preset (dialog).
+    SavePresetDialog,
+    /// Save the edited config to this file.
+    SavePreset(PathBuf),
+    /// Make run `i` the active one.
+    Activate(usize),
+    /// Open the race window.
+    OpenRace,
+    /// Start these variants side by side (a race).
+    Race(Vec<(String, RunConfig)>),
+    /// Load every run folder under the runs directory.
+    LoadRuns,
+    /// Teacher Heun steps in the samples view.
+    ViewSteps(usize),
+    /// Show the active run's score field at σ (refreshed after each evaluation), or stop.
+    ScoreField {
+        /// Noise level; `None` turns the field off.
+        sigma: Option<f64>,
+    },
+    /// Export the active run's samples as PNG.
+    ExportSamples,
+    /// Export the active run's metrics as CSV.
+    ExportCsv,
+    /// Export the curves as PNG (a screenshot of the plot area).
+    ExportPlot,
+}
+
+pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context) {
+    let send = |store: &RunStore, command: Command| {
+        if let Some(run) = store.active() {
+            run.send(command);
+        }
+    };
+    match action {
+        Action::Start => {
+            let label = format!("{} #{}", app.config.name, app.store.runs.len() + 1);
+            start(app, vec![(label, app.config.clone())]);
+        }
+        Action::PauseResume => match app.store.active().map(|r| &r.status) {
+            Some(RunStatus::Running) => send(&app.store, Command::Pause),
+            Some(RunStatus::Paused) => send(&app.store, Command::Resume),
+            Some(_) => {}
+            None => start(app, vec![(format!("{} #1", app.config.name), app.config.clone())]),
+        },
+        Action::Step(n) => send(&app.store, Command::Step(n)),
+        Action::Stop => send(&app.store, Command::Stop),
+        Action::SaveCheckpoint => send(&app.store, Command::SaveCheckpoint),
+        Action::RollBack => send(&app.store, Command::RollBack),
+        Action::Tweak(tweak) => {
+            if let Err(reason) = tweak.apply(&mut app.config.distill) {
+                app.error = Some(reason);
+            } else if let Some(run) = app.store.active()
+                && run.is_live()
+            {
+                run.send(Command::Tweak(tweak));
+            }
+        }
+        Action::LoadPreset(path) => match RunConfig::load(&path, &[]) {
+            Ok(config) => {
+                app.config = config;
+                app.store.notice = Some(format!("loaded {}", path.display()));
+            }
+            Err(e) => app.error = Some(e.to_string()),
+        },
+        Action::OpenPresetDialog => {
+            let dir = app.options.presets_dir.clone();
+            app.dialogs.push(dialog(ctx, move || {
+                rfd::FileDialog::new()
+                    .add_filter("preset", &["toml"])
+                    .set_directory(dir)
+                    .pick_file()
+                    .map(Action::LoadPreset)
+            }));
+        }
+        Action::SavePresetDialog => {
+            let dir = app.options.presets_dir.clone();
+            let name = format!("{}.toml", app.config.name);
+            app.dialogs.push(dialog(ctx, move || {
+                rfd::FileDialog::new()
+                    .add_filter("preset", &["toml"])
+                    .set_directory(dir)
+                    .set_file_name(name)
+                    .save_file()
+                    .map(Action::SavePreset)
+            }));
+        }
+        Action::SavePreset(path) => {
+            let text = format!(
+                "# Saved from the SIM Workbench GUI: the fully resolved config.\n{}",
+                app.config.to_toml()
+            );
+            match sim_engine::store::atomic::write_atomic(&path, text.as_bytes()) {
+                Ok(()) => {
+                    app.store.notice = Some(format!("saved {}", path.display()));
+                    app.presets = crate::presets::list(&app.options.presets_dir);
+                }
+                Err(e) => app.error = Some(e.to_string()),
+            }
+        }
+        Action::Activate(i) => {
+            if i < app.store.runs.len() {
+                app.store.active = Some(i);
+                if app.store.runs[i].is_live() {
+                    app.config = app.store.runs[i].config.clone();
+                }
+            }
+        }
+        Action::OpenRace => app.race.open = true,
+        Action::Race(variants) => start(app, variants),
+        Action::LoadRuns => load_runs(app),
+        Action::ViewSteps(n) => {
+            app.settings.view_steps = n;
+            send(&app.store, Command::ViewSteps(n));
+        }
+        Action::ScoreField { sigma } => {
+            if let Some(run) = app.store.active.and_then(|i| app.store.runs.get_mut(i)) {
+                run.score_sigma = sigma;
+                if let (Some(sigma), Some(view)) = (sigma, &run.samples) {
+                    run.send(super::store::score_field_command(sigma, view));
+                }
+            }
+        }
+        Action::ExportSamples => match app.store.active() {
+            Some(run) => app.export.samples(run, export_dir(app, run)),
+            None => app.error = Some("no run to export: start one first".into()),
+        },
+        Action::ExportCsv => match app.store.active() {
+            Some(run) => app.export.csv(run, export_dir(app, run)),
+            None => app.error = Some("no run to export: start one first".into()),
+        },
+        Action::ExportPlot => {
+            let dir = app
+                .store
+                .active()
+                .map(|r| export_dir(app, r))
+                .unwrap_or_else(|| app.options.runs_dir.clone());
+            app.export.plot(ctx, dir);
+        }
+    }
+}
+
+/// Where exports of a run go: its folder, else the runs directory.
+fn export_dir(app: &WorkbenchApp, run: &RunRecord) -> PathBuf {
+    run.dir.clone().unwrap_or_else(|| app.options.runs_dir.clone())
+}
+
+/// Starts engines for `variants`, all running at once; the first becomes active.
+fn start(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>) {
+    let mut first = None;
+    for (label, config) in variants {
+        if let Err((key, message)) = config.validate() {
+            app.error = Some(format!("{key}: {message}"));
+            return;
+        }
+        let options = RunStore::run_options(
+            &app.options.runs_dir,
+            app.options.cache_dir.clone(),
+            app.options.backend,
+        );
+        match app.store.spawn(label, config, options, true) {
+            Ok(i) => {
+                first.get_or_insert(i);
+            }
+            Err(e) => {
+                app.error = Some(e);
+                return;
+            }
+        }
+    }
+    if let Some(i) = first {
+        app.store.active = Some(i);
+    }
+}
+
+/// Loads run folders that are not in the store yet.
+fn load_runs(app: &mut WorkbenchApp) {
+    let Ok(entries) = std::fs::read_dir(&app.options.runs_dir) else {
+        app.error = Some(format!("no runs folder at {}", app.options.runs_dir.display()));
+        return;
+    };
+    let known: Vec<PathBuf> = app.store.runs.iter().filter_map(|r| r.dir.clone()).collect();
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("metrics.jsonl").is_file() && !known.contains(p))
+        .collect();
+    dirs.sort();
+    let mut loaded = 0;
+    for dir in dirs {
+        match RunRecord::load(&dir, app.store.runs.len()) {
+            Ok(mut record) => {
+                record.visible = false;
+                app.store.runs.push(record);
+                loaded += 1;
+            }
+            Err(e) => app.store.notice = Some(format!("skipped {}: {e}", dir.display())),
+        }
+    }
+    app.store.notice = Some(format!("loaded {loaded} run(s) from {}", app.options.runs_dir.display()));
+}
+
+/// Runs a blocking file dialog on its own thread; its answer arrives as an action.
+fn dialog(
+    ctx: &egui::Context,
+    ask: impl FnOnce() -> Option<Action> + Send + 'static,
+) -> crossbeam_channel::Receiver<Action> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("file-dialog".into())
+        .spawn(move || {
+            if let Some(action) = ask() {
+                let _ = tx.send(action);
+            }
+            ctx.request_repaint();
+        });
+    if spawned.is_err() {
+        tracing::warn!("could not start the file-dialog thread");
+    }
+    rx
+}

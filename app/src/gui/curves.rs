@@ -1,0 +1,127 @@
+//! Live curves (egui_plot): exact IS, mode coverage, FD (raw 2-D), losses, gradient norms and
+//! it/s; x = iteration or wall time; log-y toggle; hover read-outs; tweak markers.
+
+use eframe::egui::{self, Color32, Rect};
+use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoints, VLine};
+
+use super::settings::{Settings, XAxis};
+use super::store::{RunRecord, RunStore};
+
+/// Most points drawn per curve (longer series are strided).
+const MAX_POINTS: usize = 1500;
+
+/// A plotted quantity.
+struct Series {
+    title: &'static str,
+    /// May the log-y toggle apply (positive quantities only).
+    loggable: bool,
+    /// (x-source step, wall, value) per run.
+    values: fn(&RunRecord) -> Vec<(u64, f64, f64)>,
+}
+
+fn evals(r: &RunRecord, f: fn(&sim_engine::metrics::ToyMetrics) -> Option<f64>) -> Vec<(u64, f64, f64)> {
+    r.evals.iter().filter_map(|e| f(&e.metrics).map(|v| (e.step, e.wall_s, v))).collect()
+}
+
+fn progress(r: &RunRecord, f: fn(&super::store::ProgressPoint) -> f64) -> Vec<(u64, f64, f64)> {
+    r.progress.iter().map(|p| (p.step, p.wall_s, f(p))).collect()
+}
+
+const SERIES: [Series; 7] = [
+    Series { title: "Inception Score (exact, mixture posterior)", loggable: false, values: |r| evals(r, |m| m.is) },
+    Series { title: "mode coverage", loggable: false, values: |r| evals(r, |m| m.mode_coverage) },
+    Series { title: "FD (raw 2-D) to teacher samples", loggable: true, values: |r| evals(r, |m| Some(m.fd)) },
+    Series { title: "generator loss", loggable: false, values: |r| progress(r, |p| p.loss_generator) },
+    Series { title: "fake-denoiser loss", loggable: true, values: |r| progress(r, |p| p.loss_fake) },
+    Series { title: "gradient norm θ", loggable: true, values: |r| progress(r, |p| p.grad_norm_generator) },
+    Series { title: "iterations / s", loggable: false, values: |r| progress(r, |p| p.it_per_s) },
+];
+
+/// Draws the curves; returns the screen rectangle they occupy (for the PNG export).
+pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect {
+    ui.horizontal(|ui| {
+        ui.strong("Curves");
+        ui.selectable_value(&mut settings.x_axis, XAxis::Iteration, "x: iteration");
+        ui.selectable_value(&mut settings.x_axis, XAxis::WallTime, "x: wall time (s)");
+        ui.checkbox(&mut settings.log_y, "log y (losses, FD, norms)");
+    });
+    let top = ui.cursor().min;
+    let runs: Vec<&RunRecord> = store.runs.iter().filter(|r| r.visible).collect();
+    let columns = 2;
+    let rows = SERIES.len().div_ceil(columns);
+    let height = ((ui.available_height() - 8.0 * rows as f32) / rows as f32).max(90.0);
+    let link = egui::Id::unique("curves-x");
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        egui::Grid::new("curves").num_columns(columns).show(ui, |ui| {
+            for (i, series) in SERIES.iter().enumerate() {
+                let width = ui.available_width().max(200.0) / if i % columns == 0 { columns as f32 } else { 1.0 };
+                plot(ui, series, &runs, settings, link, width.min(700.0), height);
+                if i % columns == columns - 1 {
+                    ui.end_row();
+                }
+            }
+        });
+    });
+    Rect::from_min_max(top, ui.min_rect().max)
+}
+
+fn plot(
+    ui: &mut egui::Ui,
+    series: &Series,
+    runs: &[&RunRecord],
+    settings: &Settings,
+    link: egui::Id,
+    width: f32,
+    height: f32,
+) {
+    let log = settings.log_y && series.loggable;
+    let wall = settings.x_axis == XAxis::WallTime;
+    let title = series.title;
+    ui.vertical(|ui| {
+        ui.small(if log { format!("{title} (log₁₀)") } else { title.to_owned() });
+        Plot::new(title)
+            .legend(Legend::default().position(Corner::RightBottom))
+            .width(width)
+            .height(height)
+            .link_axis(link, [true, false])
+            .allow_scroll(false)
+            .y_axis_formatter(move |mark, _| {
+                if log {
+                    if mark.value.fract() == 0.0 { format!("1e{}", mark.value) } else { String::new() }
+                } else {
+                    format!("{:.3}", mark.value)
+                }
+            })
+            .label_formatter(move |hover| {
+                let (name, point) = match hover {
+                    HoverPosition::NearDataPoint { plot_name, position, .. } => (*plot_name, position),
+                    HoverPosition::Elsewhere { position } => ("", position),
+                };
+                let y = if log { 10f64.powf(point.y) } else { point.y };
+                let x = if wall { format!("{:.1} s", point.x) } else { format!("iteration {:.0}", point.x) };
+                Some(if name.is_empty() { format!("{x}\n{y:.4e}") } else { format!("{name}\n{x}\n{y:.4e}") })
+            })
+            .show(ui, |plot_ui| {
+                for run in runs {
+                    let values = (series.values)(run);
+                    let stride = values.len().div_ceil(MAX_POINTS).max(1);
+                    let points: PlotPoints = values
+                        .iter()
+                        .step_by(stride)
+                        .filter(|(_, _, v)| v.is_finite() && (!log || *v > 0.0))
+                        .map(|&(step, wall_s, v)| {
+                            [if wall { wall_s } else { step as f64 }, if log { v.log10() } else { v }]
+                        })
+                        .collect();
+                    plot_ui.line(Line::new(run.label.clone(), points).color(run.color).width(1.5));
+                    for m in &run.markers {
+                        let x = if wall { m.wall_s } else { m.step as f64 };
+                        plot_ui.vline(
+                            VLine::new(format!("{} @ {}: {}", run.label, m.step, m.label), x)
+                                .color(Color32::from_rgba_unmultiplied(run.color.r(), run.color.g(), run.color.b(), 140)),
+                        );
+                    }
+                }
+            });
+    });
+}

@@ -1,0 +1,319 @@
+//! The workbench window: a view of engine sessions. Panels read the run store and return
+//! `Action`s; actions are applied after layout; the engine is never waited on.
+
+mod actions;
+mod curves;
+mod experiment;
+mod export;
+mod formula;
+mod palette;
+mod race;
+mod runs;
+mod samples;
+mod settings;
+mod status;
+mod store;
+mod toolbar;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use sim_engine::config::RunConfig;
+use sim_engine::device::BackendChoice;
+
+pub use actions::Action;
+pub use settings::Settings;
+pub use store::{RunRecord, RunStatus, RunStore};
+
+/// How the window was launched (command-line flags; not persisted).
+#[derive(Clone, Debug, Default)]
+pub struct GuiOptions {
+    /// Start the first run as soon as the window opens.
+    pub autostart: bool,
+    /// Close the window after this many seconds (for CI and demos).
+    pub quit_after: Option<f64>,
+    /// Parent of run folders.
+    pub runs_dir: PathBuf,
+    /// Folder of presets to list.
+    pub presets_dir: PathBuf,
+    /// Cache of teacher fits.
+    pub cache_dir: Option<PathBuf>,
+    /// Config to open with instead of the persisted one.
+    pub config: Option<RunConfig>,
+    /// Backend for new runs.
+    pub backend: BackendChoice,
+    /// Ignore persisted UI state (tests).
+    pub fresh: bool,
+}
+
+/// Frame-time statistics for the status bar and the exit report.
+#[derive(Default)]
+struct FrameTimes {
+    samples_ms: Vec<f64>,
+}
+
+impl FrameTimes {
+    fn push(&mut self, ms: f64) {
+        if self.samples_ms.len() >= 4096 {
+            self.samples_ms.remove(0);
+        }
+        self.samples_ms.push(ms);
+    }
+
+    /// (p50, p95) in milliseconds.
+    fn percentiles(&self) -> Option<(f64, f64)> {
+        if self.samples_ms.is_empty() {
+            return None;
+        }
+        let mut v = self.samples_ms.clone();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        Some((at(0.5), at(0.95)))
+    }
+}
+
+/// The application.
+pub struct WorkbenchApp {
+    settings: Settings,
+    /// The config being edited: what `Start` launches.
+    config: RunConfig,
+    store: RunStore,
+    options: GuiOptions,
+    presets: Vec<PathBuf>,
+    /// An error to show in a window until dismissed.
+    error: Option<String>,
+    race: race::RaceDialog,
+    frames: FrameTimes,
+    opened: Instant,
+    autostarted: bool,
+    export: export::Exporter,
+    dialogs: Vec<crossbeam_channel::Receiver<Action>>,
+}
+
+impl WorkbenchApp {
+    /// Builds the app, restoring persisted settings unless `options.fresh`.
+    pub fn new(cc: &eframe::CreationContext<'_>, options: GuiOptions) -> Self {
+        let settings = if options.fresh {
+            Settings::default()
+        } else {
+            cc.storage
+                .and_then(|s| eframe::get_value::<Settings>(s, eframe::APP_KEY))
+                .unwrap_or_default()
+        };
+        let config = options
+            .config
+            .clone()
+            .or_else(|| settings.config())
+            .unwrap_or_else(|| {
+                crate::presets::load(None, &[]).unwrap_or_default()
+            });
+        let presets = crate::presets::list(&options.presets_dir);
+        let ctx = cc.egui_ctx.clone();
+        Self {
+            settings,
+            config,
+            store: RunStore::new(ctx),
+            presets,
+            error: None,
+            race: race::RaceDialog::default(),
+            frames: FrameTimes::default(),
+            opened: Instant::now(),
+            autostarted: false,
+            export: export::Exporter::default(),
+            dialogs: Vec::new(),
+            options,
+        }
+    }
+
+    /// The run store (tests read it).
+    pub fn store(&self) -> &RunStore {
+        &self.store
+    }
+
+    /// The config `Start` would launch.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// The error shown to the user, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Applies an action exactly as a click would.
+    pub fn apply(&mut self, action: Action, ctx: &egui::Context) {
+        actions::apply(self, action, ctx);
+    }
+
+    /// Frame time p50 / p95 in milliseconds.
+    pub fn frame_time_ms(&self) -> Option<(f64, f64)> {
+        self.frames.percentiles()
+    }
+
+    fn shortcuts(&self, ctx: &egui::Context) -> Vec<Action> {
+        // Keys go to text fields when one has focus.
+        if ctx.memory(|m| m.focused().is_some()) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        ctx.input(|i| {
+            if i.key_pressed(egui::Key::Space) {
+                out.push(Action::PauseResume);
+            }
+            if i.key_pressed(egui::Key::ArrowRight) {
+                out.push(Action::Step(1));
+            }
+        });
+        out
+    }
+}
+
+impl eframe::App for WorkbenchApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_start = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.store.drain();
+        let mut actions = self.shortcuts(&ctx);
+        self.dialogs.retain(|rx| match rx.try_recv() {
+            Ok(action) => {
+                actions.push(action);
+                false
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => true,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => false,
+        });
+        if self.options.autostart && !self.autostarted {
+            self.autostarted = true;
+            actions.push(Action::Start);
+        }
+        if let Some(limit) = self.options.quit_after
+            && self.opened.elapsed().as_secs_f64() >= limit
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+
+        egui::Panel::top("toolbar").show(ui, |ui| {
+            actions.extend(toolbar::ui(ui, &self.store, &self.config));
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            status::ui(ui, &self.store, self.frames.percentiles());
+        });
+        egui::Panel::left("experiment")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    actions.extend(experiment::ui(ui, &mut self.config, &self.store, &self.presets));
+                    ui.separator();
+                    formula::ui(ui, &self.config);
+                });
+            });
+        egui::Panel::right("runs")
+            .resizable(true)
+            .default_size(230.0)
+            .show(ui, |ui| {
+                actions.extend(runs::ui(ui, &mut self.store));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            actions.extend(status::divergence_banner(ui, &self.store));
+            let height = ui.available_height();
+            egui::Panel::top("samples")
+                .resizable(true)
+                .default_size(height * 0.45)
+                .show(ui, |ui| {
+                    actions.extend(samples::ui(ui, &mut self.settings, &self.store, &self.config));
+                });
+            egui::CentralPanel::default().show(ui, |ui| {
+                let rect = curves::ui(ui, &mut self.settings, &self.store);
+                self.export.plot_rect = Some(rect);
+            });
+        });
+        if let Some(message) = self.error.clone() {
+            egui::Window::new("Problem")
+                .collapsible(false)
+                .show(&ctx, |ui| {
+                    ui.label(egui::RichText::new(message).color(palette::ERROR));
+                    if ui.button("Dismiss").clicked() {
+                        self.error = None;
+                    }
+                });
+        }
+        actions.extend(self.race.ui(&ctx, &self.config));
+        if let Some(done) = self.export.poll(&ctx) {
+            match done {
+                Ok(message) => self.store.notice = Some(message),
+                Err(message) => self.error = Some(message),
+            }
+        }
+        for action in actions {
+            actions::apply(self, action, &ctx);
+        }
+        if ui.input(|i| i.viewport().close_requested()) {
+            self.store.shutdown_all();
+        }
+        if self.store.any_active() {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        self.frames.push(frame_start.elapsed().as_secs_f64() * 1e3);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.settings.set_config(&self.config);
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+
+    fn on_exit(&mut self) {
+        self.store.shutdown_all();
+        if self.options.quit_after.is_some() {
+            println!("{}", self.exit_report());
+        }
+    }
+}
+
+impl WorkbenchApp {
+    /// One line for `--quit-after` runs: throughput and frame times.
+    fn exit_report(&self) -> String {
+        let frames = self
+            .frames
+            .percentiles()
+            .map(|(p50, p95)| format!("frame time p50 {p50:.2} ms, p95 {p95:.2} ms"))
+            .unwrap_or_else(|| "no frames".into());
+        let runs: Vec<String> = self
+            .store
+            .runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {} iterations, {:.1} it/s overall",
+                    r.label,
+                    r.step,
+                    if r.wall_s > 0.0 {
+                        r.step.saturating_sub(r.first_step) as f64 / r.wall_s
+                    } else {
+                        0.0
+                    }
+                )
+            })
+            .collect();
+        format!("gui: {} frames, {frames}; {}", self.frames.samples_ms.len(), runs.join("; "))
+    }
+}
+
+/// Opens the window and blocks until it closes.
+pub fn run(options: GuiOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("SIM Workbench")
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([900.0, 600.0])
+            .with_app_id("sim-workbench"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "sim-workbench",
+        native,
+        Box::new(move |cc| Ok(Box::new(WorkbenchApp::new(cc, options)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

@@ -1,0 +1,147 @@
+//! The race: 2–4 variants of the current config that differ in one setting, same seed, started
+//! together and overlaid — the controlled comparison.
+
+use eframe::egui;
+use sim_engine::config::RunConfig;
+use sim_engine::distill::distance::Distance;
+use sim_engine::distill::objective::{Objective, Weighting};
+
+use super::actions::Action;
+
+/// Which setting the variants differ in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RaceSetting {
+    /// SIM distance function.
+    #[default]
+    Distance,
+    /// Objective (SIM / SiD / Diff-Instruct, each with its usual weighting).
+    Objective,
+    /// Both learning rates.
+    LearningRate,
+}
+
+/// The race window's state.
+pub struct RaceDialog {
+    /// Shown.
+    pub open: bool,
+    setting: RaceSetting,
+    distances: [bool; 4],
+    objectives: [bool; 3],
+    lrs: [bool; 4],
+}
+
+impl Default for RaceDialog {
+    fn default() -> Self {
+        Self {
+            open: false,
+            setting: RaceSetting::Distance,
+            distances: [true, true, false, false],
+            objectives: [true, true, true],
+            lrs: [true, true, false, false],
+        }
+    }
+}
+
+const DISTANCES: [(&str, Distance); 4] = [
+    ("pseudo-Huber", Distance::PseudoHuber { c: 0.03 }),
+    ("L2", Distance::L2),
+    ("L1", Distance::L1),
+    ("Huber", Distance::Huber { delta: 0.1 }),
+];
+const LRS: [f64; 4] = [1e-5, 1e-4, 1e-3, 1e-2];
+
+impl RaceDialog {
+    /// The variants currently ticked, labelled by their difference.
+    pub fn variants(&self, base: &RunConfig) -> Vec<(String, RunConfig)> {
+        let mut out = Vec::new();
+        match self.setting {
+            RaceSetting::Distance => {
+                for ((name, d), on) in DISTANCES.iter().zip(self.distances) {
+                    if on {
+                        let mut c = base.clone();
+                        c.distill.objective = Objective::Sim;
+                        c.distill.distance = match (d, base.distill.distance) {
+                            (Distance::PseudoHuber { .. }, own @ Distance::PseudoHuber { .. }) => own,
+                            _ => *d,
+                        };
+                        c.name = format!("race-{}", name.to_lowercase());
+                        out.push((format!("race: SIM {name}"), c));
+                    }
+                }
+            }
+            RaceSetting::Objective => {
+                let objectives = [
+                    ("SIM", Objective::Sim, Weighting::NoWeight),
+                    ("SiD", Objective::Sid { alpha: 1.2 }, Weighting::Sid),
+                    ("Diff-Instruct", Objective::DiffInstruct, Weighting::NoWeight),
+                ];
+                for ((name, o, w), on) in objectives.into_iter().zip(self.objectives) {
+                    if on {
+                        let mut c = base.clone();
+                        c.distill.objective = o;
+                        c.distill.weighting = w;
+                        c.name = format!("race-{}", name.to_lowercase());
+                        out.push((format!("race: {name}"), c));
+                    }
+                }
+            }
+            RaceSetting::LearningRate => {
+                for (lr, on) in LRS.iter().zip(self.lrs) {
+                    if on {
+                        let mut c = base.clone();
+                        c.distill.lr_generator = *lr;
+                        c.distill.lr_fake = *lr;
+                        c.name = format!("race-lr{lr:.0e}");
+                        out.push((format!("race: lr {lr:.0e}"), c));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Draws the window (when open); returns the race to start.
+    pub fn ui(&mut self, ctx: &egui::Context, base: &RunConfig) -> Option<Action> {
+        let mut action = None;
+        let mut open = self.open;
+        egui::Window::new("Race").open(&mut open).show(ctx, |ui| {
+            ui.label("Variants of the current config, same seed, run side by side:");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.setting, RaceSetting::Distance, "distance");
+                ui.selectable_value(&mut self.setting, RaceSetting::Objective, "objective");
+                ui.selectable_value(&mut self.setting, RaceSetting::LearningRate, "learning rate");
+            });
+            match self.setting {
+                RaceSetting::Distance => {
+                    for ((name, _), on) in DISTANCES.iter().zip(self.distances.iter_mut()) {
+                        ui.checkbox(on, *name);
+                    }
+                }
+                RaceSetting::Objective => {
+                    for (name, on) in ["SIM", "SiD", "Diff-Instruct"].iter().zip(self.objectives.iter_mut()) {
+                        ui.checkbox(on, *name);
+                    }
+                }
+                RaceSetting::LearningRate => {
+                    for (lr, on) in LRS.iter().zip(self.lrs.iter_mut()) {
+                        ui.checkbox(on, format!("{lr:.0e} (θ and ψ)"));
+                    }
+                }
+            }
+            let variants = self.variants(base);
+            let n = variants.len();
+            let ok = (2..=4).contains(&n);
+            if !ok {
+                ui.label("tick 2 to 4 variants");
+            }
+            if ui.add_enabled(ok, egui::Button::new(format!("Start race ({n})"))).clicked() {
+                action = Some(Action::Race(variants));
+            }
+        });
+        if action.is_some() {
+            open = false;
+        }
+        self.open = open;
+        action
+    }
+}

@@ -1,0 +1,61 @@
+//! The runs panel: every run of the session and runs loaded from `runs/`; tick to overlay,
+//! click to make active; the race starts here.
+
+use eframe::egui;
+
+use super::actions::Action;
+use super::store::{RunStatus, RunStore};
+
+pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
+    let mut out = Vec::new();
+    ui.heading("Runs");
+    ui.horizontal(|ui| {
+        if ui
+            .button("Load runs/")
+            .on_hover_text("read the run folders written by the CLI or earlier sessions")
+            .clicked()
+        {
+            out.push(Action::LoadRuns);
+        }
+        if ui
+            .button("🏁 Race…")
+            .on_hover_text("2–4 variants of this config differing in one setting, side by side")
+            .clicked()
+        {
+            out.push(Action::OpenRace);
+        }
+    });
+    ui.separator();
+    let active = store.active;
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for (i, run) in store.runs.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut run.visible, "")
+                    .on_hover_text(format!("overlay {}", run.label));
+                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter().circle_filled(dot.center(), 4.5, run.color);
+                let text = egui::RichText::new(&run.label);
+                let text = if active == Some(i) { text.strong() } else { text };
+                if ui.selectable_label(active == Some(i), text).clicked() {
+                    out.push(Action::Activate(i));
+                }
+            });
+            let state = match &run.status {
+                RunStatus::Preparing(m, f) => format!("{m} {:.0}%", f * 100.0),
+                RunStatus::Running => format!("running · {}", run.step),
+                RunStatus::Paused => format!("paused · {}", run.step),
+                RunStatus::Diverged { step, .. } => format!("diverged at {step}"),
+                RunStatus::Finished => format!("finished · {}", run.step),
+                RunStatus::Failed(_) => "failed".into(),
+                RunStatus::Loaded => format!("from disk · {}", run.step),
+            };
+            let last = run
+                .evals
+                .last()
+                .and_then(|e| e.metrics.is.map(|is| format!(" · IS {is:.2}")))
+                .unwrap_or_default();
+            ui.small(format!("   {state}{last}"));
+        }
+    });
+    out
+}

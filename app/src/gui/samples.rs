@@ -1,0 +1,162 @@
+//! Samples: the teacher (Heun, N steps) next to the student (one step) on the same noise, with
+//! density shading, the exact mixture's component contours, and an optional score field.
+//! Image grids (the image issue) slot in beside `scatter` as another kind of view.
+
+use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, pos2, vec2};
+use sim_engine::config::RunConfig;
+use sim_engine::protocol::{SampleView, ScoreField};
+
+use super::actions::Action;
+use super::palette;
+use super::settings::Settings;
+use super::store::RunStore;
+
+/// Bins per side of the density shading.
+const BINS: usize = 40;
+
+pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, config: &RunConfig) -> Vec<Action> {
+    let mut out = Vec::new();
+    let run = store.active();
+    ui.horizontal(|ui| {
+        ui.strong("Samples");
+        let r = ui.add(egui::Slider::new(&mut settings.view_steps, 1..=64).text("teacher Heun steps"));
+        if r.drag_stopped() || (r.changed() && !r.dragged()) {
+            out.push(Action::ViewSteps(settings.view_steps));
+        }
+        ui.label(format!("NFE {}", (2 * settings.view_steps).saturating_sub(1)));
+        ui.separator();
+        let toggled = ui
+            .checkbox(&mut settings.score_field, "score field")
+            .on_hover_text("teacher (grey) and fake-denoiser ψ (orange) scores at σ")
+            .changed();
+        let mut ask = toggled;
+        if settings.score_field {
+            let r = ui.add(egui::Slider::new(&mut settings.score_sigma, 0.01..=5.0).logarithmic(true).text("σ"));
+            ask |= r.drag_stopped() || (r.changed() && !r.dragged());
+            // A run that has no field yet (just activated) asks once.
+            ask |= run.is_some_and(|r| r.is_live() && r.score_sigma.is_none());
+        }
+        if ask {
+            out.push(Action::ScoreField {
+                sigma: settings.score_field.then_some(settings.score_sigma),
+            });
+        }
+    });
+    let Some(run) = run else {
+        ui.label("Start a run to see teacher and student samples.");
+        return out;
+    };
+    let Some(view) = &run.samples else {
+        ui.label("waiting for the first evaluation…");
+        return out;
+    };
+    let mixture = config.data.mixture().filter(|_| run.config.data == config.data).or_else(|| run.config.data.mixture());
+    let extent = view.teacher.iter().fold(0.5f32, |m, v| m.max(v.abs())) * 1.2;
+    let field = settings.score_field.then_some(run.score_field.as_ref()).flatten();
+    let side = (ui.available_width() / 2.0 - 12.0).min(ui.available_height() - 24.0).max(80.0);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.label(format!(
+                "Teacher — Heun {} steps ({} NFE)",
+                view.teacher_steps, view.teacher_nfe
+            ));
+            scatter(ui, side, extent, &view.teacher, palette::TEACHER, mixture.as_ref(), field, true);
+        });
+        ui.vertical(|ui| {
+            ui.label(format!("Student — one step (1 NFE), iteration {}", view.step));
+            scatter(ui, side, extent, &view.student, run.color, mixture.as_ref(), field, false);
+        });
+    });
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scatter(
+    ui: &mut egui::Ui,
+    side: f32,
+    extent: f32,
+    points: &[f32],
+    color: Color32,
+    mixture: Option<&sim_engine::data::toy::GaussianMixture>,
+    field: Option<&ScoreField>,
+    teacher_side: bool,
+) {
+    let (response, painter) = ui.allocate_painter(vec2(side, side), Sense::hover());
+    let rect = response.rect;
+    painter.rect_filled(rect, 2.0, Color32::from_gray(250));
+    let to_screen = |x: f32, y: f32| -> Pos2 {
+        pos2(
+            rect.left() + (x / extent + 1.0) * 0.5 * rect.width(),
+            rect.top() + (1.0 - (y / extent + 1.0) * 0.5) * rect.height(),
+        )
+    };
+    // Density shading: a 2-D histogram, alpha by count.
+    let mut bins = vec![0u32; BINS * BINS];
+    for p in points.chunks_exact(2) {
+        let i = (((p[0] / extent + 1.0) * 0.5) * BINS as f32).floor();
+        let j = (((p[1] / extent + 1.0) * 0.5) * BINS as f32).floor();
+        if (0.0..BINS as f32).contains(&i) && (0.0..BINS as f32).contains(&j) {
+            bins[j as usize * BINS + i as usize] += 1;
+        }
+    }
+    let max = bins.iter().copied().max().unwrap_or(1).max(1) as f32;
+    let cell = rect.width() / BINS as f32;
+    for (k, &c) in bins.iter().enumerate() {
+        if c > 0 {
+            let (i, j) = ((k % BINS) as f32, (k / BINS) as f32);
+            let min = pos2(rect.left() + i * cell, rect.bottom() - (j + 1.0) * cell);
+            let alpha = (40.0 + 160.0 * (c as f32 / max).sqrt()) as u8;
+            painter.rect_filled(
+                Rect::from_min_size(min, vec2(cell, cell)),
+                0.0,
+                Color32::from_rgba_unmultiplied(color.r(), color.g(), color.b(), alpha / 3),
+            );
+        }
+    }
+    // Exact mixture: each component's 1σ and 2σ circles.
+    if let Some(m) = mixture {
+        for (mean, &s) in m.means().iter().zip(m.stds()) {
+            let c = to_screen(mean[0] as f32, mean[1] as f32);
+            let px = s as f32 / extent * 0.5 * rect.width();
+            painter.circle_stroke(c, px, Stroke::new(1.0, palette::CONTOUR));
+            painter.circle_stroke(c, 2.0 * px, Stroke::new(0.6, palette::CONTOUR.gamma_multiply(0.6)));
+        }
+    }
+    for p in points.chunks_exact(2) {
+        let at = to_screen(p[0], p[1]);
+        if rect.contains(at) {
+            painter.circle_filled(at, 1.3, color);
+        }
+    }
+    if let Some(f) = field {
+        arrows(&painter, f, &to_screen, rect, teacher_side);
+    }
+    painter.rect_stroke(rect, 2.0, Stroke::new(1.0, Color32::from_gray(180)), egui::StrokeKind::Inside);
+}
+
+/// Score arrows: teacher on the teacher side, fake denoiser ψ on the student side; lengths
+/// normalised by the largest teacher score so both sides share one scale.
+fn arrows(
+    painter: &egui::Painter,
+    field: &ScoreField,
+    to_screen: &dyn Fn(f32, f32) -> Pos2,
+    rect: Rect,
+    teacher_side: bool,
+) {
+    let scores = if teacher_side { &field.teacher } else { &field.fake };
+    let color = if teacher_side { Color32::from_gray(90) } else { palette::FAKE };
+    let max = field
+        .teacher
+        .chunks_exact(2)
+        .map(|v| v[0].hypot(v[1]))
+        .fold(1e-12f32, f32::max);
+    let n = (field.points.len() / 2) as f32;
+    let spacing = rect.width() / n.sqrt().max(2.0);
+    for (p, s) in field.points.chunks_exact(2).zip(scores.chunks_exact(2)) {
+        let origin = to_screen(p[0], p[1]);
+        let v = vec2(s[0], -s[1]) / max * spacing * 0.9;
+        if rect.contains(origin) && v.length() > 0.5 {
+            painter.arrow(origin, v, Stroke::new(1.0, color));
+        }
+    }
+}

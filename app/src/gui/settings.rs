@@ -1,0 +1,60 @@
+//! UI state that persists between launches (eframe storage), apart from runtime state.
+
+use serde::{Deserialize, Serialize};
+use sim_engine::config::RunConfig;
+
+/// What the x axis of the curves shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum XAxis {
+    /// Iterations.
+    #[default]
+    Iteration,
+    /// Training wall-clock seconds.
+    WallTime,
+}
+
+/// Persisted settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The edited config, as TOML (so a changed schema falls back to defaults, not a crash).
+    pub config_toml: String,
+    /// Curves' x axis.
+    pub x_axis: XAxis,
+    /// Log-scale y for losses, FD and gradient norms.
+    pub log_y: bool,
+    /// Show the score-field arrows over the samples.
+    pub score_field: bool,
+    /// σ of the score field.
+    pub score_sigma: f64,
+    /// Teacher Heun steps in the samples view.
+    pub view_steps: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config_toml: String::new(),
+            x_axis: XAxis::Iteration,
+            log_y: true,
+            score_field: false,
+            score_sigma: 0.3,
+            view_steps: 18,
+        }
+    }
+}
+
+impl Settings {
+    /// The persisted config, if it still parses.
+    pub fn config(&self) -> Option<RunConfig> {
+        if self.config_toml.is_empty() {
+            return None;
+        }
+        RunConfig::parse(&self.config_toml, "saved settings", &[]).ok()
+    }
+
+    /// Remembers the edited config.
+    pub fn set_config(&mut self, config: &RunConfig) {
+        self.config_toml = config.to_toml();
+    }
+}

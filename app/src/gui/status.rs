@@ -1,0 +1,106 @@
+//! The status bar, and the divergence banner.
+
+use eframe::egui;
+
+use super::actions::Action;
+use super::palette;
+use super::store::{RunStatus, RunStore};
+
+pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>) {
+    ui.horizontal(|ui| {
+        match store.active() {
+            Some(run) => {
+                ui.label(format!("backend: {}", if run.backend.is_empty() { "…" } else { &run.backend }));
+                ui.separator();
+                let status = match &run.status {
+                    RunStatus::Preparing(m, f) => format!("{m} {:.0}%", f * 100.0),
+                    RunStatus::Running => "running".into(),
+                    RunStatus::Paused => "paused".into(),
+                    RunStatus::Diverged { step, .. } => format!("diverged at {step}"),
+                    RunStatus::Finished => "finished".into(),
+                    RunStatus::Failed(_) => "failed".into(),
+                    RunStatus::Loaded => "loaded from disk".into(),
+                };
+                ui.label(format!("{}: {status}", run.label));
+                ui.separator();
+                ui.label(format!("iteration {} / {}", run.step, run.config.iterations));
+                ui.separator();
+                ui.label(format!("{:.1} it/s", run.it_per_s));
+                ui.separator();
+                ui.label(format!("elapsed {}", clock(run.wall_s)));
+                ui.separator();
+                ui.label(format!("eval {:.0} ms", run.eval_s * 1e3));
+            }
+            None => {
+                ui.label("no run yet: press ▶ Start");
+            }
+        }
+        if let Some((p50, p95)) = frame_ms {
+            ui.separator();
+            ui.label(format!("frame p50 {p50:.1} ms · p95 {p95:.1} ms"));
+        }
+        if let Some(notice) = &store.notice {
+            ui.separator();
+            ui.label(notice);
+        }
+    });
+}
+
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// A red banner while the active run is diverged, offering the roll-back.
+pub fn divergence_banner(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
+    let mut out = Vec::new();
+    let Some(run) = store.active() else {
+        return out;
+    };
+    let failed = match &run.status {
+        RunStatus::Failed(m) => Some(m.clone()),
+        _ => None,
+    };
+    if let Some(message) = failed {
+        egui::Frame::new()
+            .fill(palette::ERROR.gamma_multiply(0.25))
+            .inner_margin(6)
+            .show(ui, |ui| {
+                ui.colored_label(palette::ERROR, format!("The run failed: {message}"));
+            });
+    }
+    if let RunStatus::Diverged {
+        step,
+        reason,
+        last_good,
+    } = &run.status
+    {
+        egui::Frame::new()
+            .fill(palette::ERROR.gamma_multiply(0.25))
+            .inner_margin(6)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(
+                        palette::ERROR,
+                        format!("Diverged at iteration {step}: {reason}. The run is paused."),
+                    );
+                    match last_good {
+                        Some(path) => {
+                            if ui
+                                .button("Roll back to the last good checkpoint")
+                                .on_hover_text(path.display().to_string())
+                                .clicked()
+                            {
+                                out.push(Action::RollBack);
+                            }
+                        }
+                        None => {
+                            ui.label("(no checkpoint to roll back to)");
+                        }
+                    }
+                    ui.label("Lower the learning rate before resuming.");
+                });
+            });
+    }
+    out
+}

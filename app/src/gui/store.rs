@@ -1,0 +1,417 @@
+//! The run store: every run of the session and every run loaded from disk. It drains engine
+//! events each frame (never waiting); panels only read it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use eframe::egui::{self, Color32};
+use sim_engine::config::RunConfig;
+use sim_engine::device::BackendChoice;
+use sim_engine::metrics::ToyMetrics;
+use sim_engine::protocol::{Command, Event, SampleView, ScoreField};
+use sim_engine::run::RunOptions;
+use sim_engine::session::{Launch, Session};
+
+use super::palette;
+
+/// Lifecycle of a run as the GUI sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    /// Fitting θ and ψ to the teacher.
+    Preparing(String, f32),
+    /// Iterating.
+    Running,
+    /// Loaded, not iterating.
+    Paused,
+    /// NaN/Inf or exploding loss at this step.
+    Diverged {
+        /// Iteration.
+        step: u64,
+        /// What was seen.
+        reason: String,
+        /// Checkpoint to roll back to.
+        last_good: Option<PathBuf>,
+    },
+    /// Reached its last iteration.
+    Finished,
+    /// The engine stopped with an error.
+    Failed(String),
+    /// Read from a run folder; no engine.
+    Loaded,
+}
+
+/// One iteration's numbers, as plotted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProgressPoint {
+    /// Iterations done.
+    pub step: u64,
+    /// Training seconds.
+    pub wall_s: f64,
+    /// Generator loss.
+    pub loss_generator: f64,
+    /// Fake-denoiser loss.
+    pub loss_fake: f64,
+    /// Generator gradient norm.
+    pub grad_norm_generator: f64,
+    /// Fake-denoiser gradient norm.
+    pub grad_norm_fake: f64,
+    /// Iterations per second.
+    pub it_per_s: f64,
+}
+
+/// One evaluation.
+#[derive(Clone, Debug)]
+pub struct EvalPoint {
+    /// Iterations done.
+    pub step: u64,
+    /// Training seconds.
+    pub wall_s: f64,
+    /// The metrics.
+    pub metrics: ToyMetrics,
+}
+
+/// A live change, drawn as a labelled vertical marker.
+#[derive(Clone, Debug)]
+pub struct Marker {
+    /// First iteration with the change.
+    pub step: u64,
+    /// Training seconds then.
+    pub wall_s: f64,
+    /// What changed.
+    pub label: String,
+}
+
+/// A run and everything the GUI knows of it.
+pub struct RunRecord {
+    /// Display name.
+    pub label: String,
+    /// Curve colour.
+    pub color: Color32,
+    /// Its config (tweaks applied).
+    pub config: RunConfig,
+    /// The engine, while the run is loaded.
+    pub session: Option<Session>,
+    /// Lifecycle.
+    pub status: RunStatus,
+    /// Backend description.
+    pub backend: String,
+    /// Run folder.
+    pub dir: Option<PathBuf>,
+    /// Number of modes of an exact teacher.
+    pub modes: Option<usize>,
+    /// Per-iteration numbers.
+    pub progress: Vec<ProgressPoint>,
+    /// Evaluations.
+    pub evals: Vec<EvalPoint>,
+    /// Tweak markers.
+    pub markers: Vec<Marker>,
+    /// Latest samples.
+    pub samples: Option<SampleView>,
+    /// Latest score field.
+    pub score_field: Option<ScoreField>,
+    /// σ of the score field to refresh after every evaluation; `None` = off.
+    pub score_sigma: Option<f64>,
+    /// Shown in the curves.
+    pub visible: bool,
+    /// Iterations done.
+    pub step: u64,
+    /// Iteration the run (re)started at.
+    pub first_step: u64,
+    /// Iterations per second (engine's meter).
+    pub it_per_s: f64,
+    /// Training seconds.
+    pub wall_s: f64,
+    /// Seconds of the latest evaluation.
+    pub eval_s: f64,
+    /// Messages (checkpoints, refused tweaks).
+    pub log: Vec<String>,
+}
+
+impl RunRecord {
+    fn new(label: String, color: Color32, config: RunConfig) -> Self {
+        Self {
+            label,
+            color,
+            config,
+            session: None,
+            status: RunStatus::Preparing("starting".into(), 0.0),
+            backend: String::new(),
+            dir: None,
+            modes: None,
+            progress: Vec::new(),
+            evals: Vec::new(),
+            markers: Vec::new(),
+            samples: None,
+            score_field: None,
+            score_sigma: None,
+            visible: true,
+            step: 0,
+            first_step: 0,
+            it_per_s: 0.0,
+            wall_s: 0.0,
+            eval_s: 0.0,
+            log: Vec::new(),
+        }
+    }
+
+    /// Sends a command to the engine, if the run has one.
+    pub fn send(&self, command: Command) -> bool {
+        self.session.as_ref().is_some_and(|s| s.send(command))
+    }
+
+    /// Whether the engine is loaded (can take commands).
+    pub fn is_live(&self) -> bool {
+        self.session.is_some() && !matches!(self.status, RunStatus::Failed(_) | RunStatus::Loaded)
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Preparing { message, fraction } => {
+                self.status = RunStatus::Preparing(message, fraction);
+            }
+            Event::Ready(info) => {
+                self.backend = info.backend;
+                self.dir = info.dir;
+                self.modes = info.modes;
+                self.step = info.step;
+                self.first_step = info.step;
+                self.status = RunStatus::Paused;
+            }
+            Event::Progress {
+                step,
+                wall_s,
+                it_per_s,
+                stats,
+            } => {
+                self.step = step;
+                self.wall_s = wall_s;
+                self.it_per_s = it_per_s;
+                self.progress.push(ProgressPoint {
+                    step,
+                    wall_s,
+                    loss_generator: stats.loss_generator,
+                    loss_fake: stats.loss_fake,
+                    grad_norm_generator: stats.grad_norm_generator,
+                    grad_norm_fake: stats.grad_norm_fake,
+                    it_per_s,
+                });
+            }
+            Event::Evaluated { step, metrics, eval_s } => {
+                self.eval_s = eval_s;
+                self.evals.retain(|e| e.step < step);
+                self.evals.push(EvalPoint {
+                    step,
+                    wall_s: self.wall_s,
+                    metrics,
+                });
+            }
+            Event::Samples(view) => {
+                if let Some(sigma) = self.score_sigma {
+                    self.send(score_field_command(sigma, &view));
+                }
+                self.samples = Some(view);
+            }
+            Event::ScoreField(field) => self.score_field = Some(field),
+            Event::Applied { step, tweak } => {
+                tweak.apply(&mut self.config.distill).ok();
+                self.markers.push(Marker {
+                    step,
+                    wall_s: self.wall_s,
+                    label: tweak.label(),
+                });
+            }
+            Event::Rejected { tweak, reason } => {
+                self.log.push(format!("refused {}: {reason}", tweak.label()));
+            }
+            Event::Paused { step } => {
+                if !matches!(self.status, RunStatus::Diverged { .. }) || step < self.step {
+                    self.status = RunStatus::Paused;
+                }
+                if step < self.step {
+                    // Rolled back: forget what came after.
+                    self.progress.retain(|p| p.step <= step);
+                    self.evals.retain(|e| e.step <= step);
+                    self.markers.retain(|m| m.step <= step);
+                    self.step = step;
+                }
+            }
+            Event::Running { .. } => self.status = RunStatus::Running,
+            Event::Checkpointed { step, path } => {
+                self.log.push(format!("checkpoint {step}: {}", path.display()));
+            }
+            Event::Diverged {
+                step,
+                reason,
+                last_good,
+            } => {
+                self.status = RunStatus::Diverged {
+                    step,
+                    reason,
+                    last_good,
+                };
+            }
+            Event::Finished { step, .. } => {
+                self.step = step;
+                if !matches!(self.status, RunStatus::Diverged { .. }) {
+                    self.status = RunStatus::Finished;
+                }
+            }
+            Event::Failed(message) => {
+                if matches!(self.status, RunStatus::Preparing(..)) {
+                    self.status = RunStatus::Failed(message.clone());
+                }
+                self.log.push(message);
+            }
+        }
+    }
+
+    /// Reads a run folder written by the CLI or an earlier session.
+    pub fn load(dir: &Path, index: usize) -> Result<Self, String> {
+        let config = RunConfig::load(&dir.join("config.toml"), &[]).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .map_err(|e| format!("{}: {e}", dir.join("metrics.jsonl").display()))?;
+        let label = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| config.name.clone());
+        let mut record = Self::new(label, palette::run_color(index), config);
+        record.status = RunStatus::Loaded;
+        record.dir = Some(dir.to_owned());
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let num = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+            let step = v.get("step").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let wall_s = num("wall_s").unwrap_or(0.0);
+            match v.get("event").and_then(serde_json::Value::as_str) {
+                Some("eval") => {
+                    if let Ok(metrics) = serde_json::from_value::<ToyMetrics>(v.clone()) {
+                        record.evals.push(EvalPoint { step, wall_s, metrics });
+                    }
+                }
+                Some("tweak") => record.markers.push(Marker {
+                    step,
+                    wall_s,
+                    label: v.get("label").and_then(|l| l.as_str()).unwrap_or("tweak").to_owned(),
+                }),
+                _ => {
+                    record.progress.push(ProgressPoint {
+                        step,
+                        wall_s,
+                        loss_generator: num("loss_generator").unwrap_or(f64::NAN),
+                        loss_fake: num("loss_fake").unwrap_or(f64::NAN),
+                        grad_norm_generator: num("grad_norm_generator").unwrap_or(f64::NAN),
+                        grad_norm_fake: num("grad_norm_fake").unwrap_or(f64::NAN),
+                        it_per_s: 0.0,
+                    });
+                    record.step = record.step.max(step);
+                    record.wall_s = wall_s;
+                }
+            }
+        }
+        record.modes = record.config.data.mixture().map(|m| m.modes());
+        Ok(record)
+    }
+}
+
+/// The score-field request for a view: a 21 × 21 lattice over the teacher samples' extent.
+pub fn score_field_command(sigma: f64, view: &SampleView) -> Command {
+    let extent = view.teacher.iter().fold(0.5f32, |m, v| m.max(v.abs())) as f64 * 1.2;
+    Command::ScoreField {
+        sigma,
+        grid: 21,
+        extent,
+    }
+}
+
+/// All runs, and which one the controls act on.
+pub struct RunStore {
+    /// The runs, oldest first.
+    pub runs: Vec<RunRecord>,
+    /// Index of the run the toolbar and live settings act on.
+    pub active: Option<usize>,
+    /// A short message for the status bar (exports, loads).
+    pub notice: Option<String>,
+    ctx: egui::Context,
+}
+
+impl RunStore {
+    /// An empty store that wakes `ctx` when engines report.
+    pub fn new(ctx: egui::Context) -> Self {
+        Self {
+            runs: Vec::new(),
+            active: None,
+            notice: None,
+            ctx,
+        }
+    }
+
+    /// The active run.
+    pub fn active(&self) -> Option<&RunRecord> {
+        self.active.and_then(|i| self.runs.get(i))
+    }
+
+    /// Starts an engine for `config`; returns its index.
+    pub fn spawn(
+        &mut self,
+        label: String,
+        config: RunConfig,
+        options: RunOptions,
+        autostart: bool,
+    ) -> Result<usize, String> {
+        let ctx = self.ctx.clone();
+        // The engine wakes the GUI at most every 50 ms: no busy repainting while training.
+        let waker = Box::new(move || ctx.request_repaint_after(Duration::from_millis(50)));
+        let session = Session::spawn(Launch::New(config.clone()), options, Some(waker))
+            .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+        if autostart {
+            session.send(Command::Resume);
+        }
+        let index = self.runs.len();
+        let mut record = RunRecord::new(label, palette::run_color(index), config);
+        record.session = Some(session);
+        self.runs.push(record);
+        Ok(index)
+    }
+
+    /// Applies every waiting event of every engine (never blocks).
+    pub fn drain(&mut self) {
+        for run in &mut self.runs {
+            let mut events = Vec::new();
+            if let Some(session) = &run.session {
+                while let Some(e) = session.try_recv() {
+                    events.push(e);
+                }
+            }
+            for e in events {
+                run.handle(e);
+            }
+        }
+    }
+
+    /// Whether any engine is loaded and working.
+    pub fn any_active(&self) -> bool {
+        self.runs
+            .iter()
+            .any(|r| r.is_live() && matches!(r.status, RunStatus::Running | RunStatus::Preparing(..)))
+    }
+
+    /// Stops every engine (final checkpoints) and waits for them.
+    pub fn shutdown_all(&mut self) {
+        for run in &mut self.runs {
+            if let Some(session) = run.session.take() {
+                session.shutdown();
+            }
+        }
+    }
+
+    /// Options for a new engine.
+    pub fn run_options(runs_dir: &Path, cache_dir: Option<PathBuf>, backend: BackendChoice) -> RunOptions {
+        RunOptions {
+            runs_dir: Some(runs_dir.to_owned()),
+            cache_dir,
+            backend,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! GUI behaviour against the real engine on the CPU backend (egui_kittest): start, pause, a
+//! live learning-rate change with its marker, a two-variant race, a malformed preset.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sim_engine::config::RunConfig;
+use sim_engine::device::BackendChoice;
+use sim_engine::protocol::Tweak;
+use sim_workbench::gui::{Action, GuiOptions, RunStatus, WorkbenchApp};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The default preset, shortened for tests; never finishes on its own.
+fn config() -> RunConfig {
+    RunConfig::load(
+        &repo().join("presets/default.toml"),
+        &[
+            
+            "eval.samples=1000".into(),
+            "eval.every=10".into(),
+            "iterations=1000000".into(),
+        ],
+    )
+    .expect("default preset")
+}
+
+fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
+    let options = GuiOptions {
+        autostart: false,
+        quit_after: None,
+        runs_dir: runs.to_owned(),
+        presets_dir: repo().join("presets"),
+        // Shared by all tests: the teacher fit is computed once.
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
+        config: Some(config()),
+        backend: BackendChoice::Cpu,
+        fresh: true,
+    };
+    Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| WorkbenchApp::new(cc, options))
+}
+
+/// Steps frames (real time passes) until `done` holds, at most two minutes.
+fn wait_until(h: &mut Harness<'static, WorkbenchApp>, what: &str, done: impl Fn(&WorkbenchApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(180), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+fn active_step(app: &WorkbenchApp) -> u64 {
+    app.store().active().map_or(0, |r| r.step)
+}
+
+#[test]
+fn start_then_pause_stops_iterations() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_label("▶ Start").click();
+    h.step();
+    wait_until(&mut h, "iterations to advance", |a| active_step(a) >= 5);
+    h.get_by_label("⏸ Pause").click();
+    wait_until(&mut h, "the pause", |a| {
+        a.store().active().is_some_and(|r| r.status == RunStatus::Paused)
+    });
+    let paused_at = active_step(h.state());
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(15));
+        h.step();
+    }
+    assert_eq!(active_step(h.state()), paused_at, "no iterations while paused");
+    // Space resumes.
+    h.key_press(eframe::egui::Key::Space);
+    h.step();
+    wait_until(&mut h, "resume by Space", |a| active_step(a) > paused_at);
+}
+
+#[test]
+fn learning_rate_change_is_acknowledged_with_a_marker() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_label("▶ Start").click();
+    h.step();
+    wait_until(&mut h, "iterations", |a| active_step(a) >= 3);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .apply(Action::Tweak(Tweak::LrGenerator(2e-3)), &ctx);
+    wait_until(&mut h, "the marker", |a| {
+        a.store().active().is_some_and(|r| !r.markers.is_empty())
+    });
+    let run = h.state().store().active().expect("active run");
+    let marker = &run.markers[0];
+    assert!(marker.step >= 3, "acknowledged at step {}", marker.step);
+    assert!(marker.label.contains("lr θ"), "{}", marker.label);
+    assert_eq!(run.config.distill.lr_generator, 2e-3);
+    assert_eq!(h.state().config().distill.lr_generator, 2e-3);
+}
+
+#[test]
+fn two_variant_race_draws_two_curves() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_label("🏁 Race…").click();
+    h.step();
+    h.step();
+    h.get_by_label("Start race (2)").click();
+    h.step();
+    wait_until(&mut h, "both racers to progress", |a| {
+        a.store().runs.len() == 2 && a.store().runs.iter().all(|r| r.progress.len() >= 5 && r.evals.len() >= 1)
+    });
+    let runs = &h.state().store().runs;
+    assert!(runs.iter().all(|r| r.visible && r.label.starts_with("race")));
+    assert_ne!(runs[0].config.distill.distance, runs[1].config.distill.distance);
+    assert_eq!(runs[0].config.seed, runs[1].config.seed);
+    // Each racer has a legend entry in the curves.
+    h.step();
+    assert!(h.query_all_by_label(&runs[0].label).count() >= 1);
+    assert!(h.query_all_by_label(&runs[1].label).count() >= 1);
+}
+
+#[test]
+fn malformed_preset_shows_an_error_and_keeps_working() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[distill]\nlr_genrator = 1e-4\n").expect("write");
+    let mut h = harness(tmp.path());
+    h.step();
+    let before = h.state().config().clone();
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(Action::LoadPreset(bad), &ctx);
+    h.step();
+    let error = h.state().error().expect("an error is shown").to_owned();
+    assert!(error.contains("lr_genrator") && error.contains("bad.toml"), "{error}");
+    assert!(h.query_by_label_contains("lr_genrator").is_some(), "the message is on screen");
+    assert_eq!(h.state().config(), &before, "the edited config is untouched");
+    h.get_by_label("Dismiss").click();
+    h.step();
+    assert!(h.state().error().is_none());
+}
