@@ -2,7 +2,7 @@
 //! it/s; x = iteration or wall time; log-y toggle; hover read-outs; tweak markers.
 
 use eframe::egui::{self, Color32, Rect};
-use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
 
 use super::settings::{Settings, XAxis};
 use super::store::{RunRecord, RunStore};
@@ -102,24 +102,37 @@ fn plot(
                 Some(if name.is_empty() { format!("{x}\n{y:.4e}") } else { format!("{name}\n{x}\n{y:.4e}") })
             })
             .show(ui, |plot_ui| {
-                for run in runs {
-                    let values = (series.values)(run);
-                    let stride = values.len().div_ceil(MAX_POINTS).max(1);
-                    let points: PlotPoints = values
-                        .iter()
-                        .step_by(stride)
-                        .filter(|(_, _, v)| v.is_finite() && (!log || *v > 0.0))
-                        .map(|&(step, wall_s, v)| {
-                            [if wall { wall_s } else { step as f64 }, if log { v.log10() } else { v }]
-                        })
-                        .collect();
-                    plot_ui.line(Line::new(run.label.clone(), points).color(run.color).width(1.5));
+                let curves: Vec<Vec<[f64; 2]>> = runs
+                    .iter()
+                    .map(|run| {
+                        let values = (series.values)(run);
+                        let stride = values.len().div_ceil(MAX_POINTS).max(1);
+                        values
+                            .iter()
+                            .step_by(stride)
+                            .filter(|(_, _, v)| v.is_finite() && (!log || *v > 0.0))
+                            .map(|&(step, wall_s, v)| {
+                                [if wall { wall_s } else { step as f64 }, if log { v.log10() } else { v }]
+                            })
+                            .collect()
+                    })
+                    .collect();
+                // Marker labels sit at the top of the data (not of the view: that would creep).
+                let top = curves.iter().flatten().map(|p| p[1]).fold(f64::NEG_INFINITY, f64::max);
+                for (run, points) in runs.iter().zip(curves) {
+                    plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(points)).color(run.color).width(1.5));
                     for m in &run.markers {
                         let x = if wall { m.wall_s } else { m.step as f64 };
-                        plot_ui.vline(
-                            VLine::new(format!("{} @ {}: {}", run.label, m.step, m.label), x)
-                                .color(Color32::from_rgba_unmultiplied(run.color.r(), run.color.g(), run.color.b(), 140)),
-                        );
+                        // Unnamed items stay out of the legend; the label itself says what changed.
+                        let faint = Color32::from_rgba_unmultiplied(run.color.r(), run.color.g(), run.color.b(), 140);
+                        plot_ui.vline(VLine::new("", x).color(faint));
+                        if top.is_finite() {
+                            plot_ui.text(
+                                Text::new("", PlotPoint::new(x, top), format!("{} @{}", m.label, m.step))
+                                    .anchor(egui::Align2::LEFT_TOP)
+                                    .color(run.color),
+                            );
+                        }
                     }
                 }
             });

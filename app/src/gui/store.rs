@@ -363,7 +363,7 @@ impl RunStore {
         let ctx = self.ctx.clone();
         // The engine wakes the GUI at most every 50 ms: no busy repainting while training.
         let waker = Box::new(move || ctx.request_repaint_after(Duration::from_millis(50)));
-        let session = Session::spawn(Launch::New(config.clone()), options, Some(waker))
+        let session = Session::spawn(Launch::New(Box::new(config.clone())), options, Some(waker))
             .map_err(|e| format!("cannot start the engine thread: {e}"))?;
         if autostart {
             session.send(Command::Resume);
