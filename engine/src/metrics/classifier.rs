@@ -273,7 +273,7 @@ pub struct ClassifierInfo {
     pub split: String,
     /// Fraction of the held-out test images classified correctly.
     pub test_accuracy: f64,
-    /// Training wall time in seconds.
+    /// Wall time of the training command (loading the data and training), in seconds.
     pub train_seconds: f64,
     /// The command that trained it.
     pub command: String,

@@ -236,7 +236,7 @@ mod tests {
     use rand::Rng;
 
     use super::*;
-    use crate::data::images::ImageSource;
+    use crate::data::images::{ImageSource, Split};
     use crate::metrics::train_classifier::{accuracy, stratified_split};
     use crate::rng::{Stream, rng_for};
 
@@ -300,6 +300,42 @@ mod tests {
         assert!(held_out.is > 9.0, "IS(test) = {}", held_out.is);
         assert!(one_class.is < 1.2, "IS(one class) = {}", one_class.is);
         assert!(one_class.fid > 20.0 * held_out.fid);
+    }
+
+    /// The shipped Fashion-MNIST classifier against the installed data set.
+    #[test]
+    #[ignore = "needs `apt install dataset-fashion-mnist`; a few minutes on a CPU"]
+    fn shipped_fashion_mnist_classifier_sanity() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/classifiers/fashion-mnist-cnn.safetensors");
+        let cnn = TrainedClassifier::load(&path, &Device::flex()).expect("classifier");
+        let load = |split| {
+            ImageSource::FashionMnist { split }
+                .load()
+                .expect("Fashion-MNIST")
+        };
+        let (train, test) = (load(Split::Train), load(Split::Test));
+        let acc = accuracy(&cnn.net, &test).expect("accuracy");
+        assert!(acc >= 0.88, "test accuracy {acc}");
+        let reference = ReferenceStats::compute(&cnn, &train).expect("reference");
+        let metric = |pixels: &[f32]| image_metrics(&cnn, pixels, &reference).expect("metrics");
+        let held_out = metric(&test.pixels);
+        let mut rng = rng_for(0, 0, Stream::Other(7));
+        let noise: Vec<f32> = (0..test.pixels.len())
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let noisy = metric(&noise);
+        let first: Vec<usize> = (0..test.len()).filter(|&i| test.labels[i] == 0).collect();
+        let one_class = metric(&test.subset(&first).pixels);
+        eprintln!(
+            "fashion-mnist-CNN: accuracy {acc:.4}; FID test {:.3}, noise {:.1}, one class {:.1}; \
+             IS test {:.3}, noise {:.3}, one class {:.3}",
+            held_out.fid, noisy.fid, one_class.fid, held_out.is, noisy.is, one_class.is
+        );
+        assert!(noisy.fid > 20.0 * held_out.fid);
+        assert!(one_class.fid > 20.0 * held_out.fid);
+        assert!(held_out.is > 7.0, "IS(test) = {}", held_out.is);
+        assert!(one_class.is < 1.5, "IS(one class) = {}", one_class.is);
     }
 
     #[test]
