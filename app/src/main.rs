@@ -1,10 +1,12 @@
 //! `sim-workbench`: the SIM Workbench. With no subcommand it opens the GUI on the default preset;
-//! subcommands run presets headless, train toy teachers, check the score-gradient theorem, and
+//! subcommands run presets headless, train toy teachers and the classifiers behind
+//! image FID/IS, check the score-gradient theorem, and
 //! benchmark backends.
 
 mod bench;
 mod gradcheck_cmd;
 mod headless;
+mod train_classifier;
 mod train_teacher;
 
 use sim_workbench::presets;
@@ -58,6 +60,8 @@ enum Command {
     Run(headless::RunArgs),
     /// Train an MLP teacher on a toy data set (for sample-only sets such as two moons).
     TrainTeacher(train_teacher::TrainTeacherArgs),
+    /// Train the CNN whose features and softmax give an image data set's FID and IS.
+    TrainClassifier(train_classifier::TrainClassifierArgs),
     /// Check the score-gradient theorem (Thm 3.1) on a Gaussian teacher and affine student.
     Gradcheck(gradcheck_cmd::GradcheckArgs),
     /// Time SIM iterations of a preset on one or more backends.
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => headless::run(args),
         None => gui(cli.gui),
         Some(Command::TrainTeacher(args)) => train_teacher::run(args),
+        Some(Command::TrainClassifier(args)) => train_classifier::run(args),
         Some(Command::Gradcheck(args)) => gradcheck_cmd::run(args),
         Some(Command::Bench(args)) => bench::run(args),
     };

@@ -21,6 +21,7 @@ use crate::metrics::{Gaussian, ToyMetrics, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
 use crate::protocol::{RunInfo, SampleView, ScoreField, Tweak};
 use crate::rng::{Stream, normal, rng_for};
+use crate::store::fnv1a;
 use crate::store::run_dir::RunDir;
 use crate::store::snapshot::write_scatter_png;
 use crate::store::tensor_file::TensorFile;
@@ -462,13 +463,6 @@ fn teacher_fit(
     }
     progress("teacher fit", 1.0);
     Ok(net)
-}
-
-/// FNV-1a, a stable hash for cache keys.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
 }
 
 /// Seeded `N(0, std²)` noise of shape `[n, dim]`.
