@@ -1,7 +1,6 @@
 //! `sim-workbench`: the SIM Workbench. With no subcommand it opens the GUI on the default preset;
-//! subcommands run presets headless, train toy teachers and the classifiers behind
-//! image FID/IS, check the score-gradient theorem, and
-//! benchmark backends.
+//! subcommands run presets headless, train toy teachers and the classifiers behind image FID/IS,
+//! check the score-gradient theorem, and benchmark backends.
 
 mod bench;
 mod gradcheck_cmd;
