@@ -1,3 +1,4 @@
 //! Data sets the teachers model.
 
+pub mod images;
 pub mod toy;
