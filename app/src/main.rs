@@ -1,10 +1,11 @@
 //! `sim-workbench`: the SIM Workbench. With no subcommand it runs the default preset headless
-//! (the GUI arrives with its own issue); subcommands run presets, train toy teachers, check the
-//! score-gradient theorem, and benchmark backends.
+//! (the GUI arrives with its own issue); subcommands run presets, train toy and image teachers,
+//! check the score-gradient theorem, and benchmark backends.
 
 mod bench;
 mod gradcheck_cmd;
 mod headless;
+mod train_image_teacher;
 mod train_teacher;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Run(headless::RunArgs),
     /// Train an MLP teacher on a toy data set (for sample-only sets such as two moons).
     TrainTeacher(train_teacher::TrainTeacherArgs),
+    /// Train an EDM U-Net teacher on images (the shipped 8×8 digits, Fashion-MNIST, …).
+    TrainImageTeacher(train_image_teacher::TrainImageTeacherArgs),
     /// Check the score-gradient theorem (Thm 3.1) on a Gaussian teacher and affine student.
     Gradcheck(gradcheck_cmd::GradcheckArgs),
     /// Time SIM iterations of a preset on one or more backends.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => headless::run(args),
         None => headless::run(headless::RunArgs::default()),
         Some(Command::TrainTeacher(args)) => train_teacher::run(args),
+        Some(Command::TrainImageTeacher(args)) => train_image_teacher::run(args),
         Some(Command::Gradcheck(args)) => gradcheck_cmd::run(args),
         Some(Command::Bench(args)) => bench::run(args),
     };

@@ -14,8 +14,10 @@ pub enum Stream {
     Generator,
     /// Evaluation (seeded by the run seed only, so every evaluation sees the same latents).
     Eval,
-    /// Teacher fit for the initialisation of θ and ψ.
+    /// Teacher fit for the initialisation of θ and ψ; network initialisation.
     Init,
+    /// Image-teacher training batches (`image_teacher`).
+    ImageTeacher,
     /// Anything else a caller labels (tests, gradcheck, reference samples).
     Other(u64),
 }
@@ -27,6 +29,7 @@ impl Stream {
             Stream::Generator => 0x200,
             Stream::Eval => 0x300,
             Stream::Init => 0x400,
+            Stream::ImageTeacher => 0x500,
             Stream::Other(x) => 0x1_0000 + x,
         }
     }
