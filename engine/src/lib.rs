@@ -13,6 +13,7 @@ pub mod diffusion;
 pub mod distill;
 pub mod error;
 pub mod gradcheck;
+pub mod image_run;
 pub mod image_teacher;
 pub mod metrics;
 pub mod nets;

@@ -18,6 +18,10 @@ pub enum Stream {
     Init,
     /// Image-teacher training batches (`image_teacher`).
     ImageTeacher,
+    /// Class labels of fake-denoiser phase number `k` (class-conditional distillation).
+    FakeLabels(u32),
+    /// Class labels of the generator phase (class-conditional distillation).
+    GeneratorLabels,
     /// Anything else a caller labels (tests, gradcheck, reference samples).
     Other(u64),
 }
@@ -30,6 +34,8 @@ impl Stream {
             Stream::Eval => 0x300,
             Stream::Init => 0x400,
             Stream::ImageTeacher => 0x500,
+            Stream::FakeLabels(k) => 0x600 + u64::from(k),
+            Stream::GeneratorLabels => 0x700,
             Stream::Other(x) => 0x1_0000 + x,
         }
     }

@@ -8,10 +8,12 @@
 //! Per SIM_SPEC §4 a Fréchet distance must be reported together with the network that produced
 //! the features, e.g. "FID (digits-CNN features)"; these functions only see the features.
 
+mod eval;
 mod frechet;
 mod inception;
 mod toy;
 
+pub use eval::{ImageMetrics, Metrics};
 pub use frechet::{Gaussian, MetricError, frechet_distance};
 pub use inception::{class_histogram, inception_score};
 pub use toy::{ToyMetrics, toy_metrics};
