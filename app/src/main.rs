@@ -1,10 +1,12 @@
 //! `sim-workbench`: the SIM Workbench. With no subcommand it runs the default preset headless
-//! (the GUI arrives with its own issue); subcommands run presets, train toy and image teachers,
-//! check the score-gradient theorem, and benchmark backends.
+//! (the GUI arrives with its own issue); subcommands run presets, train toy and image teachers
+//! and the classifiers behind image FID/IS, check the score-gradient theorem, and benchmark
+//! backends.
 
 mod bench;
 mod gradcheck_cmd;
 mod headless;
+mod train_classifier;
 mod train_image_teacher;
 mod train_teacher;
 
@@ -36,6 +38,8 @@ enum Command {
     TrainTeacher(train_teacher::TrainTeacherArgs),
     /// Train an EDM U-Net teacher on images (the shipped 8×8 digits, Fashion-MNIST, …).
     TrainImageTeacher(train_image_teacher::TrainImageTeacherArgs),
+    /// Train the CNN whose features and softmax give an image data set's FID and IS.
+    TrainClassifier(train_classifier::TrainClassifierArgs),
     /// Check the score-gradient theorem (Thm 3.1) on a Gaussian teacher and affine student.
     Gradcheck(gradcheck_cmd::GradcheckArgs),
     /// Time SIM iterations of a preset on one or more backends.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         None => headless::run(headless::RunArgs::default()),
         Some(Command::TrainTeacher(args)) => train_teacher::run(args),
         Some(Command::TrainImageTeacher(args)) => train_image_teacher::run(args),
+        Some(Command::TrainClassifier(args)) => train_classifier::run(args),
         Some(Command::Gradcheck(args)) => gradcheck_cmd::run(args),
         Some(Command::Bench(args)) => bench::run(args),
     };

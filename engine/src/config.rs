@@ -192,6 +192,12 @@ pub struct EvalConfig {
     /// the one-step student's FID has the multi-step teacher's next to it. Costs
     /// `2·teacher_steps − 1` network evaluations per sample.
     pub teacher_metrics: bool,
+    /// Image runs: the classifier whose penultimate features and softmax give FID and IS (a
+    /// file from `sim-workbench train-classifier`). Unset: the shipped one for the data
+    /// (`assets/classifiers/digits-cnn.safetensors` for digits,
+    /// `assets/classifiers/fashion-mnist-cnn.safetensors` for Fashion-MNIST). Relative paths
+    /// are relative to the working directory.
+    pub classifier: Option<PathBuf>,
     /// Write a sample snapshot (PNG) every this many iterations; 0 = only at the end.
     pub snapshot_every: u64,
 }
@@ -203,6 +209,7 @@ impl Default for EvalConfig {
             samples: 4096,
             teacher_steps: 18,
             teacher_metrics: false,
+            classifier: None,
             snapshot_every: 500,
         }
     }

@@ -61,6 +61,12 @@ pub enum EngineError {
     /// Invalid input to a computation (shapes, parameters).
     #[error("{0}")]
     Invalid(String),
+    /// An image data set could not be loaded.
+    #[error(transparent)]
+    ImageData(#[from] crate::data::images::ImageDataError),
+    /// A metric could not be computed from its inputs.
+    #[error(transparent)]
+    Metric(#[from] crate::metrics::MetricError),
 }
 
 impl EngineError {

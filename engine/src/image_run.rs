@@ -2,7 +2,7 @@
 //! teacher), one-step and multi-step samples on shared noise and labels, FID / IS evaluation,
 //! and teacher | student sample grids.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -13,7 +13,8 @@ use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::iteration::{Networks, one_hot};
 use crate::error::{EngineError, Result};
 use crate::image_teacher::ImageTeacher;
-use crate::metrics::{Gaussian, ImageMetrics, frechet_distance};
+use crate::metrics::classifier::TrainedClassifier;
+use crate::metrics::{ImageMetrics, ReferenceStats, image_metrics};
 use crate::nets::unet::UNetDenoiser;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::image_grid::write_image_grid;
@@ -22,8 +23,6 @@ use crate::store::image_grid::write_image_grid;
 const CHUNK: usize = 256;
 /// Images per row of the view grid (and rows of an unconditional one).
 pub const VIEW_COLUMNS: usize = 10;
-/// At most this many data images make the reference statistics.
-const REFERENCE_IMAGES: usize = 10_000;
 
 /// The networks of an image run and what their samples are judged against.
 #[derive(Debug)]
@@ -35,61 +34,120 @@ pub struct ImageWorld {
     classes: usize,
 }
 
-/// Scores generated images against reference statistics of the data set.
+/// Scores generated images with a classifier against the data set's reference statistics.
 #[derive(Debug)]
 struct ImageJudge {
-    feature_net: String,
-    reference: Gaussian,
+    classifier: TrainedClassifier,
+    reference: ReferenceStats,
+    /// Pixels cropped from each side of a generated image before the classifier sees it (the
+    /// teacher's padding, e.g. 2 for Fashion-MNIST 28×28 padded to 32×32).
+    crop: usize,
 }
 
 impl ImageJudge {
-    /// Reference statistics of the data set the teacher was trained on (padded as it was).
-    fn new(source: &ImageSource, pad_to: usize) -> Result<Self> {
-        let set = source
-            .load()
-            .map_err(|e| EngineError::Invalid(format!("data: {e}")))?;
-        let set = if pad_to > 0 {
-            set.pad_to(pad_to)
-                .map_err(|e| EngineError::Invalid(format!("data: {e}")))?
-        } else {
-            set
+    /// The run's classifier (`eval.classifier`, or the shipped one for the data) and reference
+    /// statistics of the images the teacher was trained on (cached in `cache_dir`).
+    fn new(
+        config: &RunConfig,
+        teacher: &ImageTeacher,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let training = &teacher.info.training;
+        let path = match &config.eval.classifier {
+            Some(path) => path.clone(),
+            None => default_classifier(&training.data)?,
         };
-        let n = set.len().min(REFERENCE_IMAGES);
-        let pixels = &set.pixels[..n * set.dim()];
-        let reference = Gaussian::fit(pixels, set.dim()).map_err(|e| {
-            EngineError::Invalid(format!("reference statistics of {}: {e}", set.name))
-        })?;
+        let classifier = TrainedClassifier::load(&path, device)?;
+        let c = classifier.net.config();
+        let unet = &teacher.info.unet;
+        let size = unet.image_size;
+        let fits = c.channels == unet.image_channels
+            && c.height == c.width
+            && c.height <= size
+            && (size - c.height).is_multiple_of(2);
+        if !fits {
+            return Err(EngineError::File {
+                path,
+                message: format!(
+                    "eval.classifier takes {}×{}×{} images, the teacher makes {}×{size}×{size}; \
+                     train a classifier for this data with `sim-workbench train-classifier`",
+                    c.channels, c.height, c.width, unet.image_channels
+                ),
+            });
+        }
+        let crop = (size - c.height) / 2;
+        let mut set = training.load_data()?;
+        set.pixels = centre_crop(&set.pixels, [set.channels, size, size], crop);
+        set.height -= 2 * crop;
+        set.width -= 2 * crop;
+        let reference = match cache_dir {
+            Some(dir) => ReferenceStats::cached(&classifier, &set, dir)?,
+            None => ReferenceStats::compute(&classifier, &set)?,
+        };
         Ok(Self {
-            feature_net: "raw pixels".into(),
+            classifier,
             reference,
+            crop,
         })
     }
 
-    /// FID of `images` (`[n, dim]` row-major).
-    fn score(&self, images: &[f32]) -> Result<ImageMetrics> {
-        let dim = self.reference.dim();
-        let fit = Gaussian::fit(images, dim)
-            .map_err(|e| EngineError::Invalid(format!("generated images: {e}")))?;
-        let fid = frechet_distance(&fit, &self.reference)
-            .map_err(|e| EngineError::Invalid(format!("FID: {e}")))?;
-        Ok(ImageMetrics {
-            fid,
-            is: None,
-            feature_net: self.feature_net.clone(),
-            samples: images.len() / dim,
-        })
+    /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape).
+    fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
+        let cropped = centre_crop(images, shape, self.crop);
+        image_metrics(&self.classifier, &cropped, &self.reference)
     }
+}
+
+/// The shipped classifier for a data set, relative to the working directory.
+fn default_classifier(source: &ImageSource) -> Result<PathBuf> {
+    match source {
+        ImageSource::Digits => Ok("assets/classifiers/digits-cnn.safetensors".into()),
+        ImageSource::FashionMnist { .. } => {
+            Ok("assets/classifiers/fashion-mnist-cnn.safetensors".into())
+        }
+        other => Err(EngineError::Invalid(format!(
+            "eval.classifier: no classifier ships for {}; train one with `sim-workbench \
+             train-classifier` and set eval.classifier to its file",
+            other.label()
+        ))),
+    }
+}
+
+/// Removes `crop` pixels from every side of each `[C, S, S]` image of `images`.
+fn centre_crop(images: &[f32], [c, h, w]: [usize; 3], crop: usize) -> Vec<f32> {
+    if crop == 0 {
+        return images.to_vec();
+    }
+    let dim = c * h * w;
+    images
+        .chunks_exact(dim)
+        .flat_map(|image| {
+            image
+                .chunks_exact(w)
+                .enumerate()
+                .filter(move |(row, _)| (crop..h - crop).contains(&(row % h)))
+                .flat_map(move |(_, line)| &line[crop..w - crop])
+        })
+        .copied()
+        .collect()
 }
 
 impl ImageWorld {
     /// θ, ψ and the EMA as `nets` (copies of `teacher`'s U-Net, or a checkpoint's), judged
-    /// against the data set the teacher was trained on.
-    pub fn new(nets: Networks<UNetDenoiser>, teacher: &ImageTeacher) -> Result<Self> {
+    /// against the data set the teacher was trained on (reference statistics cached in
+    /// `cache_dir`; the classifier runs on `device`).
+    pub fn new(
+        nets: Networks<UNetDenoiser>,
+        teacher: &ImageTeacher,
+        config: &RunConfig,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
         let unet = &teacher.info.unet;
-        let training = &teacher.info.training;
         Ok(Self {
             nets,
-            judge: ImageJudge::new(&training.data, training.pad_to)?,
+            judge: ImageJudge::new(config, teacher, cache_dir, device)?,
             shape: [unet.image_channels, unet.image_size, unet.image_size],
             classes: unet.classes,
         })
@@ -149,7 +207,7 @@ impl ImageWorld {
             self.dim(),
             device,
         )?;
-        self.judge.score(&images)
+        self.judge.score(&images, self.shape)
     }
 
     /// The teacher's scores: Heun with `eval.teacher_steps` steps from `σ_max·u` on the
@@ -169,7 +227,7 @@ impl ImageWorld {
             config.eval.teacher_steps,
             self.dim(),
         )?;
-        self.judge.score(&images)
+        self.judge.score(&images, self.shape)
     }
 
     /// The student's view grid: one-step samples on the view noise and labels.

@@ -23,6 +23,7 @@ use crate::metrics::{Gaussian, Metrics, ToyMetrics, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
 use crate::protocol::{RunInfo, SampleView, ScoreField, Tweak};
 use crate::rng::{Stream, normal, rng_for};
+use crate::store::fnv1a;
 use crate::store::run_dir::RunDir;
 use crate::store::snapshot::write_scatter_png;
 use crate::store::tensor_file::TensorFile;
@@ -105,6 +106,9 @@ impl Run {
             Teacher::Image(t) => World::Image(Box::new(ImageWorld::new(
                 Networks::from_init(t.net.clone().set_require_grad(true), beta2),
                 t,
+                &config,
+                options.cache_dir.as_deref(),
+                &device.clone().inner(),
             )?)),
             Teacher::Network(net) => World::Toy(ToyWorld::new(
                 Networks::from_init(net.clone().set_require_grad(true), beta2),
@@ -145,7 +149,13 @@ impl Run {
         })?;
         let (selected, teacher) = prepare(&config, options)?;
         let file = TensorFile::read(&path)?;
-        let world = restore_world(&file, &config, &teacher, &selected.device)?;
+        let world = restore_world(
+            &file,
+            &config,
+            &teacher,
+            &selected.device,
+            options.cache_dir.as_deref(),
+        )?;
         let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
         dir.truncate_metrics_after(step)?;
         Ok(Self::assemble(
@@ -562,12 +572,16 @@ fn restore_world(
     config: &RunConfig,
     teacher: &Teacher,
     device: &Device,
+    cache_dir: Option<&Path>,
 ) -> Result<World> {
     Ok(match teacher {
         Teacher::Image(t) => {
-            let nets =
-                restore_networks(file, config, t.net.clone().set_require_grad(true), device)?;
-            World::Image(Box::new(ImageWorld::new(nets, t)?))
+            let blank = t.net.clone().set_require_grad(true);
+            let nets = restore_networks(file, config, blank, device)?;
+            let inner = device.clone().inner();
+            World::Image(Box::new(ImageWorld::new(
+                nets, t, config, cache_dir, &inner,
+            )?))
         }
         _ => {
             let nets = restore_networks(file, config, toy_blank(config, teacher, device), device)?;
@@ -669,13 +683,6 @@ fn teacher_fit(
     }
     progress("teacher fit", 1.0);
     Ok(net)
-}
-
-/// FNV-1a, a stable hash for cache keys.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
 }
 
 /// Seeded `N(0, std²)` noise of shape `[n, dim]`.

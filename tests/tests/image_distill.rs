@@ -55,11 +55,17 @@ fn tiny_teacher(dir: &Path, classes: usize) -> PathBuf {
     path
 }
 
+/// The shipped digits classifier (tests run in `tests/`, not the repository root).
+fn digits_cnn() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/classifiers/digits-cnn.safetensors")
+}
+
 fn config(teacher: &Path, overrides: &[&str]) -> RunConfig {
     let text = format!(
         "name = \"tiny-digits\"\n[data]\nkind = \"digits\"\n[teacher]\nkind = \"network\"\n\
-         path = \"{}\"\n[distill]\nbatch = 4\n[eval]\nsamples = 64\n",
-        teacher.display()
+         path = \"{}\"\n[distill]\nbatch = 4\n[eval]\nsamples = 64\nclassifier = \"{}\"\n",
+        teacher.display(),
+        digits_cnn().display()
     );
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     RunConfig::parse(&text, "tiny.toml", &overrides).expect("valid image config")
@@ -105,7 +111,9 @@ fn conditional_image_run_steps_evaluates_and_draws_grids() {
         panic!("an image run reports image metrics: {metrics:?}");
     };
     assert!(m.fid.is_finite() && m.fid > 0.0, "{m:?}");
-    assert_eq!(m.samples, 64);
+    assert!((1.0..=10.0).contains(&m.is), "{m:?}");
+    assert_eq!((m.samples, m.feature_net.as_str()), (64, "digits-CNN"));
+    assert_eq!(metrics.describe().split(' ').next(), Some("FID"));
     assert_eq!(view.image_shape, Some([1, 8, 8]));
     assert_eq!((view.dim, view.columns), (64, 10));
     // One row per class: 10 classes × 10 columns, the same labels on both sides.

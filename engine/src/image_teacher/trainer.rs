@@ -270,6 +270,6 @@ fn settings_of(file: &TensorFile, path: &Path) -> Result<ImageTeacherSettings> {
 /// `<count>:<FNV-1a of pixels and labels>`: identifies a data set for resuming.
 fn data_fingerprint(set: &ImageSet) -> String {
     let bytes: &[u8] = bytemuck::cast_slice(&set.pixels);
-    let hash = crate::run::fnv1a(bytes) ^ crate::run::fnv1a(&set.labels).rotate_left(1);
+    let hash = crate::store::fnv1a(bytes) ^ crate::store::fnv1a(&set.labels).rotate_left(1);
     format!("{}:{hash:016x}", set.len())
 }

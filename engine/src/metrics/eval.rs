@@ -3,33 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ToyMetrics;
+use super::{ImageMetrics, ToyMetrics};
 
 /// Metrics of an evaluation. Serialised without a tag: a toy line of `metrics.jsonl` reads
 /// exactly as before (`is`, `mode_coverage`, `in_mode`, `fd`), an image line has `fid`, `is`,
-/// `feature_net`, `samples`.
+/// `feature_net`, `samples` ([`ImageMetrics`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Metrics {
     /// A 2-D toy run (exact IS and mode coverage with a mixture teacher).
     Toy(ToyMetrics),
-    /// An image run: FID and IS from a named feature network.
+    /// An image run: FID and IS from a named classifier ("FID (digits-CNN)").
     Image(ImageMetrics),
-}
-
-/// An evaluation of generated images against the data set's reference statistics.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImageMetrics {
-    /// Fréchet distance of the Gaussian fits of `feature_net` features of the samples and of the
-    /// data set (SIM_SPEC §4): "FID (digits-CNN)", never plain FID.
-    pub fid: f64,
-    /// Inception Score `exp(E KL(p(y|x) ‖ p(y)))` from the feature network's softmax (at most
-    /// its number of classes); `None` when the feature network has no classifier head.
-    pub is: Option<f64>,
-    /// The network whose features and softmax the scores come from, e.g. "digits-CNN".
-    pub feature_net: String,
-    /// Generated images scored.
-    pub samples: usize,
 }
 
 impl Metrics {
@@ -50,7 +35,7 @@ impl Metrics {
     }
 
     /// One line for progress bars and logs: "IS 7.91 · modes 100% · FD (raw 2-D) 0.0123" or
-    /// "FID (digits-CNN) 3.21 · IS 8.7".
+    /// "FID (digits-CNN) 3.210 · IS (digits-CNN) 8.700".
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         match self {
@@ -64,10 +49,8 @@ impl Metrics {
                 parts.push(format!("FD (raw 2-D) {:.4}", m.fd));
             }
             Self::Image(m) => {
-                parts.push(format!("FID ({}) {:.3}", m.feature_net, m.fid));
-                if let Some(is) = m.is {
-                    parts.push(format!("IS {is:.3}"));
-                }
+                parts.push(format!("{} {:.3}", m.fid_label(), m.fid));
+                parts.push(format!("{} {:.3}", m.is_label(), m.is));
             }
         }
         parts.join(" · ")
@@ -88,7 +71,7 @@ mod tests {
         });
         let image = Metrics::Image(ImageMetrics {
             fid: 3.5,
-            is: Some(8.25),
+            is: 8.25,
             feature_net: "digits-CNN".into(),
             samples: 100,
         });

@@ -1,0 +1,338 @@
+//! FID and Inception Score of generated images, with a domain classifier as the feature network.
+//!
+//! * FID (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule Converge to a Local
+//!   Nash Equilibrium"): the [`frechet_distance`] between Gaussian fits of the penultimate
+//!   features of generated and reference images.
+//! * IS (Salimans et al. 2016, "Improved Techniques for Training GANs"):
+//!   `exp(E_x KL(p(y|x) ‖ p(y)))` from the classifier's softmax ([`inception_score`]).
+//!
+//! The feature network is a [`TrainedClassifier`] (e.g. `digits-CNN`), not Inception-v3, so
+//! the numbers compare only under the same classifier and are always labelled with its name:
+//! "FID (digits-CNN)" (SIM_SPEC §4).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use nalgebra::{DMatrix, DVector};
+use safetensors::SafeTensors;
+use safetensors::tensor::{Dtype, TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::classifier::TrainedClassifier;
+use super::{Gaussian, frechet_distance, inception_score};
+use crate::data::images::ImageSet;
+use crate::error::{EngineError, Result};
+use crate::store::atomic::write_atomic;
+use crate::store::fnv1a;
+
+/// `format` field of a reference-statistics cache file.
+const CACHE_FORMAT: &str = "sim-workbench reference-stats v1";
+
+/// FID and IS of one set of images.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageMetrics {
+    /// Fréchet distance of the samples' features to the reference features.
+    pub fid: f64,
+    /// Inception Score from the classifier's softmax (1 ..= classes).
+    pub is: f64,
+    /// The feature network, e.g. `digits-CNN`.
+    pub feature_net: String,
+    /// Number of images evaluated.
+    pub samples: usize,
+}
+
+impl ImageMetrics {
+    /// E.g. `FID (digits-CNN)`.
+    pub fn fid_label(&self) -> String {
+        format!("FID ({})", self.feature_net)
+    }
+
+    /// E.g. `IS (digits-CNN)`.
+    pub fn is_label(&self) -> String {
+        format!("IS ({})", self.feature_net)
+    }
+}
+
+/// The Gaussian fit of a reference set's features under one classifier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferenceStats {
+    /// The feature network's name.
+    pub feature_net: String,
+    /// The reference set's name.
+    pub data: String,
+    /// [`Classifier::fingerprint`](super::classifier::Classifier::fingerprint) of the network
+    /// that made the features.
+    pub classifier_hash: u64,
+    /// Hash of the reference images' shape and pixels.
+    pub data_hash: u64,
+    /// Mean and covariance of the features, in f64.
+    pub gaussian: Gaussian,
+}
+
+impl ReferenceStats {
+    /// Fits the features of every image of `set`.
+    pub fn compute(classifier: &TrainedClassifier, set: &ImageSet) -> Result<Self> {
+        let features = classifier.net.embed(&set.pixels)?.features;
+        Ok(Self {
+            feature_net: classifier.info.name.clone(),
+            data: set.name.clone(),
+            classifier_hash: classifier.net.fingerprint()?,
+            data_hash: data_hash(set),
+            gaussian: Gaussian::fit(&features, classifier.net.config().features)?,
+        })
+    }
+
+    /// The statistics from the cache file in `dir` for this classifier and set when one exists
+    /// and matches, else computed and written there (a failed write is logged, not an error).
+    /// Files are named `ref-<classifier hash>-<data hash>.safetensors`.
+    pub fn cached(classifier: &TrainedClassifier, set: &ImageSet, dir: &Path) -> Result<Self> {
+        let path = Self::cache_path(dir, classifier.net.fingerprint()?, data_hash(set));
+        if let Some(stats) = read_cache(&path) {
+            return Ok(stats);
+        }
+        let stats = Self::compute(classifier, set)?;
+        if let Err(e) = stats.write(&path) {
+            tracing::warn!("reference statistics not cached: {e}");
+        }
+        Ok(stats)
+    }
+
+    /// Where [`ReferenceStats::cached`] keeps the statistics for these hashes.
+    pub fn cache_path(dir: &Path, classifier_hash: u64, data_hash: u64) -> PathBuf {
+        dir.join(format!(
+            "ref-{classifier_hash:016x}-{data_hash:016x}.safetensors"
+        ))
+    }
+
+    /// Writes the statistics as safetensors: f64 tensors `mean` `[F]` and `cov` `[F, F]`,
+    /// metadata `format`, `feature_net`, `data`, `classifier_hash`, `data_hash`, `count`.
+    fn write(&self, path: &Path) -> Result<()> {
+        let bytes = |values: &mut dyn Iterator<Item = &f64>| -> Vec<u8> {
+            values.flat_map(|v| v.to_le_bytes()).collect()
+        };
+        let dim = self.gaussian.dim();
+        let mean = bytes(&mut self.gaussian.mean.iter());
+        // Symmetric, so row- and column-major agree.
+        let cov = bytes(&mut self.gaussian.cov.iter());
+        let bad = |e: safetensors::SafeTensorError| EngineError::File {
+            path: path.to_owned(),
+            message: format!("cannot encode reference statistics: {e}"),
+        };
+        let views = vec![
+            (
+                "mean",
+                TensorView::new(Dtype::F64, vec![dim], &mean).map_err(bad)?,
+            ),
+            (
+                "cov",
+                TensorView::new(Dtype::F64, vec![dim, dim], &cov).map_err(bad)?,
+            ),
+        ];
+        let metadata: HashMap<String, String> = [
+            ("format", CACHE_FORMAT.to_owned()),
+            ("feature_net", self.feature_net.clone()),
+            ("data", self.data.clone()),
+            ("classifier_hash", format!("{:016x}", self.classifier_hash)),
+            ("data_hash", format!("{:016x}", self.data_hash)),
+            ("count", self.gaussian.count.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        write_atomic(
+            path,
+            &safetensors::serialize(views, Some(metadata)).map_err(bad)?,
+        )
+    }
+}
+
+/// FID and IS of `samples` (row-major NCHW images in `[-1, 1]`, shaped like the classifier's
+/// input) against `reference`, which must come from the same classifier.
+///
+/// Errors when the samples do not fill whole images, there are fewer than 2, the reference was
+/// made by another classifier, or a feature is not finite.
+pub fn image_metrics(
+    classifier: &TrainedClassifier,
+    samples: &[f32],
+    reference: &ReferenceStats,
+) -> Result<ImageMetrics> {
+    let hash = classifier.net.fingerprint()?;
+    if hash != reference.classifier_hash {
+        return Err(EngineError::Invalid(format!(
+            "reference statistics of {} were computed with classifier {} ({:016x}), not {} \
+             ({hash:016x}); recompute them with this classifier",
+            reference.data, reference.feature_net, reference.classifier_hash, classifier.info.name
+        )));
+    }
+    let config = classifier.net.config();
+    let embedding = classifier.net.embed(samples)?;
+    let fid = frechet_distance(
+        &Gaussian::fit(&embedding.features, config.features)?,
+        &reference.gaussian,
+    )?;
+    let is = inception_score(&embedding.probs, config.classes)?;
+    Ok(ImageMetrics {
+        fid,
+        is,
+        feature_net: classifier.info.name.clone(),
+        samples: samples.len() / config.input_dim(),
+    })
+}
+
+/// A valid cache file's statistics, or `None` (missing, unreadable or malformed: recompute).
+fn read_cache(path: &Path) -> Option<ReferenceStats> {
+    let bytes = std::fs::read(path).ok()?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).ok()?;
+    let meta = header.metadata().as_ref()?;
+    if meta.get("format")? != CACHE_FORMAT {
+        return None;
+    }
+    let tensors = SafeTensors::deserialize(&bytes).ok()?;
+    let read = |name: &str| -> Option<(Vec<usize>, Vec<f64>)> {
+        let view = tensors.tensor(name).ok()?;
+        (view.dtype() == Dtype::F64).then(|| {
+            let values = view
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                .collect();
+            (view.shape().to_vec(), values)
+        })
+    };
+    let (mean_shape, mean) = read("mean")?;
+    let (cov_shape, cov) = read("cov")?;
+    let dim = mean.len();
+    if mean_shape != [dim] || cov_shape != [dim, dim] || dim == 0 {
+        return None;
+    }
+    Some(ReferenceStats {
+        feature_net: meta.get("feature_net")?.clone(),
+        data: meta.get("data")?.clone(),
+        classifier_hash: u64::from_str_radix(meta.get("classifier_hash")?, 16).ok()?,
+        data_hash: u64::from_str_radix(meta.get("data_hash")?, 16).ok()?,
+        gaussian: Gaussian {
+            mean: DVector::from_vec(mean),
+            cov: DMatrix::from_vec(dim, dim, cov),
+            count: meta.get("count")?.parse().ok()?,
+        },
+    })
+}
+
+/// FNV-1a of the image shape and pixel bytes.
+fn data_hash(set: &ImageSet) -> u64 {
+    let mut bytes = Vec::with_capacity(24 + 4 * set.pixels.len());
+    for n in [set.channels, set.height, set.width] {
+        bytes.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    for v in &set.pixels {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    fnv1a(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+    use rand::Rng;
+
+    use super::*;
+    use crate::data::images::ImageSource;
+    use crate::metrics::train_classifier::{accuracy, stratified_split};
+    use crate::rng::{Stream, rng_for};
+
+    /// The shipped digits classifier (`assets/classifiers/digits-cnn.safetensors`).
+    fn digits_cnn() -> TrainedClassifier {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/classifiers/digits-cnn.safetensors");
+        TrainedClassifier::load(&path, &Device::flex()).expect("shipped digits classifier")
+    }
+
+    /// The digits and their held-out 20 % (the split the shipped classifier was scored on).
+    fn digits_split() -> (ImageSet, ImageSet) {
+        let set = ImageSource::Digits.load().expect("digits");
+        let (train, test) = stratified_split(&set, 0.2, 0).expect("split");
+        (set.subset(&train), set.subset(&test))
+    }
+
+    #[test]
+    fn shipped_digits_classifier_sanity() {
+        let cnn = digits_cnn();
+        assert_eq!(cnn.info.name, "digits-CNN");
+        let (train, test) = digits_split();
+        let acc = accuracy(&cnn.net, &test).expect("accuracy");
+        assert!(acc >= 0.97, "held-out accuracy {acc}");
+        assert!((acc - cnn.info.test_accuracy).abs() < 1e-9);
+
+        let reference = ReferenceStats::compute(&cnn, &train).expect("reference");
+        let metric = |pixels: &[f32]| image_metrics(&cnn, pixels, &reference).expect("metrics");
+
+        let itself = metric(&train.pixels);
+        assert!(
+            itself.fid.abs() < 1e-6,
+            "FID(train, train) = {}",
+            itself.fid
+        );
+        assert_eq!(itself.samples, train.len());
+        assert_eq!(itself.fid_label(), "FID (digits-CNN)");
+        assert_eq!(itself.is_label(), "IS (digits-CNN)");
+
+        let held_out = metric(&test.pixels);
+        let mut rng = rng_for(0, 0, Stream::Other(7));
+        let noise: Vec<f32> = (0..test.pixels.len())
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let noisy = metric(&noise);
+        let zeros: Vec<usize> = (0..test.len()).filter(|&i| test.labels[i] == 0).collect();
+        let one_class = metric(&test.subset(&zeros).pixels);
+        eprintln!(
+            "digits-CNN: accuracy {acc:.4}; FID test {:.3}, noise {:.1}, zeros {:.1}; \
+             IS train {:.3}, test {:.3}, noise {:.3}, zeros {:.3}",
+            held_out.fid, noisy.fid, one_class.fid, itself.is, held_out.is, noisy.is, one_class.is
+        );
+        // 359 test images in 128 dimensions: the estimator's bias alone is several units.
+        assert!(held_out.fid < 20.0, "FID(test, train) = {}", held_out.fid);
+        assert!(
+            noisy.fid > 20.0 * held_out.fid,
+            "FID(noise) {} vs FID(test) {}",
+            noisy.fid,
+            held_out.fid
+        );
+        assert!(held_out.is > 9.0, "IS(test) = {}", held_out.is);
+        assert!(one_class.is < 1.2, "IS(one class) = {}", one_class.is);
+        assert!(one_class.fid > 20.0 * held_out.fid);
+    }
+
+    #[test]
+    fn reference_cache_roundtrips_and_checks_its_key() {
+        let cnn = digits_cnn();
+        let (train, test) = digits_split();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = ReferenceStats::cached(&cnn, &train, dir.path()).expect("compute");
+        let path = ReferenceStats::cache_path(dir.path(), fresh.classifier_hash, fresh.data_hash);
+        assert!(path.is_file());
+        let cached = ReferenceStats::cached(&cnn, &train, dir.path()).expect("read");
+        assert_eq!(
+            cached, fresh,
+            "f64 statistics survive the round trip exactly"
+        );
+        // Another set gets its own file.
+        let other = ReferenceStats::cached(&cnn, &test, dir.path()).expect("compute");
+        assert_ne!(other.data_hash, fresh.data_hash);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
+        // A damaged file is recomputed.
+        std::fs::write(&path, b"{").expect("damage");
+        assert_eq!(
+            ReferenceStats::cached(&cnn, &train, dir.path()).expect("recompute"),
+            fresh
+        );
+        // Statistics of another classifier are refused.
+        let foreign = ReferenceStats {
+            classifier_hash: fresh.classifier_hash ^ 1,
+            ..fresh
+        };
+        let err = image_metrics(&cnn, &test.pixels, &foreign).expect_err("foreign");
+        assert!(err.to_string().contains("recompute them"), "{err}");
+        let err = image_metrics(&cnn, &test.pixels[..100], &other).expect_err("ragged");
+        assert!(err.to_string().contains("not a multiple of 64"), "{err}");
+    }
+}
