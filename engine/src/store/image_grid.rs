@@ -52,7 +52,7 @@ pub fn write_image_grid(
              need 1 or 3 channels, a non-empty image, at least one column and scale ≥ 1"
         )));
     }
-    if images.len() % dim != 0 {
+    if !images.len().is_multiple_of(dim) {
         return Err(bad(format!(
             "{} values are not a whole number of {c}×{h}×{w} images",
             images.len()
