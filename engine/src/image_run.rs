@@ -360,3 +360,26 @@ pub fn write_view_png(
     }
     write_image_grid(path, &tiles, shape, 2 * columns + 1, 4)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cropping undoes `ImageSet::pad_to`: two 2-channel 2×2 images padded to 4×4 (as a
+    /// 28×28 → 32×32 teacher is) come back exactly.
+    #[test]
+    fn centre_crop_undoes_padding() {
+        let set = crate::data::images::ImageSet {
+            name: "t".into(),
+            channels: 2,
+            height: 2,
+            width: 2,
+            pixels: (0..16).map(|v| v as f32 / 16.0).collect(),
+            labels: Vec::new(),
+            classes: 0,
+        };
+        let padded = set.pad_to(4).expect("pad");
+        assert_eq!(centre_crop(&padded.pixels, [2, 4, 4], 1), set.pixels);
+        assert_eq!(centre_crop(&set.pixels, [2, 2, 2], 0), set.pixels);
+    }
+}

@@ -135,6 +135,8 @@ impl Run {
             progress("scoring the teacher", 0.0);
             run.score_teacher()?;
             progress("scoring the teacher", 1.0);
+            // Training wall time starts now, not before the teacher's multi-step sampling.
+            run.started = Instant::now();
         }
         Ok(run)
     }
