@@ -64,7 +64,7 @@ pub struct Run {
 #[derive(Debug)]
 enum World {
     /// A 2-D toy run.
-    Toy(ToyWorld),
+    Toy(Box<ToyWorld>),
     /// An image run.
     Image(Box<ImageWorld>),
 }
@@ -110,20 +110,20 @@ impl Run {
                 options.cache_dir.as_deref(),
                 &device.clone().inner(),
             )?)),
-            Teacher::Network(net) => World::Toy(ToyWorld::new(
+            Teacher::Network(net) => World::Toy(Box::new(ToyWorld::new(
                 Networks::from_init(net.clone().set_require_grad(true), beta2),
                 &config,
                 &teacher,
                 &device,
-            )?),
+            )?)),
             Teacher::Exact(_) => {
                 let init = teacher_fit(&config, &teacher, options, &device, progress)?;
-                World::Toy(ToyWorld::new(
+                World::Toy(Box::new(ToyWorld::new(
                     Networks::from_init(init, beta2),
                     &config,
                     &teacher,
                     &device,
-                )?)
+                )?))
             }
         };
         let dir = match &options.runs_dir {
@@ -587,7 +587,7 @@ fn restore_world(
         }
         _ => {
             let nets = restore_networks(file, config, toy_blank(config, teacher, device), device)?;
-            World::Toy(ToyWorld::new(nets, config, teacher, device)?)
+            World::Toy(Box::new(ToyWorld::new(nets, config, teacher, device)?))
         }
     })
 }
