@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sim_engine::device::BackendChoice;
-use sim_engine::metrics::ToyMetrics;
+use sim_engine::metrics::Metrics;
 use sim_engine::protocol::{Command, Event};
 use sim_engine::run::RunOptions;
 use sim_engine::session::{Launch, Session};
@@ -92,7 +92,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut last: Option<ToyMetrics> = None;
+    let mut last: Option<Metrics> = None;
     let mut it_per_s = 0.0;
     let mut wall_s = 0.0;
     let mut run_dir = None;
@@ -119,6 +119,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                         .map(|d| format!(", folder {}", d.display()))
                         .unwrap_or_default()
                 ));
+                if let Some(teacher) = &info.teacher_metrics {
+                    bar.println(format!(
+                        "teacher ({} Heun steps): {}",
+                        info.config.eval.teacher_steps,
+                        teacher.describe()
+                    ));
+                }
                 run_dir = info.dir;
                 session.send(Command::Resume);
             }
@@ -133,7 +140,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 wall_s = w;
             }
             Event::Evaluated { metrics, .. } => {
-                bar.set_message(describe(&metrics));
+                bar.set_message(metrics.describe());
                 last = Some(metrics);
             }
             Event::Diverged {
@@ -159,7 +166,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 let metrics = metrics.or(last);
                 println!(
                     "finished {step} iterations in {wall_s:.1} s ({it_per_s:.1} it/s); {}",
-                    metrics.as_ref().map(describe).unwrap_or_default()
+                    metrics.as_ref().map(Metrics::describe).unwrap_or_default()
                 );
                 if let Some(dir) = &run_dir {
                     println!("run folder: {}", dir.display());
@@ -177,17 +184,4 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             _ => {}
         }
     }
-}
-
-/// "IS 7.91/8 · modes 100% · FD (raw 2-D) 0.0123".
-pub fn describe(m: &ToyMetrics) -> String {
-    let mut parts = Vec::new();
-    if let Some(is) = m.is {
-        parts.push(format!("IS {is:.3}"));
-    }
-    if let Some(c) = m.mode_coverage {
-        parts.push(format!("modes {:.0}%", c * 100.0));
-    }
-    parts.push(format!("FD (raw 2-D) {:.4}", m.fd));
-    parts.join(" · ")
 }

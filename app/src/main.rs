@@ -1,11 +1,12 @@
 //! `sim-workbench`: the SIM Workbench. With no subcommand it opens the GUI on the default preset;
-//! subcommands run presets headless, train toy teachers and the classifiers behind image FID/IS,
-//! check the score-gradient theorem, and benchmark backends.
+//! subcommands run presets headless, train toy and image teachers and the classifiers behind image
+//! FID/IS, check the score-gradient theorem, and benchmark backends.
 
 mod bench;
 mod gradcheck_cmd;
 mod headless;
 mod train_classifier;
+mod train_image_teacher;
 mod train_teacher;
 
 use sim_workbench::presets;
@@ -59,6 +60,8 @@ enum Command {
     Run(headless::RunArgs),
     /// Train an MLP teacher on a toy data set (for sample-only sets such as two moons).
     TrainTeacher(train_teacher::TrainTeacherArgs),
+    /// Train an EDM U-Net teacher on images (the shipped 8×8 digits, Fashion-MNIST, …).
+    TrainImageTeacher(train_image_teacher::TrainImageTeacherArgs),
     /// Train the CNN whose features and softmax give an image data set's FID and IS.
     TrainClassifier(train_classifier::TrainClassifierArgs),
     /// Check the score-gradient theorem (Thm 3.1) on a Gaussian teacher and affine student.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => headless::run(args),
         None => gui(cli.gui),
         Some(Command::TrainTeacher(args)) => train_teacher::run(args),
+        Some(Command::TrainImageTeacher(args)) => train_image_teacher::run(args),
         Some(Command::TrainClassifier(args)) => train_classifier::run(args),
         Some(Command::Gradcheck(args)) => gradcheck_cmd::run(args),
         Some(Command::Bench(args)) => bench::run(args),

@@ -50,16 +50,17 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
     ];
     overrides.extend(args.overrides.iter().cloned());
     let config = presets::load(args.preset.as_deref(), &overrides)?;
+    let Some(data) = config.data.toy() else {
+        anyhow::bail!(
+            "train-teacher trains MLP teachers for 2-D toy data, and [data] is the image set {}; \
+             use `sim-workbench train-image-teacher` for images",
+            config.data.label()
+        );
+    };
     let device = select(args.backend.into())?.device;
-    let sigma_data = config.data.sigma_data();
+    let sigma_data = data.sigma_data();
     let mut rng = rng_for(args.seed, 0, Stream::Init);
-    let net = MlpDenoiser::new(
-        &config.net,
-        config.data.dim(),
-        sigma_data,
-        &mut rng,
-        &device,
-    );
+    let net = MlpDenoiser::new(&config.net, data.dim(), sigma_data, &mut rng, &device);
     let bar = ProgressBar::new(args.iterations);
     bar.set_style(
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}")
@@ -72,27 +73,20 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
         seed: args.seed,
     };
     let mut smoothed = None;
-    let net = fit_denoiser(
-        net,
-        &config.data,
-        None,
-        settings,
-        &device,
-        &mut |step, loss| {
-            let s = smoothed.map_or(loss, |s: f64| 0.99 * s + 0.01 * loss);
-            smoothed = Some(s);
-            if step % 100 == 0 {
-                bar.set_position(step);
-                bar.set_message(format!("loss {s:.4}"));
-            }
-            true
-        },
-    );
+    let net = fit_denoiser(net, data, None, settings, &device, &mut |step, loss| {
+        let s = smoothed.map_or(loss, |s: f64| 0.99 * s + 0.01 * loss);
+        smoothed = Some(s);
+        if step % 100 == 0 {
+            bar.set_position(step);
+            bar.set_message(format!("loss {s:.4}"));
+        }
+        true
+    });
     bar.finish();
-    save_network(&args.out, &net, &config.net, &config.data)?;
+    save_network(&args.out, &net, &config.net, data)?;
     println!(
         "teacher for {} (σ_d = {sigma_data:.4}) saved to {}",
-        config.data.label(),
+        data.label(),
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)

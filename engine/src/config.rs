@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::toy::ToyData;
+use crate::data::DataConfig;
 use crate::diffusion::sigma::SigmaDistribution;
 use crate::distill::distance::Distance;
 use crate::distill::objective::{Objective, Weighting};
@@ -25,13 +25,16 @@ pub struct RunConfig {
     pub seed: u64,
     /// Generator iterations to run.
     pub iterations: u64,
-    /// The data set the teacher models.
-    pub data: ToyData,
+    /// The data set the teacher models: a 2-D toy set (`kind = "ring"`, …) or an image set
+    /// (`kind = "digits"`, `"fashion_mnist"`, …; needs a U-Net teacher file).
+    pub data: DataConfig,
     /// The teacher denoiser `D_q`.
     pub teacher: TeacherConfig,
-    /// Shape of the networks θ (generator) and ψ (fake denoiser).
+    /// Shape of the MLPs θ (generator) and ψ (fake denoiser) of a toy run; image runs take the
+    /// U-Net of the teacher file instead.
     pub net: NetConfig,
-    /// The teacher-shaped initialisation of θ and ψ (SIM_SPEC §6).
+    /// The teacher-shaped initialisation of θ and ψ of a toy run with an exact teacher
+    /// (SIM_SPEC §6); network teachers are copied instead.
     pub init: InitConfig,
     /// The distillation itself (SIM_SPEC §2–§3).
     pub distill: DistillConfig,
@@ -47,7 +50,7 @@ impl Default for RunConfig {
             name: "default".into(),
             seed: 0,
             iterations: 2000,
-            data: ToyData::default(),
+            data: DataConfig::default(),
             teacher: TeacherConfig::default(),
             net: NetConfig::default(),
             init: InitConfig::default(),
@@ -65,7 +68,10 @@ pub enum TeacherConfig {
     /// The exact denoiser of a Gaussian-mixture data set (no network, no error).
     #[default]
     Exact,
-    /// An MLP denoiser trained by `sim-workbench train-teacher`, loaded from safetensors.
+    /// A trained network loaded from safetensors: an MLP from `sim-workbench train-teacher`
+    /// for toy data, or an EDM U-Net from `sim-workbench train-image-teacher` for image data
+    /// (its file records the U-Net's shape and classes: θ and ψ are copies of it, and the run
+    /// is class-conditional exactly when the teacher is).
     Network {
         /// Path to the teacher's safetensors file (relative paths: to the working directory).
         path: PathBuf,
@@ -178,8 +184,20 @@ pub struct EvalConfig {
     pub every: u64,
     /// Samples of the EMA generator per evaluation.
     pub samples: usize,
-    /// Heun steps of the teacher sampler for reference samples of a network teacher.
+    /// Heun steps of the teacher sampler: reference samples of a toy network teacher, and the
+    /// teacher's own scores of an image run (`teacher_metrics`).
     pub teacher_steps: usize,
+    /// Image runs: also score the teacher once at the start (Heun, `teacher_steps` steps, the
+    /// same noise and labels as the student's `samples`), logged as `event: "teacher_eval"`, so
+    /// the one-step student's FID has the multi-step teacher's next to it. Costs
+    /// `2·teacher_steps − 1` network evaluations per sample.
+    pub teacher_metrics: bool,
+    /// Image runs: the classifier whose penultimate features and softmax give FID and IS (a
+    /// file from `sim-workbench train-classifier`). Unset: the shipped one for the data
+    /// (`assets/classifiers/digits-cnn.safetensors` for digits,
+    /// `assets/classifiers/fashion-mnist-cnn.safetensors` for Fashion-MNIST). Relative paths
+    /// are relative to the working directory.
+    pub classifier: Option<PathBuf>,
     /// Write a sample snapshot (PNG) every this many iterations; 0 = only at the end.
     pub snapshot_every: u64,
 }
@@ -190,6 +208,8 @@ impl Default for EvalConfig {
             every: 100,
             samples: 4096,
             teacher_steps: 18,
+            teacher_metrics: false,
+            classifier: None,
             snapshot_every: 500,
         }
     }
@@ -321,13 +341,28 @@ impl RunConfig {
             return Err(("distill.objective.alpha", "must be a finite number".into()));
         }
         self.data.validate().map_err(|m| ("data", m))?;
-        if matches!(self.teacher, TeacherConfig::Exact) && self.data.mixture().is_none() {
-            return Err((
-                "teacher.kind",
-                "an exact teacher needs a Gaussian-mixture data set (ring, grid, mixture); \
-                 train a network teacher for this data with `sim-workbench train-teacher`"
-                    .into(),
-            ));
+        match (&self.teacher, &self.data) {
+            (TeacherConfig::Exact, DataConfig::Image(source)) => {
+                return Err((
+                    "teacher.kind",
+                    format!(
+                        "image data ({}) needs a trained U-Net teacher, not the exact teacher of \
+                         the 2-D mixtures: set [teacher] kind = \"network\" and path = \
+                         \"assets/teachers/digits-cond.safetensors\" (or a teacher from \
+                         `sim-workbench train-image-teacher`)",
+                        source.label()
+                    ),
+                ));
+            }
+            (TeacherConfig::Exact, DataConfig::Toy(data)) if data.mixture().is_none() => {
+                return Err((
+                    "teacher.kind",
+                    "an exact teacher needs a Gaussian-mixture data set (ring, grid, mixture); \
+                     train a network teacher for this data with `sim-workbench train-teacher`"
+                        .into(),
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -442,6 +477,39 @@ mod tests {
         assert_eq!(config.distill.distance, Distance::Huber { delta: 0.2 });
         assert_eq!(config.distill.generator_sigma, SigmaDistribution::Edm);
         assert_eq!(config.name, "sweep");
+    }
+
+    #[test]
+    fn image_data_with_the_exact_teacher_names_the_field_and_the_fix() {
+        let err = RunConfig::parse("[data]\nkind = \"digits\"\n", "p.toml", &[])
+            .expect_err("digits need a network teacher")
+            .to_string();
+        assert!(
+            err.contains("p.toml") && err.contains("teacher.kind"),
+            "{err}"
+        );
+        assert!(
+            err.contains("kind = \"network\"") && err.contains("path"),
+            "{err}"
+        );
+        let ok = RunConfig::parse(
+            "[data]\nkind = \"digits\"\n[teacher]\nkind = \"network\"\npath = \"t.safetensors\"\n",
+            "p.toml",
+            &[],
+        )
+        .expect("digits with a network teacher");
+        assert_eq!(
+            ok.data,
+            DataConfig::Image(crate::data::images::ImageSource::Digits)
+        );
+        // `--set data.kind=…` switches worlds, dropping the old kind's fields.
+        let switched = RunConfig::parse(
+            "[teacher]\nkind = \"network\"\npath = \"t.safetensors\"\n",
+            "p.toml",
+            &["data.kind=fashion_mnist".into()],
+        )
+        .expect("override");
+        assert!(switched.data.image().is_some());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! Implicit Matching (Luo et al., NeurIPS 2024), and the SiD / Diff-Instruct baselines.
 //!
 //! Layers (see `ARCHITECTURE.md`): `diffusion` (EDM), `data`, `nets`, `distill` (distances,
-//! objectives, the iteration), `metrics`, `store` (files), `run` (a run), `session` (the engine
-//! thread) and `protocol` (its commands and events).
+//! objectives, the iteration), `image_teacher` (EDM U-Net teachers for images), `metrics`,
+//! `store` (files), `run` (a run), `session` (the engine thread) and `protocol` (its commands
+//! and events).
 
 pub mod config;
 pub mod data;
@@ -12,6 +13,8 @@ pub mod diffusion;
 pub mod distill;
 pub mod error;
 pub mod gradcheck;
+pub mod image_run;
+pub mod image_teacher;
 pub mod metrics;
 pub mod nets;
 pub mod protocol;

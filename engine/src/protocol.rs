@@ -10,7 +10,7 @@ use crate::diffusion::sigma::SigmaDistribution;
 use crate::distill::distance::Distance;
 use crate::distill::iteration::IterationStats;
 use crate::distill::objective::{Objective, Weighting};
-use crate::metrics::ToyMetrics;
+use crate::metrics::Metrics;
 
 /// A live change of a distillation setting, applied at the next iteration boundary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,7 +103,8 @@ pub enum Command {
     RollBack,
     /// Heun steps of the teacher samples in the view; answered by fresh `Samples`.
     ViewSteps(usize),
-    /// Compute the score field at σ on a `grid × grid` lattice over `[−extent, extent]²`.
+    /// Compute the score field at σ on a `grid × grid` lattice over `[−extent, extent]²` (2-D
+    /// runs only; an image run answers `Failed`).
     ScoreField {
         /// Noise level.
         sigma: f64,
@@ -117,16 +118,27 @@ pub enum Command {
 }
 
 /// A snapshot of samples for the samples panel.
+///
+/// Toy runs: 2-D points. Image runs: `image_shape` is `Some([C, H, W])`, each row of `student`
+/// and `teacher` is one image (NCHW, values in `[-1, 1]`), and the images form a grid of
+/// `columns` per row; a class-conditional run has one row per class (`labels[i] = i / columns`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SampleView {
     /// Iteration of the generator.
     pub step: u64,
-    /// Data dimension (2 for toys).
+    /// Data dimension (2 for toys, `C·H·W` for images).
     pub dim: usize,
     /// One-step student (EMA generator) samples, row-major.
     pub student: Vec<f32>,
-    /// Teacher samples (Heun from the same unit noise as the student), row-major.
+    /// Teacher samples (Heun from the same unit noise and labels as the student), row-major.
     pub teacher: Vec<f32>,
+    /// `[C, H, W]` of an image run; `None` for 2-D points.
+    pub image_shape: Option<[usize; 3]>,
+    /// The class of each sample (the same for student and teacher) of a class-conditional run;
+    /// `None` when unconditional.
+    pub labels: Option<Vec<usize>>,
+    /// Images per grid row (0 for 2-D points).
+    pub columns: usize,
     /// Heun steps of the teacher samples.
     pub teacher_steps: usize,
     /// Network evaluations those steps cost (`2N − 1`).
@@ -159,6 +171,9 @@ pub struct RunInfo {
     pub step: u64,
     /// Number of mixture modes when the teacher is exact (the IS maximum).
     pub modes: Option<usize>,
+    /// The teacher's own scores (multi-step Heun, `eval.teacher_steps`) on the student's
+    /// evaluation noise and labels, when `eval.teacher_metrics` asked for them (image runs).
+    pub teacher_metrics: Option<Metrics>,
 }
 
 /// What the engine reports.
@@ -188,8 +203,8 @@ pub enum Event {
     Evaluated {
         /// Iterations done.
         step: u64,
-        /// The metrics.
-        metrics: ToyMetrics,
+        /// The metrics (toy or image).
+        metrics: Metrics,
         /// Seconds the evaluation took.
         eval_s: f64,
     },
@@ -242,7 +257,7 @@ pub enum Event {
         /// Iterations done.
         step: u64,
         /// The final evaluation.
-        metrics: Option<ToyMetrics>,
+        metrics: Option<Metrics>,
     },
     /// Something failed; the message says what and how to fix it.
     Failed(String),

@@ -14,8 +14,14 @@ pub enum Stream {
     Generator,
     /// Evaluation (seeded by the run seed only, so every evaluation sees the same latents).
     Eval,
-    /// Teacher fit for the initialisation of θ and ψ.
+    /// Teacher fit for the initialisation of θ and ψ; network initialisation.
     Init,
+    /// Image-teacher training batches (`image_teacher`).
+    ImageTeacher,
+    /// Class labels of fake-denoiser phase number `k` (class-conditional distillation).
+    FakeLabels(u32),
+    /// Class labels of the generator phase (class-conditional distillation).
+    GeneratorLabels,
     /// Anything else a caller labels (tests, gradcheck, reference samples).
     Other(u64),
 }
@@ -27,6 +33,9 @@ impl Stream {
             Stream::Generator => 0x200,
             Stream::Eval => 0x300,
             Stream::Init => 0x400,
+            Stream::ImageTeacher => 0x500,
+            Stream::FakeLabels(k) => 0x600 + u64::from(k),
+            Stream::GeneratorLabels => 0x700,
             Stream::Other(x) => 0x1_0000 + x,
         }
     }

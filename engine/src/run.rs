@@ -16,8 +16,10 @@ use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::adam::Adam;
 use crate::distill::fit::{FitSettings, fit_denoiser};
 use crate::distill::iteration::{IterationStats, Networks, iteration};
+use crate::distill::net::DistillNet;
 use crate::error::{EngineError, Result};
-use crate::metrics::{Gaussian, ToyMetrics, toy_metrics};
+use crate::image_run::{ImageWorld, VIEW_COLUMNS, write_view_png};
+use crate::metrics::{Gaussian, Metrics, ToyMetrics, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
 use crate::protocol::{RunInfo, SampleView, ScoreField, Tweak};
 use crate::rng::{Stream, normal, rng_for};
@@ -44,26 +46,45 @@ pub struct Run {
     device: Device,
     backend: String,
     teacher: Teacher,
-    nets: Networks,
+    world: World,
     step: u64,
-    mixture: Option<GaussianMixture>,
-    reference: Gaussian,
     dir: Option<RunDir>,
     wall_offset_s: f64,
     started: Instant,
     /// Heun steps of the teacher samples in the view, and those samples once computed.
     view_steps: usize,
     teacher_view: Option<Vec<f32>>,
+    /// The teacher's own scores (image runs with `eval.teacher_metrics`).
+    teacher_metrics: Option<Metrics>,
     /// The latest evaluation, so the final one is not logged twice.
-    last_eval: Option<(u64, ToyMetrics, SampleView)>,
+    last_eval: Option<(u64, Metrics, SampleView)>,
+}
+
+/// The networks of a run and what their samples are judged against: 2-D MLPs, or image U-Nets.
+#[derive(Debug)]
+enum World {
+    /// A 2-D toy run.
+    Toy(Box<ToyWorld>),
+    /// An image run.
+    Image(Box<ImageWorld>),
+}
+
+/// The networks of a toy run and its reference.
+#[derive(Debug)]
+struct ToyWorld {
+    nets: Networks<MlpDenoiser>,
+    /// The exact mixture when the teacher is exact (exact IS and mode coverage).
+    mixture: Option<GaussianMixture>,
+    /// Gaussian fit of the teacher's samples.
+    reference: Gaussian,
 }
 
 /// Points shown in the samples panel per side.
 const VIEW_POINTS: usize = 2000;
 
 impl Run {
-    /// Builds a fresh run: teacher, teacher-shaped θ and ψ (SIM_SPEC §6), reference samples.
-    /// `progress(message, fraction)` reports the initial fit.
+    /// Builds a fresh run: teacher, teacher-shaped θ and ψ (SIM_SPEC §2, §6), reference.
+    /// `progress(message, fraction)` reports the initial fit (toy) or the teacher's scoring.
     pub fn start(
         config: RunConfig,
         options: &RunOptions,
@@ -78,23 +99,46 @@ impl Run {
         })?;
         let (selected, teacher) = prepare(&config, options)?;
         let device = selected.device.clone();
-        let init = match &teacher {
-            // Every network starts as a copy of the teacher (trainable; the teacher stays frozen).
-            Teacher::Network(net) => net.clone().set_require_grad(true),
-            Teacher::Exact(_) => teacher_fit(&config, &teacher, options, &device, progress)?,
-        };
-        let nets = Networks {
-            generator: init.clone(),
-            fake_denoiser: init.clone(),
-            ema: init.valid(),
-            adam_generator: Adam::new(0.0, config.distill.adam_beta2),
-            adam_fake: Adam::new(0.0, config.distill.adam_beta2),
+        let beta2 = config.distill.adam_beta2;
+        let world = match &teacher {
+            // Every network starts as a copy of the teacher (trainable; the teacher stays
+            // frozen, and an image teacher's dropout stays off, so runs are reproducible).
+            Teacher::Image(t) => World::Image(Box::new(ImageWorld::new(
+                Networks::from_init(t.net.clone().set_require_grad(true), beta2),
+                t,
+                &config,
+                options.cache_dir.as_deref(),
+                &device.clone().inner(),
+            )?)),
+            Teacher::Network(net) => World::Toy(Box::new(ToyWorld::new(
+                Networks::from_init(net.clone().set_require_grad(true), beta2),
+                &config,
+                &teacher,
+                &device,
+            )?)),
+            Teacher::Exact(_) => {
+                let init = teacher_fit(&config, &teacher, options, &device, progress)?;
+                World::Toy(Box::new(ToyWorld::new(
+                    Networks::from_init(init, beta2),
+                    &config,
+                    &teacher,
+                    &device,
+                )?))
+            }
         };
         let dir = match &options.runs_dir {
             Some(root) => Some(RunDir::create(root, &config)?),
             None => None,
         };
-        Self::assemble(config, selected, teacher, nets, 0, dir, 0.0)
+        let mut run = Self::assemble(config, selected, teacher, world, 0, dir, 0.0);
+        if run.config.eval.teacher_metrics {
+            progress("scoring the teacher", 0.0);
+            run.score_teacher()?;
+            progress("scoring the teacher", 1.0);
+            // Training wall time starts now, not before the teacher's multi-step sampling.
+            run.started = Instant::now();
+        }
+        Ok(run)
     }
 
     /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
@@ -107,64 +151,74 @@ impl Run {
         })?;
         let (selected, teacher) = prepare(&config, options)?;
         let file = TensorFile::read(&path)?;
-        let nets = restore_networks(&file, &config, &teacher, &selected.device)?;
+        let world = restore_world(
+            &file,
+            &config,
+            &teacher,
+            &selected.device,
+            options.cache_dir.as_deref(),
+        )?;
         let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
         dir.truncate_metrics_after(step)?;
-        Self::assemble(config, selected, teacher, nets, step, Some(dir), wall)
+        Ok(Self::assemble(
+            config,
+            selected,
+            teacher,
+            world,
+            step,
+            Some(dir),
+            wall,
+        ))
     }
 
     fn assemble(
         config: RunConfig,
         selected: SelectedDevice,
         teacher: Teacher,
-        nets: Networks,
+        world: World,
         step: u64,
         dir: Option<RunDir>,
         wall_offset_s: f64,
-    ) -> Result<Self> {
+    ) -> Self {
         let SelectedDevice {
             device,
             description: backend,
         } = selected;
-        let mixture = config
-            .data
-            .mixture()
-            .filter(|_| config.teacher == TeacherConfig::Exact);
-        let n = config.eval.samples;
-        let reference_samples = match &mixture {
-            Some(m) => {
-                m.sample(&mut rng_for(config.seed, 0, Stream::Other(0x7e)), n)
-                    .0
-            }
-            None => {
-                // No input requires a gradient, so no graph is recorded.
-                let noise = noise_tensor(config.seed, Stream::Other(0x7e), n, 2, 1.0, &device);
-                host(sample(
-                    &teacher,
-                    Integrator::Heun,
-                    config.eval.teacher_steps,
-                    noise,
-                ))?
-            }
-        };
-        let reference = Gaussian::fit(&reference_samples, 2)
-            .map_err(|e| EngineError::Invalid(format!("teacher reference samples: {e}")))?;
-        Ok(Self {
-            mixture,
-            reference,
+        Self {
             config,
             device,
             backend,
             teacher,
-            nets,
+            world,
             step,
             dir,
             wall_offset_s,
             started: Instant::now(),
             view_steps: 18,
             teacher_view: None,
+            teacher_metrics: None,
             last_eval: None,
-        })
+        }
+    }
+
+    /// Scores the teacher (image runs): Heun with `eval.teacher_steps` steps on the student's
+    /// evaluation noise and labels, logged as `event: "teacher_eval"`. Toy runs have no
+    /// teacher score beyond their reference.
+    fn score_teacher(&mut self) -> Result<()> {
+        let (World::Image(world), Teacher::Image(teacher)) = (&self.world, &self.teacher) else {
+            return Ok(());
+        };
+        let metrics = Metrics::Image(world.evaluate_teacher(teacher, &self.config)?);
+        if let Some(dir) = &self.dir {
+            let mut line = serde_json::to_value(&metrics).unwrap_or_default();
+            line["step"] = json!(self.step);
+            line["event"] = json!("teacher_eval");
+            line["teacher_steps"] = json!(self.config.eval.teacher_steps);
+            line["nfe"] = json!(Integrator::Heun.nfe(self.config.eval.teacher_steps));
+            dir.append_metrics(&line)?;
+        }
+        self.teacher_metrics = Some(metrics);
+        Ok(())
     }
 
     /// The run's config (with every tweak applied so far).
@@ -189,25 +243,41 @@ impl Run {
 
     /// Facts for `Event::Ready`.
     pub fn info(&self) -> RunInfo {
+        let modes = match &self.world {
+            World::Toy(toy) => toy.mixture.as_ref().map(GaussianMixture::modes),
+            World::Image(_) => None,
+        };
         RunInfo {
             config: self.config.clone(),
             backend: self.backend.clone(),
             dir: self.dir().map(Path::to_owned),
             step: self.step,
-            modes: self.mixture.as_ref().map(GaussianMixture::modes),
+            modes,
+            teacher_metrics: self.teacher_metrics.clone(),
         }
     }
 
     /// Runs one iteration and logs it to `metrics.jsonl`.
     pub fn step(&mut self) -> Result<IterationStats> {
-        let stats = iteration(
-            &mut self.nets,
-            &self.teacher,
-            &self.config.distill,
-            self.config.seed,
-            self.step,
-            &self.device,
-        );
+        let (config, seed, step) = (&self.config.distill, self.config.seed, self.step);
+        let stats = match &mut self.world {
+            World::Toy(toy) => iteration(
+                &mut toy.nets,
+                &self.teacher,
+                config,
+                seed,
+                step,
+                &self.device,
+            ),
+            World::Image(image) => iteration(
+                &mut image.nets,
+                &self.teacher,
+                config,
+                seed,
+                step,
+                &self.device,
+            ),
+        };
         self.step += 1;
         if let Some(dir) = &self.dir {
             let mut line = serde_json::to_value(&stats).unwrap_or_default();
@@ -219,20 +289,47 @@ impl Run {
     }
 
     /// Evaluates the EMA generator on `eval.samples` seeded latents (the same every time), and
-    /// returns the view: student `g(t*·u)` next to the teacher's Heun samples from `σ_max·u`,
-    /// the same unit noise `u`.
-    pub fn evaluate(&mut self) -> Result<(ToyMetrics, SampleView)> {
-        let n = self.config.eval.samples;
-        let t_star = self.config.distill.t_star;
+    /// returns the view: student `g(t*·u, y)` next to the teacher's Heun samples from `σ_max·u`
+    /// with the same unit noise `u` and labels `y`.
+    pub fn evaluate(&mut self) -> Result<(Metrics, SampleView)> {
         let inner = self.device.clone().inner();
-        let z = noise_tensor(self.config.seed, Stream::Eval, n, 2, t_star, &inner);
-        let samples = host(
-            self.nets
-                .ema
-                .denoise(z, Tensor::full([n, 1], t_star, &inner)),
-        )?;
-        let metrics = toy_metrics(&samples, &self.reference, self.mixture.as_ref())
-            .map_err(|e| EngineError::Invalid(format!("evaluation at step {}: {e}", self.step)))?;
+        let (metrics, view) = match &self.world {
+            World::Toy(toy) => {
+                let (metrics, student) = toy.evaluate(&self.config, self.step, &inner)?;
+                let k = VIEW_POINTS.min(self.config.eval.samples);
+                let view = SampleView {
+                    step: self.step,
+                    dim: 2,
+                    student: student[..2 * k].to_vec(),
+                    teacher: Vec::new(),
+                    teacher_steps: self.view_steps,
+                    teacher_nfe: Integrator::Heun.nfe(self.view_steps),
+                    image_shape: None,
+                    labels: None,
+                    columns: 0,
+                };
+                (Metrics::Toy(metrics), view)
+            }
+            World::Image(image) => {
+                let metrics = image.evaluate(&self.config, &inner)?;
+                let view = SampleView {
+                    step: self.step,
+                    dim: image.shape().iter().product(),
+                    student: image.student_view(&self.config, &inner)?,
+                    teacher: Vec::new(),
+                    teacher_steps: self.view_steps,
+                    teacher_nfe: Integrator::Heun.nfe(self.view_steps),
+                    image_shape: Some(image.shape()),
+                    labels: image.view_labels(),
+                    columns: VIEW_COLUMNS,
+                };
+                (Metrics::Image(metrics), view)
+            }
+        };
+        let view = SampleView {
+            teacher: self.teacher_view()?,
+            ..view
+        };
         if let Some(dir) = &self.dir {
             let mut line = serde_json::to_value(&metrics).unwrap_or_default();
             line["step"] = json!(self.step);
@@ -240,22 +337,12 @@ impl Run {
             line["event"] = json!("eval");
             dir.append_metrics(&line)?;
         }
-        let k = VIEW_POINTS.min(n);
-        let teacher = self.teacher_view()?;
-        let view = SampleView {
-            step: self.step,
-            dim: 2,
-            student: samples[..2 * k].to_vec(),
-            teacher,
-            teacher_steps: self.view_steps,
-            teacher_nfe: Integrator::Heun.nfe(self.view_steps),
-        };
         self.last_eval = Some((self.step, metrics.clone(), view.clone()));
         Ok((metrics, view))
     }
 
     /// The evaluation at the current step, reusing one made there already.
-    pub fn evaluate_once(&mut self) -> Result<(ToyMetrics, SampleView)> {
+    pub fn evaluate_once(&mut self) -> Result<(Metrics, SampleView)> {
         if let Some((step, metrics, view)) = &self.last_eval
             && *step == self.step
         {
@@ -264,14 +351,22 @@ impl Run {
         self.evaluate()
     }
 
-    /// Teacher samples of the view: Heun with `view_steps` steps from the student's unit noise.
+    /// Teacher samples of the view: Heun with `view_steps` steps from the student's unit noise
+    /// (and labels).
     fn teacher_view(&mut self) -> Result<Vec<f32>> {
         if let Some(view) = &self.teacher_view {
             return Ok(view.clone());
         }
-        let k = VIEW_POINTS.min(self.config.eval.samples);
-        let u = noise_tensor(self.config.seed, Stream::Eval, k, 2, 1.0, &self.device);
-        let view = host(sample(&self.teacher, Integrator::Heun, self.view_steps, u))?;
+        let view = match (&self.world, &self.teacher) {
+            (World::Image(world), Teacher::Image(teacher)) => {
+                world.teacher_view(teacher, self.config.seed, self.view_steps)?
+            }
+            _ => {
+                let k = VIEW_POINTS.min(self.config.eval.samples);
+                let u = noise_tensor(self.config.seed, Stream::Eval, k, 2, 1.0, &self.device);
+                host(sample(&self.teacher, Integrator::Heun, self.view_steps, u))?
+            }
+        };
         self.teacher_view = Some(view.clone());
         Ok(view)
     }
@@ -286,8 +381,13 @@ impl Run {
     }
 
     /// Teacher and fake-denoiser scores `(D − x)/σ²` (B.3) on a `grid × grid` lattice over
-    /// `[−extent, extent]²`.
+    /// `[−extent, extent]²` (2-D runs only).
     pub fn score_field(&self, sigma: f64, grid: usize, extent: f64) -> Result<ScoreField> {
+        let World::Toy(toy) = &self.world else {
+            return Err(EngineError::Invalid(
+                "the score field is drawn for 2-D runs only; this run distils images".into(),
+            ));
+        };
         let grid = grid.clamp(2, 64);
         let points: Vec<f32> = (0..grid * grid)
             .flat_map(|i| {
@@ -303,18 +403,24 @@ impl Run {
         Ok(ScoreField {
             sigma,
             teacher: score(self.teacher.denoise(x.clone(), level.clone()))?,
-            fake: score(self.nets.fake_denoiser.denoise(x.clone(), level).detach())?,
+            fake: score(toy.nets.fake_denoiser.denoise(x.clone(), level).detach())?,
             points,
         })
     }
 
-    /// Writes a sample snapshot PNG (teacher grey, student blue) into the run folder.
+    /// Writes a sample snapshot PNG into the run folder: teacher grey and student blue points
+    /// (2-D), or teacher | student image grids on the same noise and labels.
     pub fn snapshot(&self, view: &SampleView) -> Result<Option<PathBuf>> {
         let Some(dir) = &self.dir else {
             return Ok(None);
         };
         let path = dir.sample_path(self.step);
-        write_scatter_png(&path, &view.teacher, &view.student)?;
+        match view.image_shape {
+            Some(shape) => {
+                write_view_png(&path, &view.teacher, &view.student, shape, view.columns)?
+            }
+            None => write_scatter_png(&path, &view.teacher, &view.student)?,
+        }
         Ok(Some(path))
     }
 
@@ -340,11 +446,10 @@ impl Run {
             return Ok(None);
         };
         let mut file = TensorFile::new();
-        file.insert_module("generator.", &self.nets.generator)?;
-        file.insert_module("fake_denoiser.", &self.nets.fake_denoiser)?;
-        file.insert_module("ema.", &self.nets.ema)?;
-        file.insert_adam("adam_generator.", &self.nets.adam_generator)?;
-        file.insert_adam("adam_fake.", &self.nets.adam_fake)?;
+        match &self.world {
+            World::Toy(toy) => insert_networks(&mut file, &toy.nets)?,
+            World::Image(image) => insert_networks(&mut file, &image.nets)?,
+        }
         file.metadata.insert("step".into(), self.step.to_string());
         file.metadata
             .insert("wall_s".into(), self.wall_s().to_string());
@@ -358,7 +463,22 @@ impl Run {
     /// Replaces the state by a checkpoint's (roll-back after divergence).
     pub fn restore(&mut self, path: &Path) -> Result<()> {
         let file = TensorFile::read(path)?;
-        self.nets = restore_networks(&file, &self.config, &self.teacher, &self.device)?;
+        let (config, device) = (&self.config, &self.device);
+        match (&mut self.world, &self.teacher) {
+            (World::Image(image), Teacher::Image(t)) => {
+                let blank = t.net.clone().set_require_grad(true);
+                image.nets = restore_networks(&file, config, blank, device)?;
+            }
+            (World::Toy(toy), teacher) => {
+                let blank = toy_blank(config, teacher, device);
+                toy.nets = restore_networks(&file, config, blank, device)?;
+            }
+            (World::Image(_), _) => {
+                return Err(EngineError::Invalid(
+                    "an image run needs an image teacher".into(),
+                ));
+            }
+        }
         self.step = file.meta("step")?.parse().map_err(|e| EngineError::File {
             path: path.to_owned(),
             message: format!("metadata `step`: {e}"),
@@ -370,6 +490,66 @@ impl Run {
     }
 }
 
+impl ToyWorld {
+    /// The networks of a toy run and its reference: the exact mixture, or a Gaussian fit of
+    /// the teacher's Heun samples (`eval.teacher_steps` steps).
+    fn new(
+        nets: Networks<MlpDenoiser>,
+        config: &RunConfig,
+        teacher: &Teacher,
+        device: &Device,
+    ) -> Result<Self> {
+        let mixture = config
+            .data
+            .mixture()
+            .filter(|_| config.teacher == TeacherConfig::Exact);
+        let n = config.eval.samples;
+        let reference_samples = match &mixture {
+            Some(m) => {
+                m.sample(&mut rng_for(config.seed, 0, Stream::Other(0x7e)), n)
+                    .0
+            }
+            None => {
+                // No input requires a gradient, so no graph is recorded.
+                let noise = noise_tensor(config.seed, Stream::Other(0x7e), n, 2, 1.0, device);
+                host(sample(
+                    teacher,
+                    Integrator::Heun,
+                    config.eval.teacher_steps,
+                    noise,
+                ))?
+            }
+        };
+        let reference = Gaussian::fit(&reference_samples, 2)
+            .map_err(|e| EngineError::Invalid(format!("teacher reference samples: {e}")))?;
+        Ok(Self {
+            nets,
+            mixture,
+            reference,
+        })
+    }
+
+    /// Metrics of the EMA generator's samples `g(t*·u)` and the samples themselves.
+    fn evaluate(
+        &self,
+        config: &RunConfig,
+        step: u64,
+        inner: &Device,
+    ) -> Result<(ToyMetrics, Vec<f32>)> {
+        let n = config.eval.samples;
+        let t_star = config.distill.t_star;
+        let z = noise_tensor(config.seed, Stream::Eval, n, 2, t_star, inner);
+        let samples = host(
+            self.nets
+                .ema
+                .denoise(z, Tensor::full([n, 1], t_star, inner)),
+        )?;
+        let metrics = toy_metrics(&samples, &self.reference, self.mixture.as_ref())
+            .map_err(|e| EngineError::Invalid(format!("evaluation at step {step}: {e}")))?;
+        Ok((metrics, samples))
+    }
+}
+
 /// What `start` and `resume` both build first: the device, and the teacher on it.
 fn prepare(config: &RunConfig, options: &RunOptions) -> Result<(SelectedDevice, Teacher)> {
     let selected = select(options.backend)?;
@@ -377,28 +557,65 @@ fn prepare(config: &RunConfig, options: &RunOptions) -> Result<(SelectedDevice, 
     Ok((selected, teacher))
 }
 
-/// Rebuilds θ, ψ, the EMA and both Adams from a checkpoint.
-fn restore_networks(
+/// A network of the toy run's shape (values to be overwritten by a checkpoint).
+fn toy_blank(config: &RunConfig, teacher: &Teacher, device: &Device) -> MlpDenoiser {
+    match teacher {
+        Teacher::Network(net) => net.clone().set_require_grad(true),
+        _ => {
+            let mut rng = rng_for(0, 0, Stream::Init);
+            MlpDenoiser::new(&config.net, 2, teacher.sigma_data(), &mut rng, device)
+        }
+    }
+}
+
+/// Rebuilds a run's networks from a checkpoint.
+fn restore_world(
     file: &TensorFile,
     config: &RunConfig,
     teacher: &Teacher,
     device: &Device,
-) -> Result<Networks> {
-    let blank = || match teacher {
-        Teacher::Network(net) => net.clone().set_require_grad(true),
-        Teacher::Exact(m) => {
-            let mut rng = rng_for(0, 0, Stream::Init);
-            MlpDenoiser::new(&config.net, 2, m.sigma_data(), &mut rng, device)
+    cache_dir: Option<&Path>,
+) -> Result<World> {
+    Ok(match teacher {
+        Teacher::Image(t) => {
+            let blank = t.net.clone().set_require_grad(true);
+            let nets = restore_networks(file, config, blank, device)?;
+            let inner = device.clone().inner();
+            World::Image(Box::new(ImageWorld::new(
+                nets, t, config, cache_dir, &inner,
+            )?))
         }
-    };
+        _ => {
+            let nets = restore_networks(file, config, toy_blank(config, teacher, device), device)?;
+            World::Toy(Box::new(ToyWorld::new(nets, config, teacher, device)?))
+        }
+    })
+}
+
+/// Adds θ, ψ, the EMA and both Adams to a checkpoint.
+fn insert_networks<N: DistillNet>(file: &mut TensorFile, nets: &Networks<N>) -> Result<()> {
+    file.insert_module("generator.", &nets.generator)?;
+    file.insert_module("fake_denoiser.", &nets.fake_denoiser)?;
+    file.insert_module("ema.", &nets.ema)?;
+    file.insert_adam("adam_generator.", &nets.adam_generator)?;
+    file.insert_adam("adam_fake.", &nets.adam_fake)
+}
+
+/// Rebuilds θ, ψ, the EMA and both Adams from a checkpoint, into copies of `blank`.
+fn restore_networks<N: DistillNet>(
+    file: &TensorFile,
+    config: &RunConfig,
+    blank: N,
+    device: &Device,
+) -> Result<Networks<N>> {
     let mut adam_generator = Adam::new(0.0, config.distill.adam_beta2);
     let mut adam_fake = Adam::new(0.0, config.distill.adam_beta2);
     file.load_adam("adam_generator.", &mut adam_generator, device)?;
     file.load_adam("adam_fake.", &mut adam_fake, device)?;
     Ok(Networks {
-        generator: file.load_module("generator.", blank(), device)?,
-        fake_denoiser: file.load_module("fake_denoiser.", blank(), device)?,
-        ema: file.load_module("ema.", blank().valid(), &device.clone().inner())?,
+        generator: file.load_module("generator.", blank.clone(), device)?,
+        fake_denoiser: file.load_module("fake_denoiser.", blank.clone(), device)?,
+        ema: file.load_module("ema.", blank.valid(), &device.clone().inner())?,
         adam_generator,
         adam_fake,
     })
@@ -412,9 +629,14 @@ fn teacher_fit(
     device: &Device,
     progress: &mut dyn FnMut(&str, f32),
 ) -> Result<MlpDenoiser> {
+    let Some(data) = config.data.toy() else {
+        return Err(EngineError::Invalid(
+            "the teacher fit is for 2-D toy data; image runs copy their U-Net teacher".into(),
+        ));
+    };
     let key = format!(
         "v1\n{}\n{}\n{}",
-        toml::to_string(&config.data).unwrap_or_default(),
+        toml::to_string(data).unwrap_or_default(),
         toml::to_string(&config.net).unwrap_or_default(),
         toml::to_string(&config.init)
             .unwrap_or_default()
@@ -447,7 +669,7 @@ fn teacher_fit(
     };
     let net = fit_denoiser(
         net,
-        &config.data,
+        data,
         Some(teacher),
         settings,
         device,
@@ -459,7 +681,7 @@ fn teacher_fit(
         },
     );
     if let Some(path) = cached {
-        save_network(&path, &net, &config.net, &config.data)?;
+        save_network(&path, &net, &config.net, data)?;
     }
     progress("teacher fit", 1.0);
     Ok(net)

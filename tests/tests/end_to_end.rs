@@ -48,7 +48,9 @@ fn drive(
                 dir = info.dir;
                 session.send(Command::Resume);
             }
-            Event::Evaluated { step, metrics, .. } => evals.push((step, metrics)),
+            Event::Evaluated { step, metrics, .. } => {
+                evals.push((step, metrics.toy().cloned().expect("a toy run's metrics")));
+            }
             Event::Failed(m) => panic!("engine failed: {m}"),
             Event::Diverged { reason, .. } => panic!("diverged: {reason}"),
             Event::Finished { .. } => return (evals, dir),

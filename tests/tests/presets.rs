@@ -73,3 +73,25 @@ fn invalid_toml_reports_the_line() {
     let msg = error_of("[distill\n");
     assert!(msg.contains("bad.toml") && msg.contains("line"), "{msg}");
 }
+
+#[test]
+fn image_presets_pair_image_data_with_a_network_teacher() {
+    use sim_engine::config::TeacherConfig;
+    for name in [
+        "digits_sim",
+        "digits_sid",
+        "digits_di",
+        "digits_sim_uncond",
+        "fashion_mnist_sim",
+    ] {
+        let path = presets_dir().join(format!("{name}.toml"));
+        let config = RunConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(config.data.image().is_some(), "{name}: image data");
+        assert!(
+            matches!(config.teacher, TeacherConfig::Network { .. }),
+            "{name}: a network teacher"
+        );
+        // The paper's t* and σ distributions are kept; only batch and lr are scaled.
+        assert_eq!(config.distill.t_star, 2.5, "{name}");
+    }
+}

@@ -10,3 +10,19 @@ pub trait Denoiser {
     /// Denoises a batch; differentiable in `x` on an autodiff device.
     fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2>;
 }
+
+/// `D(x; σ, y)`: a denoiser that may be class-conditional. In class-conditional distillation
+/// the same class `y` goes to the generator, the fake denoiser and the teacher (SIM paper §4).
+///
+/// # Shapes
+/// `x`: `[batch, dim]`, `sigma`: `[batch, 1]`, `labels`: one-hot rows `[batch, classes]` or
+/// `None` (unconditional); result: `[batch, dim]`.
+pub trait LabelledDenoiser {
+    /// Denoises a batch with its class vectors; differentiable in `x` on an autodiff device.
+    fn denoise_labelled(
+        &self,
+        x: Tensor<2>,
+        sigma: Tensor<2>,
+        labels: Option<Tensor<2>>,
+    ) -> Tensor<2>;
+}

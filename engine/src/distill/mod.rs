@@ -6,5 +6,6 @@ pub mod distance;
 pub mod ema;
 pub mod fit;
 pub mod iteration;
+pub mod net;
 pub mod objective;
 pub mod params;

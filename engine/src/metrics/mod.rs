@@ -14,12 +14,14 @@
 //! the features, e.g. "FID (digits-CNN)"; [`ImageMetrics::fid_label`] does so.
 
 pub mod classifier;
+mod eval;
 mod frechet;
 mod image;
 mod inception;
 mod toy;
 pub mod train_classifier;
 
+pub use eval::Metrics;
 pub use frechet::{Gaussian, MetricError, frechet_distance};
 pub use image::{ImageMetrics, ReferenceStats, image_metrics};
 pub use inception::{class_histogram, inception_score};

@@ -1,4 +1,6 @@
-//! Networks: the EDM-preconditioned MLP denoiser and its noise embedding.
+//! Networks: the EDM-preconditioned MLP denoiser (toy data), the U-Net denoiser (images) and
+//! their noise embedding.
 
 pub mod embedding;
 pub mod mlp;
+pub mod unet;

@@ -1,0 +1,385 @@
+//! The image side of a [`Run`](crate::run::Run): the U-Net networks θ and ψ (copies of the
+//! teacher), one-step and multi-step samples on shared noise and labels, FID / IS evaluation,
+//! and teacher | student sample grids.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use crate::config::RunConfig;
+use crate::data::images::ImageSource;
+use crate::diffusion::sampler::{Integrator, sample};
+use crate::distill::iteration::{Networks, one_hot};
+use crate::error::{EngineError, Result};
+use crate::image_teacher::ImageTeacher;
+use crate::metrics::classifier::TrainedClassifier;
+use crate::metrics::{ImageMetrics, ReferenceStats, image_metrics};
+use crate::nets::unet::UNetDenoiser;
+use crate::rng::{Stream, normal, rng_for};
+use crate::store::image_grid::write_image_grid;
+
+/// Images per network call when sampling (bounds memory for large evaluations).
+const CHUNK: usize = 256;
+/// Images per row of the view grid (and rows of an unconditional one).
+pub const VIEW_COLUMNS: usize = 10;
+
+/// The networks of an image run and what their samples are judged against.
+#[derive(Debug)]
+pub struct ImageWorld {
+    /// θ, ψ, the EMA and their Adams; U-Nets shaped like the teacher.
+    pub nets: Networks<UNetDenoiser>,
+    judge: ImageJudge,
+    shape: [usize; 3],
+    classes: usize,
+}
+
+/// Scores generated images with a classifier against the data set's reference statistics.
+#[derive(Debug)]
+struct ImageJudge {
+    classifier: TrainedClassifier,
+    reference: ReferenceStats,
+    /// Pixels cropped from each side of a generated image before the classifier sees it (the
+    /// teacher's padding, e.g. 2 for Fashion-MNIST 28×28 padded to 32×32).
+    crop: usize,
+}
+
+impl ImageJudge {
+    /// The run's classifier (`eval.classifier`, or the shipped one for the data) and reference
+    /// statistics of the images the teacher was trained on (cached in `cache_dir`).
+    fn new(
+        config: &RunConfig,
+        teacher: &ImageTeacher,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let training = &teacher.info.training;
+        let path = match &config.eval.classifier {
+            Some(path) => path.clone(),
+            None => default_classifier(&training.data)?,
+        };
+        let classifier = TrainedClassifier::load(&path, device)?;
+        let c = classifier.net.config();
+        let unet = &teacher.info.unet;
+        let size = unet.image_size;
+        let fits = c.channels == unet.image_channels
+            && c.height == c.width
+            && c.height <= size
+            && (size - c.height).is_multiple_of(2);
+        if !fits {
+            return Err(EngineError::File {
+                path,
+                message: format!(
+                    "eval.classifier takes {}×{}×{} images, the teacher makes {}×{size}×{size}; \
+                     train a classifier for this data with `sim-workbench train-classifier`",
+                    c.channels, c.height, c.width, unet.image_channels
+                ),
+            });
+        }
+        let crop = (size - c.height) / 2;
+        let mut set = training.load_data()?;
+        set.pixels = centre_crop(&set.pixels, [set.channels, size, size], crop);
+        set.height -= 2 * crop;
+        set.width -= 2 * crop;
+        let reference = match cache_dir {
+            Some(dir) => ReferenceStats::cached(&classifier, &set, dir)?,
+            None => ReferenceStats::compute(&classifier, &set)?,
+        };
+        Ok(Self {
+            classifier,
+            reference,
+            crop,
+        })
+    }
+
+    /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape).
+    fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
+        let cropped = centre_crop(images, shape, self.crop);
+        image_metrics(&self.classifier, &cropped, &self.reference)
+    }
+}
+
+/// The shipped classifier for a data set, relative to the working directory.
+fn default_classifier(source: &ImageSource) -> Result<PathBuf> {
+    match source {
+        ImageSource::Digits => Ok("assets/classifiers/digits-cnn.safetensors".into()),
+        ImageSource::FashionMnist { .. } => {
+            Ok("assets/classifiers/fashion-mnist-cnn.safetensors".into())
+        }
+        other => Err(EngineError::Invalid(format!(
+            "eval.classifier: no classifier ships for {}; train one with `sim-workbench \
+             train-classifier` and set eval.classifier to its file",
+            other.label()
+        ))),
+    }
+}
+
+/// Removes `crop` pixels from every side of each `[C, S, S]` image of `images`.
+fn centre_crop(images: &[f32], [c, h, w]: [usize; 3], crop: usize) -> Vec<f32> {
+    if crop == 0 {
+        return images.to_vec();
+    }
+    let dim = c * h * w;
+    images
+        .chunks_exact(dim)
+        .flat_map(|image| {
+            image
+                .chunks_exact(w)
+                .enumerate()
+                .filter(move |(row, _)| (crop..h - crop).contains(&(row % h)))
+                .flat_map(move |(_, line)| &line[crop..w - crop])
+        })
+        .copied()
+        .collect()
+}
+
+impl ImageWorld {
+    /// θ, ψ and the EMA as `nets` (copies of `teacher`'s U-Net, or a checkpoint's), judged
+    /// against the data set the teacher was trained on (reference statistics cached in
+    /// `cache_dir`; the classifier runs on `device`).
+    pub fn new(
+        nets: Networks<UNetDenoiser>,
+        teacher: &ImageTeacher,
+        config: &RunConfig,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let unet = &teacher.info.unet;
+        Ok(Self {
+            nets,
+            judge: ImageJudge::new(config, teacher, cache_dir, device)?,
+            shape: [unet.image_channels, unet.image_size, unet.image_size],
+            classes: unet.classes,
+        })
+    }
+
+    /// `[C, H, W]` of the images.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// Values per image.
+    fn dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Labels of evaluation sample `i`: classes in turn (`i mod classes`), so every class is
+    /// equally represented; `None` when unconditional.
+    fn eval_labels(&self, n: usize) -> Option<Vec<usize>> {
+        (self.classes > 0).then(|| (0..n).map(|i| i % self.classes).collect())
+    }
+
+    /// Labels of the view grid: row `k` is class `k`; `None` when unconditional.
+    pub fn view_labels(&self) -> Option<Vec<usize>> {
+        (self.classes > 0).then(|| {
+            (0..self.classes * VIEW_COLUMNS)
+                .map(|i| i / VIEW_COLUMNS)
+                .collect()
+        })
+    }
+
+    /// Images in the view grid.
+    fn view_count(&self) -> usize {
+        VIEW_COLUMNS
+            * if self.classes > 0 {
+                self.classes
+            } else {
+                VIEW_COLUMNS
+            }
+    }
+
+    /// Unit noise `u` of the evaluation (`Stream::Eval`) or of the view (`Stream::Other`).
+    fn unit_noise(&self, seed: u64, stream: Stream, n: usize) -> Vec<f32> {
+        normal(&mut rng_for(seed, 0, stream), n * self.dim(), 1.0)
+    }
+
+    /// One-step samples `g(t*·u, y)` of the EMA generator on the evaluation noise, and their
+    /// scores.
+    pub fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<ImageMetrics> {
+        let n = config.eval.samples;
+        let u = self.unit_noise(config.seed, Stream::Eval, n);
+        let labels = self.eval_labels(n);
+        let images = one_step(
+            &self.nets.ema,
+            &u,
+            labels.as_deref(),
+            config.distill.t_star,
+            self.dim(),
+            device,
+        )?;
+        self.judge.score(&images, self.shape)
+    }
+
+    /// The teacher's scores: Heun with `eval.teacher_steps` steps from `σ_max·u` on the
+    /// student's evaluation noise and labels.
+    pub fn evaluate_teacher(
+        &self,
+        teacher: &ImageTeacher,
+        config: &RunConfig,
+    ) -> Result<ImageMetrics> {
+        let n = config.eval.samples;
+        let u = self.unit_noise(config.seed, Stream::Eval, n);
+        let labels = self.eval_labels(n);
+        let images = heun(
+            &teacher.net,
+            &u,
+            labels.as_deref(),
+            config.eval.teacher_steps,
+            self.dim(),
+        )?;
+        self.judge.score(&images, self.shape)
+    }
+
+    /// The student's view grid: one-step samples on the view noise and labels.
+    pub fn student_view(&self, config: &RunConfig, device: &Device) -> Result<Vec<f32>> {
+        let u = self.unit_noise(config.seed, Stream::Other(VIEW_STREAM), self.view_count());
+        let labels = self.view_labels();
+        one_step(
+            &self.nets.ema,
+            &u,
+            labels.as_deref(),
+            config.distill.t_star,
+            self.dim(),
+            device,
+        )
+    }
+
+    /// The teacher's view grid: Heun with `steps` steps on the same noise and labels.
+    pub fn teacher_view(
+        &self,
+        teacher: &ImageTeacher,
+        seed: u64,
+        steps: usize,
+    ) -> Result<Vec<f32>> {
+        let u = self.unit_noise(seed, Stream::Other(VIEW_STREAM), self.view_count());
+        let labels = self.view_labels();
+        heun(&teacher.net, &u, labels.as_deref(), steps, self.dim())
+    }
+}
+
+/// Stream label of the view's unit noise.
+const VIEW_STREAM: u64 = 0x71e;
+
+/// `g(z, y) = D(z; t*, y)` with `z = t*·u` (B.4), in chunks, without autodiff.
+///
+/// # Shapes
+/// `u`: `[n, dim]` row-major; result `[n, dim]`.
+fn one_step(
+    generator: &UNetDenoiser,
+    u: &[f32],
+    labels: Option<&[usize]>,
+    t_star: f64,
+    dim: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let classes = generator.config().classes;
+    chunked(u, dim, device, |start, z| {
+        let rows = z.dims()[0];
+        let y = labels.map(|l| one_hot(&l[start..start + rows], classes, device));
+        let level = Tensor::<2>::full([rows, 1], t_star, device);
+        generator.denoise_labelled(z.mul_scalar(t_star), level, y)
+    })
+}
+
+/// EDM Algorithm 1 (Heun, `steps` steps, `2·steps − 1` evaluations) from `σ_max·u`, in chunks,
+/// on the network's device without autodiff.
+fn heun(
+    net: &UNetDenoiser,
+    u: &[f32],
+    labels: Option<&[usize]>,
+    steps: usize,
+    dim: usize,
+) -> Result<Vec<f32>> {
+    let net = net.valid();
+    let device = net
+        .devices()
+        .into_iter()
+        .next()
+        .map(Device::inner)
+        .ok_or_else(|| EngineError::Invalid("the teacher has no parameters".into()))?;
+    let classes = net.config().classes;
+    chunked(u, dim, &device, |start, x| {
+        let rows = x.dims()[0];
+        match labels {
+            Some(l) => {
+                let y = one_hot(&l[start..start + rows], classes, &device);
+                sample(&net.with_labels(y), Integrator::Heun, steps, x)
+            }
+            None => sample(&net, Integrator::Heun, steps, x),
+        }
+    })
+}
+
+/// Applies `f(first_row, rows)` to `[CHUNK, dim]` slices of `values` and concatenates the
+/// results on the host.
+fn chunked(
+    values: &[f32],
+    dim: usize,
+    device: &Device,
+    mut f: impl FnMut(usize, Tensor<2>) -> Tensor<2>,
+) -> Result<Vec<f32>> {
+    let n = values.len() / dim;
+    let mut out = Vec::with_capacity(values.len());
+    for start in (0..n).step_by(CHUNK) {
+        let rows = CHUNK.min(n - start);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(
+                values[start * dim..(start + rows) * dim].to_vec(),
+                [rows, dim],
+            ),
+            device,
+        );
+        out.extend(
+            f(start, x)
+                .try_into_vec_as::<f32>()
+                .map_err(|e| EngineError::Device(format!("{e:?}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Writes teacher | student grids side by side as one PNG: each row holds `columns` teacher
+/// images, a blank (grey) tile, then the `columns` student images of the same noise and labels.
+pub fn write_view_png(
+    path: &Path,
+    teacher: &[f32],
+    student: &[f32],
+    shape: [usize; 3],
+    columns: usize,
+) -> Result<()> {
+    let dim: usize = shape.iter().product();
+    let blank = vec![0.0f32; dim];
+    let mut tiles = Vec::with_capacity(teacher.len() + student.len() + teacher.len() / columns);
+    for (t_row, s_row) in teacher
+        .chunks(columns * dim)
+        .zip(student.chunks(columns * dim))
+    {
+        tiles.extend_from_slice(t_row);
+        tiles.extend_from_slice(&blank);
+        tiles.extend_from_slice(s_row);
+    }
+    write_image_grid(path, &tiles, shape, 2 * columns + 1, 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cropping undoes `ImageSet::pad_to`: two 2-channel 2×2 images padded to 4×4 (as a
+    /// 28×28 → 32×32 teacher is) come back exactly.
+    #[test]
+    fn centre_crop_undoes_padding() {
+        let set = crate::data::images::ImageSet {
+            name: "t".into(),
+            channels: 2,
+            height: 2,
+            width: 2,
+            pixels: (0..16).map(|v| v as f32 / 16.0).collect(),
+            labels: Vec::new(),
+            classes: 0,
+        };
+        let padded = set.pad_to(4).expect("pad");
+        assert_eq!(centre_crop(&padded.pixels, [2, 4, 4], 1), set.pixels);
+        assert_eq!(centre_crop(&set.pixels, [2, 2, 2], 0), set.pixels);
+    }
+}

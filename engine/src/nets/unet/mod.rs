@@ -1,0 +1,287 @@
+//! The image denoiser: a small U-Net `F` wrapped in EDM preconditioning (Karras et al. 2022,
+//! Table 1), `D(x; σ, y) = c_skip x + c_out F(c_in x; c_noise, y)` (SIM_SPEC §1).
+//!
+//! The layout is EDM's `DhariwalUNet` (ADM) scaled down: a 3×3 input convolution; per level,
+//! `blocks_per_level` residual blocks then a stride-2 downsampling (except at the lowest
+//! level); a middle of residual block, optional self-attention, residual block; per level on
+//! the way up, `blocks_per_level + 1` residual blocks on the concatenation with the matching
+//! encoder activation, then nearest-neighbour upsampling and a 3×3 convolution; GroupNorm, SiLU
+//! and a zero-initialised 3×3 output convolution. Every block is conditioned on an embedding of
+//! `c_noise` (and of the class, if any) by a per-channel scale and shift.
+//!
+//! Images travel as flat rows, like every other [`Denoiser`]: `[batch, C·H·W]` in channel-major
+//! (NCHW) order, pixel `(c, i, j)` at column `c·H·W + i·W + j`.
+
+mod attention;
+mod block;
+mod config;
+
+use burn::nn::GroupNorm;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+use rand::Rng;
+
+use self::attention::SelfAttention;
+use self::block::{Downsample, Embedding, ResBlock, Upsample, conv, group_norm};
+pub use self::config::UNetConfig;
+use crate::diffusion::denoiser::Denoiser;
+use crate::diffusion::edm::Precond;
+use crate::error::{EngineError, Result};
+
+/// Width of the conditioning embedding per base channel (ADM's `channel_mult_emb`).
+const EMBEDDING_MULT: usize = 4;
+
+/// One encoder level: residual blocks, then (except at the lowest level) a downsampling.
+#[derive(Module, Debug)]
+struct EncoderLevel {
+    blocks: Vec<ResBlock>,
+    down: Option<Downsample>,
+}
+
+/// The middle of the U-Net, at the lowest resolution.
+#[derive(Module, Debug)]
+struct Middle {
+    first: ResBlock,
+    attention: Option<SelfAttention>,
+    second: ResBlock,
+}
+
+/// One decoder level: residual blocks on `[h, skip]`, then (except at the top) an upsampling.
+#[derive(Module, Debug)]
+struct DecoderLevel {
+    blocks: Vec<ResBlock>,
+    up: Option<Upsample>,
+}
+
+/// An EDM-preconditioned U-Net denoiser for square images, optionally class-conditional.
+///
+/// Parameters are named by their module path (`encoder.0.blocks.0.conv0.weight`,
+/// `middle.attention.qkv.weight`, `output.bias`, …), so `distill::params`, the Adam state
+/// and the safetensors checkpoints handle it as they handle the MLP.
+#[derive(Module, Debug)]
+pub struct UNetDenoiser {
+    embedding: Embedding,
+    input: Conv2d,
+    encoder: Vec<EncoderLevel>,
+    middle: Middle,
+    decoder: Vec<DecoderLevel>,
+    out_norm: GroupNorm,
+    output: Conv2d,
+    #[module(skip)]
+    config: UNetConfig,
+    #[module(skip)]
+    sigma_data: f64,
+}
+
+impl UNetDenoiser {
+    /// A freshly initialised network, every parameter drawn from `rng` in a fixed order (the
+    /// same seed gives bit-identical parameters). Convolutions and linear layers start at
+    /// `U(−1/√fan_in, 1/√fan_in)` (EDM's `kaiming_uniform`, gain √(1/3)); the second
+    /// convolution of every residual block, the attention projection and the output convolution
+    /// start at zero (as in EDM's `DhariwalUNet`), so `D` starts as exactly `c_skip x`.
+    ///
+    /// `sigma_data` is EDM's σ_d (0.5 for images scaled to [−1, 1]).
+    pub fn new(
+        config: &UNetConfig,
+        sigma_data: f64,
+        rng: &mut impl Rng,
+        device: &Device,
+    ) -> Result<Self> {
+        config
+            .validate()
+            .map_err(|m| EngineError::Invalid(format!("U-Net: {m}")))?;
+        if !(sigma_data.is_finite() && sigma_data > 0.0) {
+            return Err(EngineError::Invalid(format!(
+                "U-Net: sigma_data must be a positive number (0.5 for images in [-1, 1]), \
+                 got {sigma_data}"
+            )));
+        }
+        let widths: Vec<usize> = config
+            .channel_mult
+            .iter()
+            .map(|m| m * config.channels)
+            .collect();
+        let emb = EMBEDDING_MULT * config.channels;
+        let p = config.dropout;
+        let embedding = Embedding::new(config.noise_frequencies, config.classes, emb, rng, device);
+        let input = conv(config.image_channels, widths[0], 3, 1, 1.0, rng, device);
+
+        // Channel counts of the activations the decoder concatenates, in encoder order.
+        let mut skips = vec![widths[0]];
+        let mut ch = widths[0];
+        let mut encoder = Vec::with_capacity(widths.len());
+        for (level, &width) in widths.iter().enumerate() {
+            let mut blocks = Vec::with_capacity(config.blocks_per_level);
+            for _ in 0..config.blocks_per_level {
+                blocks.push(ResBlock::new(ch, width, emb, p, rng, device));
+                ch = width;
+                skips.push(ch);
+            }
+            let down = (level + 1 < widths.len()).then(|| {
+                skips.push(ch);
+                Downsample::new(ch, rng, device)
+            });
+            encoder.push(EncoderLevel { blocks, down });
+        }
+
+        let middle = Middle {
+            first: ResBlock::new(ch, ch, emb, p, rng, device),
+            attention: config
+                .attention
+                .then(|| SelfAttention::new(ch, rng, device)),
+            second: ResBlock::new(ch, ch, emb, p, rng, device),
+        };
+
+        let mut decoder = Vec::with_capacity(widths.len());
+        for (level, &width) in widths.iter().enumerate().rev() {
+            let mut blocks = Vec::with_capacity(config.blocks_per_level + 1);
+            for _ in 0..=config.blocks_per_level {
+                let skip = skips.pop().unwrap_or(0);
+                blocks.push(ResBlock::new(ch + skip, width, emb, p, rng, device));
+                ch = width;
+            }
+            let up = (level > 0).then(|| Upsample::new(ch, rng, device));
+            decoder.push(DecoderLevel { blocks, up });
+        }
+
+        Ok(Self {
+            embedding,
+            input,
+            encoder,
+            middle,
+            decoder,
+            out_norm: group_norm(ch, device),
+            output: conv(ch, config.image_channels, 3, 1, 0.0, rng, device),
+            config: config.clone(),
+            sigma_data,
+        })
+    }
+
+    /// The settings this network was built from.
+    pub fn config(&self) -> &UNetConfig {
+        &self.config
+    }
+
+    /// EDM's σ_d this network was built for.
+    pub fn sigma_data(&self) -> f64 {
+        self.sigma_data
+    }
+
+    /// Values per image, `C·H·W`: the width of the flat rows [`Denoiser::denoise`] takes.
+    pub fn dim(&self) -> usize {
+        self.config.dim()
+    }
+
+    /// One-hot class vectors for integer labels in `0..classes`.
+    ///
+    /// # Shapes
+    /// `labels`: `[batch]`; result `[batch, classes]`.
+    pub fn one_hot(&self, labels: Tensor<1, Int>) -> Tensor<2> {
+        labels.one_hot::<2>(self.config.classes).float()
+    }
+
+    /// `D(x; σ, y)` (EDM Table 1 preconditioning) with class vectors `labels`: one-hot rows,
+    /// or any mix of them; `None` (like an all-zero row) means "no class", the unconditional
+    /// denoiser of a class-conditional network.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, C·H·W]` (NCHW order), `sigma`: `[batch, 1]`, `labels`:
+    /// `[batch, classes]`; result `[batch, C·H·W]`.
+    ///
+    /// # Panics
+    /// If `labels` is given but the network has no classes or a different number of them, or
+    /// if the shapes do not match.
+    pub fn denoise_labelled(
+        &self,
+        x: Tensor<2>,
+        sigma: Tensor<2>,
+        labels: Option<Tensor<2>>,
+    ) -> Tensor<2> {
+        if let Some(y) = &labels {
+            assert!(
+                self.config.classes > 0 && y.dims()[1] == self.config.classes,
+                "U-Net denoiser: labels have {} columns, the network has {} classes",
+                y.dims()[1],
+                self.config.classes
+            );
+        }
+        let [batch, dim] = x.dims();
+        let (c, s) = (self.config.image_channels, self.config.image_size);
+        let p = Precond::new(sigma, self.sigma_data);
+        let x_in = x.clone().mul(p.c_in).reshape([batch, c, s, s]);
+        let f = self.raw(x_in, p.c_noise, labels).reshape([batch, dim]);
+        x.mul(p.c_skip).add(f.mul(p.c_out))
+    }
+
+    /// This network with its class vectors bound, as a plain [`Denoiser`] (for the sampler
+    /// and the losses, which know nothing of labels).
+    ///
+    /// # Shapes
+    /// `labels`: `[batch, classes]`, the batch of every later `denoise` call.
+    pub fn with_labels(&self, labels: Tensor<2>) -> Labelled<'_> {
+        Labelled { net: self, labels }
+    }
+
+    /// The raw network `F(c_in x; c_noise, y)`.
+    ///
+    /// # Shapes
+    /// `x_in`: `[batch, C, H, W]`, `c_noise`: `[batch, 1]`, `labels`: `[batch, classes]`;
+    /// result `[batch, C, H, W]`.
+    fn raw(&self, x_in: Tensor<4>, c_noise: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
+        let emb = self.embedding.forward(c_noise, labels);
+        let mut h = self.input.forward(x_in);
+        let mut skips = vec![h.clone()];
+        for level in &self.encoder {
+            for block in &level.blocks {
+                h = block.forward(h, emb.clone());
+                skips.push(h.clone());
+            }
+            if let Some(down) = &level.down {
+                h = down.forward(h);
+                skips.push(h.clone());
+            }
+        }
+        h = self.middle.first.forward(h, emb.clone());
+        if let Some(attention) = &self.middle.attention {
+            h = attention.forward(h);
+        }
+        h = self.middle.second.forward(h, emb.clone());
+        // The decoder has exactly as many blocks as there are skips, taken last-in first-out.
+        let mut skips = skips.into_iter().rev();
+        for level in &self.decoder {
+            for (block, skip) in level.blocks.iter().zip(skips.by_ref()) {
+                h = block.forward(Tensor::cat(vec![h, skip], 1), emb.clone());
+            }
+            if let Some(up) = &level.up {
+                h = up.forward(h);
+            }
+        }
+        self.output.forward(silu(self.out_norm.forward(h)))
+    }
+}
+
+impl Denoiser for UNetDenoiser {
+    /// `D(x; σ)` without a class: see [`UNetDenoiser::denoise_labelled`].
+    fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
+        self.denoise_labelled(x, sigma, None)
+    }
+}
+
+/// A class-conditional [`UNetDenoiser`] with its class vectors bound (see
+/// [`UNetDenoiser::with_labels`]).
+#[derive(Debug)]
+pub struct Labelled<'a> {
+    net: &'a UNetDenoiser,
+    labels: Tensor<2>,
+}
+
+impl Denoiser for Labelled<'_> {
+    fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
+        self.net
+            .denoise_labelled(x, sigma, Some(self.labels.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
