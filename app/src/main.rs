@@ -23,7 +23,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_DIVERGED: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "sim-workbench", version, about = "Distil diffusion models into one-step generators with Score Implicit Matching")]
+#[command(
+    name = "sim-workbench",
+    version,
+    about = "Distil diffusion models into one-step generators with Score Implicit Matching"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -73,8 +77,9 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=off")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -20,7 +20,6 @@ fn config() -> RunConfig {
     RunConfig::load(
         &repo().join("presets/default.toml"),
         &[
-            
             "eval.samples=1000".into(),
             "eval.every=10".into(),
             "iterations=1000000".into(),
@@ -47,13 +46,32 @@ fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
 }
 
 /// Steps frames (real time passes) until `done` holds, at most two minutes.
-fn wait_until(h: &mut Harness<'static, WorkbenchApp>, what: &str, done: impl Fn(&WorkbenchApp) -> bool) {
+fn wait_until(
+    h: &mut Harness<'static, WorkbenchApp>,
+    what: &str,
+    done: impl Fn(&WorkbenchApp) -> bool,
+) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(180), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
         h.step();
     }
+}
+
+/// Steps frames until a widget whose label contains `label` is on screen (a new window takes a
+/// sizing frame before it is shown); panics after 20 frames.
+fn step_until_shown(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
+    for _ in 0..20 {
+        if h.query_by_label_contains(label).is_some() {
+            return;
+        }
+        h.step();
+    }
+    panic!("{label:?} never appeared");
 }
 
 fn active_step(app: &WorkbenchApp) -> u64 {
@@ -65,19 +83,25 @@ fn start_then_pause_stops_iterations() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut h = harness(tmp.path());
     h.step();
-    h.get_by_label("▶ Start").click();
+    h.get_by_label("Start").click();
     h.step();
     wait_until(&mut h, "iterations to advance", |a| active_step(a) >= 5);
-    h.get_by_label("⏸ Pause").click();
+    h.get_by_label("Pause").click();
     wait_until(&mut h, "the pause", |a| {
-        a.store().active().is_some_and(|r| r.status == RunStatus::Paused)
+        a.store()
+            .active()
+            .is_some_and(|r| r.status == RunStatus::Paused)
     });
     let paused_at = active_step(h.state());
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(15));
         h.step();
     }
-    assert_eq!(active_step(h.state()), paused_at, "no iterations while paused");
+    assert_eq!(
+        active_step(h.state()),
+        paused_at,
+        "no iterations while paused"
+    );
     // Space resumes.
     h.key_press(eframe::egui::Key::Space);
     h.step();
@@ -89,7 +113,7 @@ fn learning_rate_change_is_acknowledged_with_a_marker() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut h = harness(tmp.path());
     h.step();
-    h.get_by_label("▶ Start").click();
+    h.get_by_label("Start").click();
     h.step();
     wait_until(&mut h, "iterations", |a| active_step(a) >= 3);
     let ctx = h.ctx.clone();
@@ -111,22 +135,37 @@ fn two_variant_race_draws_two_curves() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut h = harness(tmp.path());
     h.step();
-    h.get_by_label("🏁 Race…").click();
+    h.get_by_label("Race…").click();
     h.step();
-    h.step();
+    step_until_shown(&mut h, "Start race (2)");
     h.get_by_label("Start race (2)").click();
     h.step();
     wait_until(&mut h, "both racers to progress", |a| {
-        a.store().runs.len() == 2 && a.store().runs.iter().all(|r| r.progress.len() >= 5 && r.evals.len() >= 1)
+        a.store().runs.len() == 2
+            && a.store()
+                .runs
+                .iter()
+                .all(|r| r.progress.len() >= 5 && r.evals.len() >= 1)
     });
     let runs = &h.state().store().runs;
-    assert!(runs.iter().all(|r| r.visible && r.label.starts_with("race")));
-    assert_ne!(runs[0].config.distill.distance, runs[1].config.distill.distance);
+    assert!(
+        runs.iter()
+            .all(|r| r.visible && r.label.starts_with("race"))
+    );
+    assert_ne!(
+        runs[0].config.distill.distance,
+        runs[1].config.distill.distance
+    );
     assert_eq!(runs[0].config.seed, runs[1].config.seed);
+    let labels = [runs[0].label.clone(), runs[1].label.clone()];
     // Each racer has a legend entry in the curves.
     h.step();
-    assert!(h.query_all_by_label(&runs[0].label).count() >= 1);
-    assert!(h.query_all_by_label(&runs[1].label).count() >= 1);
+    for label in &labels {
+        assert!(
+            h.query_all_by_label(label).count() >= 1,
+            "no legend entry for {label}"
+        );
+    }
 }
 
 #[test]
@@ -139,11 +178,21 @@ fn malformed_preset_shows_an_error_and_keeps_working() {
     let before = h.state().config().clone();
     let ctx = h.ctx.clone();
     h.state_mut().apply(Action::LoadPreset(bad), &ctx);
-    h.step();
+    step_until_shown(&mut h, "Dismiss");
     let error = h.state().error().expect("an error is shown").to_owned();
-    assert!(error.contains("lr_genrator") && error.contains("bad.toml"), "{error}");
-    assert!(h.query_by_label_contains("lr_genrator").is_some(), "the message is on screen");
-    assert_eq!(h.state().config(), &before, "the edited config is untouched");
+    assert!(
+        error.contains("lr_genrator") && error.contains("bad.toml"),
+        "{error}"
+    );
+    assert!(
+        h.query_by_label_contains("lr_genrator").is_some(),
+        "the message is on screen"
+    );
+    assert_eq!(
+        h.state().config(),
+        &before,
+        "the edited config is untouched"
+    );
     h.get_by_label("Dismiss").click();
     h.step();
     assert!(h.state().error().is_none());

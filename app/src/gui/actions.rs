@@ -6,8 +6,8 @@ use eframe::egui;
 use sim_engine::config::RunConfig;
 use sim_engine::protocol::{Command, Tweak};
 
-use super::store::{RunRecord, RunStatus, RunStore};
 use super::WorkbenchApp;
+use super::store::{RunRecord, RunStatus, RunStore};
 
 /// A user request.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +72,10 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             Some(RunStatus::Running) => send(&app.store, Command::Pause),
             Some(RunStatus::Paused) => send(&app.store, Command::Resume),
             Some(_) => {}
-            None => start(app, vec![(format!("{} #1", app.config.name), app.config.clone())]),
+            None => start(
+                app,
+                vec![(format!("{} #1", app.config.name), app.config.clone())],
+            ),
         },
         Action::Step(n) => send(&app.store, Command::Step(n)),
         Action::Stop => send(&app.store, Command::Stop),
@@ -173,7 +176,9 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
 
 /// Where exports of a run go: its folder, else the runs directory.
 fn export_dir(app: &WorkbenchApp, run: &RunRecord) -> PathBuf {
-    run.dir.clone().unwrap_or_else(|| app.options.runs_dir.clone())
+    run.dir
+        .clone()
+        .unwrap_or_else(|| app.options.runs_dir.clone())
 }
 
 /// Starts engines for `variants`, all running at once; the first becomes active.
@@ -207,10 +212,18 @@ fn start(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>) {
 /// Loads run folders that are not in the store yet.
 fn load_runs(app: &mut WorkbenchApp) {
     let Ok(entries) = std::fs::read_dir(&app.options.runs_dir) else {
-        app.error = Some(format!("no runs folder at {}", app.options.runs_dir.display()));
+        app.error = Some(format!(
+            "no runs folder at {}",
+            app.options.runs_dir.display()
+        ));
         return;
     };
-    let known: Vec<PathBuf> = app.store.runs.iter().filter_map(|r| r.dir.clone()).collect();
+    let known: Vec<PathBuf> = app
+        .store
+        .runs
+        .iter()
+        .filter_map(|r| r.dir.clone())
+        .collect();
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("metrics.jsonl").is_file() && !known.contains(p))
@@ -227,7 +240,10 @@ fn load_runs(app: &mut WorkbenchApp) {
             Err(e) => app.store.notice = Some(format!("skipped {}: {e}", dir.display())),
         }
     }
-    app.store.notice = Some(format!("loaded {loaded} run(s) from {}", app.options.runs_dir.display()));
+    app.store.notice = Some(format!(
+        "loaded {loaded} run(s) from {}",
+        app.options.runs_dir.display()
+    ));
 }
 
 /// Runs a blocking file dialog on its own thread; its answer arrives as an action.

@@ -5,7 +5,9 @@ use eframe::egui::{self, Color32, Rect};
 use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
 
 use super::settings::{Settings, XAxis};
-use super::store::{RunRecord, RunStore};
+use sim_engine::metrics::Metrics;
+
+use super::store::{RunRecord, RunStore, inception};
 
 /// Most points drawn per curve (longer series are strided).
 const MAX_POINTS: usize = 1500;
@@ -19,22 +21,61 @@ struct Series {
     values: fn(&RunRecord) -> Vec<(u64, f64, f64)>,
 }
 
-fn evals(r: &RunRecord, f: fn(&sim_engine::metrics::ToyMetrics) -> Option<f64>) -> Vec<(u64, f64, f64)> {
-    r.evals.iter().filter_map(|e| f(&e.metrics).map(|v| (e.step, e.wall_s, v))).collect()
+fn evals(r: &RunRecord, f: fn(&Metrics) -> Option<f64>) -> Vec<(u64, f64, f64)> {
+    r.evals
+        .iter()
+        .filter_map(|e| f(&e.metrics).map(|v| (e.step, e.wall_s, v)))
+        .collect()
 }
 
 fn progress(r: &RunRecord, f: fn(&super::store::ProgressPoint) -> f64) -> Vec<(u64, f64, f64)> {
-    r.progress.iter().map(|p| (p.step, p.wall_s, f(p))).collect()
+    r.progress
+        .iter()
+        .map(|p| (p.step, p.wall_s, f(p)))
+        .collect()
 }
 
-const SERIES: [Series; 7] = [
-    Series { title: "Inception Score (exact, mixture posterior)", loggable: false, values: |r| evals(r, |m| m.is) },
-    Series { title: "mode coverage", loggable: false, values: |r| evals(r, |m| m.mode_coverage) },
-    Series { title: "FD (raw 2-D) to teacher samples", loggable: true, values: |r| evals(r, |m| Some(m.fd)) },
-    Series { title: "generator loss", loggable: false, values: |r| progress(r, |p| p.loss_generator) },
-    Series { title: "fake-denoiser loss", loggable: true, values: |r| progress(r, |p| p.loss_fake) },
-    Series { title: "gradient norm θ", loggable: true, values: |r| progress(r, |p| p.grad_norm_generator) },
-    Series { title: "iterations / s", loggable: false, values: |r| progress(r, |p| p.it_per_s) },
+const SERIES: [Series; 8] = [
+    Series {
+        title: "Inception Score (toys: exact posterior; images: classifier)",
+        loggable: false,
+        values: |r| evals(r, inception),
+    },
+    Series {
+        title: "FID (classifier features, images)",
+        loggable: true,
+        values: |r| evals(r, |m| m.image().map(|i| i.fid)),
+    },
+    Series {
+        title: "mode coverage (toys)",
+        loggable: false,
+        values: |r| evals(r, |m| m.toy().and_then(|t| t.mode_coverage)),
+    },
+    Series {
+        title: "FD (raw 2-D) to teacher samples (toys)",
+        loggable: true,
+        values: |r| evals(r, |m| m.toy().map(|t| t.fd)),
+    },
+    Series {
+        title: "generator loss",
+        loggable: false,
+        values: |r| progress(r, |p| p.loss_generator),
+    },
+    Series {
+        title: "fake-denoiser loss",
+        loggable: true,
+        values: |r| progress(r, |p| p.loss_fake),
+    },
+    Series {
+        title: "gradient norm θ",
+        loggable: true,
+        values: |r| progress(r, |p| p.grad_norm_generator),
+    },
+    Series {
+        title: "iterations / s",
+        loggable: false,
+        values: |r| progress(r, |p| p.it_per_s),
+    },
 ];
 
 /// Draws the curves; returns the screen rectangle they occupy (for the PNG export).
@@ -52,15 +93,22 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
     let height = ((ui.available_height() - 8.0 * rows as f32) / rows as f32).max(90.0);
     let link = egui::Id::unique("curves-x");
     egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("curves").num_columns(columns).show(ui, |ui| {
-            for (i, series) in SERIES.iter().enumerate() {
-                let width = ui.available_width().max(200.0) / if i % columns == 0 { columns as f32 } else { 1.0 };
-                plot(ui, series, &runs, settings, link, width.min(700.0), height);
-                if i % columns == columns - 1 {
-                    ui.end_row();
+        egui::Grid::new("curves")
+            .num_columns(columns)
+            .show(ui, |ui| {
+                for (i, series) in SERIES.iter().enumerate() {
+                    let width = ui.available_width().max(200.0)
+                        / if i % columns == 0 {
+                            columns as f32
+                        } else {
+                            1.0
+                        };
+                    plot(ui, series, &runs, settings, link, width.min(700.0), height);
+                    if i % columns == columns - 1 {
+                        ui.end_row();
+                    }
                 }
-            }
-        });
+            });
     });
     Rect::from_min_max(top, ui.min_rect().max)
 }
@@ -78,7 +126,11 @@ fn plot(
     let wall = settings.x_axis == XAxis::WallTime;
     let title = series.title;
     ui.vertical(|ui| {
-        ui.small(if log { format!("{title} (log₁₀)") } else { title.to_owned() });
+        ui.small(if log {
+            format!("{title} (log₁₀)")
+        } else {
+            title.to_owned()
+        });
         Plot::new(title)
             .legend(Legend::default().position(Corner::RightBottom))
             .width(width)
@@ -87,19 +139,35 @@ fn plot(
             .allow_scroll(false)
             .y_axis_formatter(move |mark, _| {
                 if log {
-                    if mark.value.fract() == 0.0 { format!("1e{}", mark.value) } else { String::new() }
+                    if mark.value.fract() == 0.0 {
+                        format!("1e{}", mark.value)
+                    } else {
+                        String::new()
+                    }
                 } else {
                     format!("{:.3}", mark.value)
                 }
             })
             .label_formatter(move |hover| {
                 let (name, point) = match hover {
-                    HoverPosition::NearDataPoint { plot_name, position, .. } => (*plot_name, position),
+                    HoverPosition::NearDataPoint {
+                        plot_name,
+                        position,
+                        ..
+                    } => (*plot_name, position),
                     HoverPosition::Elsewhere { position } => ("", position),
                 };
                 let y = if log { 10f64.powf(point.y) } else { point.y };
-                let x = if wall { format!("{:.1} s", point.x) } else { format!("iteration {:.0}", point.x) };
-                Some(if name.is_empty() { format!("{x}\n{y:.4e}") } else { format!("{name}\n{x}\n{y:.4e}") })
+                let x = if wall {
+                    format!("{:.1} s", point.x)
+                } else {
+                    format!("iteration {:.0}", point.x)
+                };
+                Some(if name.is_empty() {
+                    format!("{x}\n{y:.4e}")
+                } else {
+                    format!("{name}\n{x}\n{y:.4e}")
+                })
             })
             .show(ui, |plot_ui| {
                 let curves: Vec<Vec<[f64; 2]>> = runs
@@ -112,25 +180,45 @@ fn plot(
                             .step_by(stride)
                             .filter(|(_, _, v)| v.is_finite() && (!log || *v > 0.0))
                             .map(|&(step, wall_s, v)| {
-                                [if wall { wall_s } else { step as f64 }, if log { v.log10() } else { v }]
+                                [
+                                    if wall { wall_s } else { step as f64 },
+                                    if log { v.log10() } else { v },
+                                ]
                             })
                             .collect()
                     })
                     .collect();
                 // Marker labels sit at the top of the data (not of the view: that would creep).
-                let top = curves.iter().flatten().map(|p| p[1]).fold(f64::NEG_INFINITY, f64::max);
+                let top = curves
+                    .iter()
+                    .flatten()
+                    .map(|p| p[1])
+                    .fold(f64::NEG_INFINITY, f64::max);
                 for (run, points) in runs.iter().zip(curves) {
-                    plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(points)).color(run.color).width(1.5));
+                    plot_ui.line(
+                        Line::new(run.label.clone(), PlotPoints::from(points))
+                            .color(run.color)
+                            .width(1.5),
+                    );
                     for m in &run.markers {
                         let x = if wall { m.wall_s } else { m.step as f64 };
                         // Unnamed items stay out of the legend; the label itself says what changed.
-                        let faint = Color32::from_rgba_unmultiplied(run.color.r(), run.color.g(), run.color.b(), 140);
+                        let faint = Color32::from_rgba_unmultiplied(
+                            run.color.r(),
+                            run.color.g(),
+                            run.color.b(),
+                            140,
+                        );
                         plot_ui.vline(VLine::new("", x).color(faint));
                         if top.is_finite() {
                             plot_ui.text(
-                                Text::new("", PlotPoint::new(x, top), format!("{} @{}", m.label, m.step))
-                                    .anchor(egui::Align2::LEFT_TOP)
-                                    .color(run.color),
+                                Text::new(
+                                    "",
+                                    PlotPoint::new(x, top),
+                                    format!("{} @{}", m.label, m.step),
+                                )
+                                .anchor(egui::Align2::LEFT_TOP)
+                                .color(run.color),
                             );
                         }
                     }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use eframe::egui;
 use sim_engine::config::{RunConfig, TeacherConfig};
+use sim_engine::data::DataConfig;
+use sim_engine::data::images::ImageSource;
 use sim_engine::data::toy::ToyData;
 use sim_engine::diffusion::sigma::SigmaDistribution;
 use sim_engine::distill::distance::Distance;
@@ -19,19 +21,34 @@ fn committed(response: &egui::Response) -> bool {
     response.drag_stopped() || (response.changed() && !response.dragged())
 }
 
-pub fn ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore, presets: &[PathBuf]) -> Vec<Action> {
+pub fn ui(
+    ui: &mut egui::Ui,
+    config: &mut RunConfig,
+    store: &RunStore,
+    presets: &[PathBuf],
+) -> Vec<Action> {
     let mut out = Vec::new();
-    let running = store.active().filter(|r| r.is_live()).map(|r| r.config.clone());
+    let running = store
+        .active()
+        .filter(|r| r.is_live())
+        .map(|r| r.config.clone());
     ui.heading("Experiment");
     presets_row(ui, config, presets, &mut out);
     ui.horizontal(|ui| {
         ui.label("name");
-        ui.text_edit_singleline(&mut config.name).on_hover_text("run name");
+        ui.text_edit_singleline(&mut config.name)
+            .on_hover_text("run name");
     });
 
-    restart_section(ui, "Data and teacher", running.as_ref().map(|r| (&r.data, &r.teacher)) != Some((&config.data, &config.teacher)) && running.is_some(), |ui| {
-        data_ui(ui, config);
-    });
+    restart_section(
+        ui,
+        "Data and teacher",
+        running.as_ref().map(|r| (&r.data, &r.teacher)) != Some((&config.data, &config.teacher))
+            && running.is_some(),
+        |ui| {
+            data_ui(ui, config);
+        },
+    );
 
     ui.separator();
     ui.strong("Distillation (live)");
@@ -41,13 +58,21 @@ pub fn ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore, presets: 
     egui::ComboBox::from_label("objective")
         .selected_text(objective.label(&d.distance))
         .show_ui(ui, |ui| {
-            ui.selectable_value(&mut objective, Objective::Sim, "SIM (score implicit matching)");
+            ui.selectable_value(
+                &mut objective,
+                Objective::Sim,
+                "SIM (score implicit matching)",
+            );
             let sid = match objective {
                 Objective::Sid { .. } => objective,
                 _ => Objective::Sid { alpha: 1.2 },
             };
             ui.selectable_value(&mut objective, sid, "SiD (score identity distillation)");
-            ui.selectable_value(&mut objective, Objective::DiffInstruct, "Diff-Instruct (KL)");
+            ui.selectable_value(
+                &mut objective,
+                Objective::DiffInstruct,
+                "Diff-Instruct (KL)",
+            );
         });
     if let Objective::Sid { alpha } = &mut objective {
         let r = ui.add(egui::Slider::new(alpha, 0.0..=2.0).text("SiD α"));
@@ -55,7 +80,12 @@ pub fn ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore, presets: 
             out.push(Action::Tweak(Tweak::Objective(objective)));
         }
     }
-    if objective != d.objective && !matches!((objective, d.objective), (Objective::Sid { .. }, Objective::Sid { .. })) {
+    if objective != d.objective
+        && !matches!(
+            (objective, d.objective),
+            (Objective::Sid { .. }, Objective::Sid { .. })
+        )
+    {
         out.push(Action::Tweak(Tweak::Objective(objective)));
     }
     d.objective = objective;
@@ -72,27 +102,60 @@ pub fn ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore, presets: 
                     Distance::L1,
                     keep(distance, Distance::Huber { delta: 0.1 }),
                     keep(distance, Distance::AlphaPower { alpha: 4 }),
-                    keep(distance, Distance::ExpPower { alpha: 2, beta: 0.5 }),
+                    keep(
+                        distance,
+                        Distance::ExpPower {
+                            alpha: 2,
+                            beta: 0.5,
+                        },
+                    ),
                 ];
                 for option in options {
-                    let name = option.label().split(" (").next().unwrap_or_default().to_owned();
+                    let name = option
+                        .label()
+                        .split(" (")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     ui.selectable_value(&mut distance, option, name);
                 }
             });
         let changed_kind = std::mem::discriminant(&distance) != std::mem::discriminant(&d.distance);
         let param = match &mut distance {
-            Distance::PseudoHuber { c } => Some(ui.add(
-                egui::Slider::new(c, 1e-4..=10.0).logarithmic(true).text("c"),
-            )),
-            Distance::Huber { delta } => Some(ui.add(
-                egui::Slider::new(delta, 1e-4..=10.0).logarithmic(true).text("δ"),
-            )),
-            Distance::AlphaPower { alpha } => Some(ui.add(
-                egui::Slider::new(alpha, 2..=8).step_by(2.0).text("α (even)"),
-            )),
+            Distance::PseudoHuber { c } => Some(
+                ui.add(
+                    egui::Slider::new(c, 1e-4..=10.0)
+                        .logarithmic(true)
+                        .text("c"),
+                ),
+            ),
+            Distance::Huber { delta } => Some(
+                ui.add(
+                    egui::Slider::new(delta, 1e-4..=10.0)
+                        .logarithmic(true)
+                        .text("δ"),
+                ),
+            ),
+            Distance::AlphaPower { alpha } => Some(
+                ui.add(
+                    egui::Slider::new(alpha, 2..=8)
+                        .step_by(2.0)
+                        .text("α (even)"),
+                ),
+            ),
             Distance::ExpPower { alpha, beta } => {
-                ui.add(egui::Slider::new(alpha, 2..=8).step_by(2.0).text("α (even)"));
-                Some(ui.add(egui::Slider::new(beta, 1e-3..=10.0).logarithmic(true).text("β")))
+                ui.add(
+                    egui::Slider::new(alpha, 2..=8)
+                        .step_by(2.0)
+                        .text("α (even)"),
+                );
+                Some(
+                    ui.add(
+                        egui::Slider::new(beta, 1e-3..=10.0)
+                            .logarithmic(true)
+                            .text("β"),
+                    ),
+                )
             }
             Distance::L2 | Distance::L1 => None,
         };
@@ -146,15 +209,39 @@ pub fn ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore, presets: 
     });
     restart_section(ui, "Run settings", restart, |ui| {
         let d = &mut config.distill;
-        ui.add(egui::Slider::new(&mut d.batch, 16..=8192).logarithmic(true).text("batch"));
-        ui.add(egui::Slider::new(&mut d.t_star, 0.1..=80.0).logarithmic(true).text("t*"));
-        ui.add(egui::Slider::new(&mut d.ema_half_life_kimg, 0.1..=500.0).logarithmic(true).text("EMA half-life (kimg)"));
+        ui.add(
+            egui::Slider::new(&mut d.batch, 16..=8192)
+                .logarithmic(true)
+                .text("batch"),
+        );
+        ui.add(
+            egui::Slider::new(&mut d.t_star, 0.1..=80.0)
+                .logarithmic(true)
+                .text("t*"),
+        );
+        ui.add(
+            egui::Slider::new(&mut d.ema_half_life_kimg, 0.1..=500.0)
+                .logarithmic(true)
+                .text("EMA half-life (kimg)"),
+        );
         ui.add(egui::DragValue::new(&mut config.seed).range(0..=u32::MAX as u64))
             .on_hover_text("seed");
-        ui.add(egui::Slider::new(&mut config.iterations, 10..=100_000).logarithmic(true).text("iterations"));
-        ui.add(egui::Slider::new(&mut config.net.width, 8..=512).logarithmic(true).text("net width"));
+        ui.add(
+            egui::Slider::new(&mut config.iterations, 10..=100_000)
+                .logarithmic(true)
+                .text("iterations"),
+        );
+        ui.add(
+            egui::Slider::new(&mut config.net.width, 8..=512)
+                .logarithmic(true)
+                .text("net width"),
+        );
         ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"));
-        ui.add(egui::Slider::new(&mut config.eval.every, 10..=2000).logarithmic(true).text("evaluate every"));
+        ui.add(
+            egui::Slider::new(&mut config.eval.every, 10..=2000)
+                .logarithmic(true)
+                .text("evaluate every"),
+        );
     });
     out
 }
@@ -168,8 +255,17 @@ fn keep(current: Distance, option: Distance) -> Distance {
     }
 }
 
-fn presets_row(ui: &mut egui::Ui, config: &mut RunConfig, presets: &[PathBuf], out: &mut Vec<Action>) {
-    let stem = |p: &PathBuf| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+fn presets_row(
+    ui: &mut egui::Ui,
+    config: &mut RunConfig,
+    presets: &[PathBuf],
+    out: &mut Vec<Action>,
+) {
+    let stem = |p: &PathBuf| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     egui::ComboBox::from_label("preset")
         .selected_text(config.name.clone())
         .show_ui(ui, |ui| {
@@ -181,10 +277,18 @@ fn presets_row(ui: &mut egui::Ui, config: &mut RunConfig, presets: &[PathBuf], o
             }
         });
     ui.horizontal(|ui| {
-        if ui.button("Open…").on_hover_text("open a preset file").clicked() {
+        if ui
+            .button("Open…")
+            .on_hover_text("open a preset file")
+            .clicked()
+        {
             out.push(Action::OpenPresetDialog);
         }
-        if ui.button("Save as…").on_hover_text("save these settings as a preset").clicked() {
+        if ui
+            .button("Save as…")
+            .on_hover_text("save these settings as a preset")
+            .clicked()
+        {
             out.push(Action::SavePresetDialog);
         }
     });
@@ -192,8 +296,12 @@ fn presets_row(ui: &mut egui::Ui, config: &mut RunConfig, presets: &[PathBuf], o
     let id = egui::Id::unique("typed-preset-path");
     let mut typed: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
     ui.horizontal(|ui| {
-        ui.add(egui::TextEdit::singleline(&mut typed).hint_text("path/to/preset.toml").desired_width(150.0))
-            .on_hover_text("preset path");
+        ui.add(
+            egui::TextEdit::singleline(&mut typed)
+                .hint_text("path/to/preset.toml")
+                .desired_width(150.0),
+        )
+        .on_hover_text("preset path");
         if ui.button("Load").clicked() && !typed.is_empty() {
             out.push(Action::LoadPreset(PathBuf::from(&typed)));
         }
@@ -209,54 +317,101 @@ fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig) {
     egui::ComboBox::from_label("data")
         .selected_text(current.label())
         .show_ui(ui, |ui| {
-            let options = [
-                ToyData::default(),
-                ToyData::Grid { side: 5, spacing: 0.5, std: 0.05 },
-                ToyData::TwoMoons { noise: 0.05 },
-                ToyData::SwissRoll { noise: 0.03 },
-                ToyData::Checkerboard,
+            let options: [DataConfig; 6] = [
+                ToyData::default().into(),
+                ToyData::Grid {
+                    side: 5,
+                    spacing: 0.5,
+                    std: 0.05,
+                }
+                .into(),
+                ToyData::TwoMoons { noise: 0.05 }.into(),
+                ToyData::SwissRoll { noise: 0.03 }.into(),
+                ToyData::Checkerboard.into(),
+                DataConfig::Image(ImageSource::Digits),
             ];
             for option in options {
-                let same = std::mem::discriminant(&option) == std::mem::discriminant(&current);
-                let label = option.label();
-                if ui.selectable_label(same, label).clicked() && !same {
+                let same = match (&option, &current) {
+                    (DataConfig::Toy(a), DataConfig::Toy(b)) => {
+                        std::mem::discriminant(a) == std::mem::discriminant(b)
+                    }
+                    (a, b) => a == b,
+                };
+                if ui.selectable_label(same, option.label()).clicked() && !same {
+                    if option.image().is_some() {
+                        // Image data needs an image teacher: the shipped conditional digits one.
+                        config.teacher = TeacherConfig::Network {
+                            path: PathBuf::from("assets/teachers/digits-cond.safetensors"),
+                        };
+                    } else if current.image().is_some() {
+                        config.teacher = TeacherConfig::Exact;
+                    }
                     config.data = option;
                 }
             }
         });
     match &mut config.data {
-        ToyData::Ring { modes, radius, std } => {
+        DataConfig::Toy(ToyData::Ring { modes, radius, std }) => {
             ui.add(egui::Slider::new(modes, 1..=32).text("modes"));
             ui.add(egui::Slider::new(radius, 0.1..=5.0).text("radius"));
-            ui.add(egui::Slider::new(std, 0.005..=1.0).logarithmic(true).text("mode std"));
+            ui.add(
+                egui::Slider::new(std, 0.005..=1.0)
+                    .logarithmic(true)
+                    .text("mode std"),
+            );
         }
-        ToyData::Grid { side, spacing, std } => {
+        DataConfig::Toy(ToyData::Grid { side, spacing, std }) => {
             ui.add(egui::Slider::new(side, 1..=10).text("modes per side"));
             ui.add(egui::Slider::new(spacing, 0.05..=2.0).text("spacing"));
-            ui.add(egui::Slider::new(std, 0.005..=1.0).logarithmic(true).text("mode std"));
+            ui.add(
+                egui::Slider::new(std, 0.005..=1.0)
+                    .logarithmic(true)
+                    .text("mode std"),
+            );
         }
-        ToyData::TwoMoons { noise } | ToyData::SwissRoll { noise } => {
+        DataConfig::Toy(ToyData::TwoMoons { noise } | ToyData::SwissRoll { noise }) => {
             ui.add(egui::Slider::new(noise, 0.0..=0.3).text("noise"));
         }
-        ToyData::Mixture { components } => {
-            ui.label(format!("custom mixture of {} components (edit the preset)", components.len()));
+        DataConfig::Toy(ToyData::Mixture { components }) => {
+            ui.label(format!(
+                "custom mixture of {} components (edit the preset)",
+                components.len()
+            ));
         }
-        ToyData::Checkerboard => {}
+        DataConfig::Toy(ToyData::Checkerboard) => {}
+        DataConfig::Image(source) => {
+            ui.small(format!(
+                "{}: θ and ψ are copies of the teacher's U-Net; FID/IS use the data set's shipped classifier",
+                source.label()
+            ));
+        }
     }
     let exact = config.data.mixture().is_some();
     ui.horizontal(|ui| {
         ui.label("teacher:");
         if exact {
-            if ui.radio(config.teacher == TeacherConfig::Exact, "exact mixture").clicked() {
+            if ui
+                .radio(config.teacher == TeacherConfig::Exact, "exact mixture")
+                .clicked()
+            {
                 config.teacher = TeacherConfig::Exact;
             }
         } else if config.teacher == TeacherConfig::Exact {
-            config.teacher = TeacherConfig::Network { path: PathBuf::new() };
+            config.teacher = TeacherConfig::Network {
+                path: PathBuf::new(),
+            };
         }
-        if ui.radio(matches!(config.teacher, TeacherConfig::Network { .. }), "network").clicked()
+        if ui
+            .radio(
+                matches!(config.teacher, TeacherConfig::Network { .. }),
+                "network",
+            )
+            .clicked()
             && config.teacher == TeacherConfig::Exact
         {
-            config.teacher = TeacherConfig::Network { path: PathBuf::new() };
+            config.teacher = TeacherConfig::Network {
+                path: PathBuf::new(),
+            };
         }
     });
     if let TeacherConfig::Network { path } = &mut config.teacher {
@@ -268,7 +423,11 @@ fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig) {
 }
 
 /// A σ distribution picker; returns the new value when the user commits a change.
-fn sigma_ui(ui: &mut egui::Ui, label: &str, sigma: &mut SigmaDistribution) -> Option<SigmaDistribution> {
+fn sigma_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    sigma: &mut SigmaDistribution,
+) -> Option<SigmaDistribution> {
     let mut committed_change = false;
     egui::ComboBox::from_label(label)
         .selected_text(sigma.label())
@@ -277,7 +436,10 @@ fn sigma_ui(ui: &mut egui::Ui, label: &str, sigma: &mut SigmaDistribution) -> Op
                 SigmaDistribution::Sim,
                 SigmaDistribution::Edm,
                 SigmaDistribution::Karras,
-                SigmaDistribution::LogNormal { p_mean: -2.0, p_std: 2.0 },
+                SigmaDistribution::LogNormal {
+                    p_mean: -2.0,
+                    p_std: 2.0,
+                },
             ] {
                 let same = std::mem::discriminant(&option) == std::mem::discriminant(sigma);
                 if ui.selectable_label(same, option.label()).clicked() && !same {
@@ -289,14 +451,18 @@ fn sigma_ui(ui: &mut egui::Ui, label: &str, sigma: &mut SigmaDistribution) -> Op
     match sigma {
         SigmaDistribution::LogNormal { p_mean, p_std } => {
             ui.horizontal(|ui| {
-                let a = ui.add(egui::DragValue::new(p_mean).speed(0.05).range(-8.0..=4.0)).on_hover_text("P_mean");
-                let b = ui.add(egui::DragValue::new(p_std).speed(0.05).range(0.0..=5.0)).on_hover_text("P_std");
+                let a = ui
+                    .add(egui::DragValue::new(p_mean).speed(0.05).range(-8.0..=4.0))
+                    .on_hover_text("P_mean");
+                let b = ui
+                    .add(egui::DragValue::new(p_std).speed(0.05).range(0.0..=5.0))
+                    .on_hover_text("P_std");
                 ui.label("P_mean, P_std");
                 committed_change |= committed(&a) || committed(&b);
             });
         }
-        other => {
-            if let Some((m, s)) = other.log_normal_params() {
+        _ => {
+            if let Some((m, s)) = sigma.log_normal_params() {
                 ui.small(format!("ln σ ~ N({m}, {s}²)"));
             } else {
                 ui.small("σ ∈ [0.002, 24.4] (SiD's code)");
@@ -308,14 +474,28 @@ fn sigma_ui(ui: &mut egui::Ui, label: &str, sigma: &mut SigmaDistribution) -> Op
 
 /// A learning rate: logarithmic slider plus numeric entry; returns it when committed.
 fn lr_ui(ui: &mut egui::Ui, label: &str, lr: &mut f64) -> Option<f64> {
-    let slider = ui.add(egui::Slider::new(lr, 1e-6..=1e-1).logarithmic(true).text(label));
+    let slider = ui.add(
+        egui::Slider::new(lr, 1e-6..=1e-1)
+            .logarithmic(true)
+            .text(label),
+    );
     let entry = ui
-        .add(egui::DragValue::new(lr).range(1e-7..=1.0).speed(0.0).custom_formatter(|v, _| format!("{v:.2e}")))
+        .add(
+            egui::DragValue::new(lr)
+                .range(1e-7..=1.0)
+                .speed(0.0)
+                .custom_formatter(|v, _| format!("{v:.2e}")),
+        )
         .on_hover_text(format!("{label}: type a value"));
     (committed(&slider) || committed(&entry)).then_some(*lr)
 }
 
-fn restart_section(ui: &mut egui::Ui, title: &str, pending: bool, body: impl FnOnce(&mut egui::Ui)) {
+fn restart_section(
+    ui: &mut egui::Ui,
+    title: &str,
+    pending: bool,
+    body: impl FnOnce(&mut egui::Ui),
+) {
     let header = if pending {
         format!("{title} — changed: applies on restart")
     } else {

@@ -37,7 +37,7 @@ impl Exporter {
     /// Writes the run's per-iteration metrics, with evaluations joined by step, as CSV.
     pub fn csv(&mut self, run: &RunRecord, dir: PathBuf) {
         let mut text = String::from(
-            "step,wall_s,loss_generator,loss_fake,grad_norm_generator,grad_norm_fake,is,mode_coverage,fd\n",
+            "step,wall_s,loss_generator,loss_fake,grad_norm_generator,grad_norm_fake,is,mode_coverage,fd,fid\n",
         );
         let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         let mut evals = run.evals.iter().peekable();
@@ -47,16 +47,17 @@ impl Exporter {
                 _ => None,
             };
             text.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
                 p.step,
                 p.wall_s,
                 p.loss_generator,
                 p.loss_fake,
                 p.grad_norm_generator,
                 p.grad_norm_fake,
-                opt(eval.and_then(|e| e.metrics.is)),
-                opt(eval.and_then(|e| e.metrics.mode_coverage)),
-                opt(eval.map(|e| e.metrics.fd)),
+                opt(eval.and_then(|e| super::store::inception(&e.metrics))),
+                opt(eval.and_then(|e| e.metrics.toy().and_then(|t| t.mode_coverage))),
+                opt(eval.and_then(|e| e.metrics.toy().map(|t| t.fd))),
+                opt(eval.and_then(|e| e.metrics.image().map(|i| i.fid))),
             ));
         }
         let path = dir.join("export-metrics.csv");
@@ -100,12 +101,19 @@ impl Exporter {
 
 fn save_png(path: &std::path::Path, image: &ColorImage) -> Result<String, String> {
     let [w, h] = image.size;
-    let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
+    let rgba: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
     let buffer = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
         .ok_or_else(|| "screenshot has an unexpected size".to_string())?;
     let mut bytes = Vec::new();
     buffer
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .map_err(|e| format!("cannot encode PNG: {e}"))?;
     write_atomic(path, &bytes).map_err(|e| e.to_string())?;
     Ok(format!("curves written to {}", path.display()))

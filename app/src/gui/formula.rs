@@ -8,7 +8,9 @@ use super::palette;
 pub fn ui(ui: &mut egui::Ui, config: &RunConfig) {
     let d = &config.distill;
     ui.strong("Generator loss");
-    ui.add(egui::Label::new(egui::RichText::new(d.objective.formula(&d.distance)).monospace()).wrap());
+    ui.add(
+        egui::Label::new(egui::RichText::new(d.objective.formula(&d.distance)).monospace()).wrap(),
+    );
     ui.small(format!(
         "x_t = x_0 + σε, x_0 = g_θ(z) = D_θ(z; t* = {}), σ ~ {}, w = {:?}; gradients reach θ through x_0 and x_t.",
         d.t_star,

@@ -105,9 +105,7 @@ impl WorkbenchApp {
             .config
             .clone()
             .or_else(|| settings.config())
-            .unwrap_or_else(|| {
-                crate::presets::load(None, &[]).unwrap_or_default()
-            });
+            .unwrap_or_else(|| crate::presets::load(None, &[]).unwrap_or_default());
         let presets = crate::presets::list(&options.presets_dir);
         let ctx = cc.egui_ctx.clone();
         Self {
@@ -204,7 +202,12 @@ impl eframe::App for WorkbenchApp {
             .default_size(300.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    actions.extend(experiment::ui(ui, &mut self.config, &self.store, &self.presets));
+                    actions.extend(experiment::ui(
+                        ui,
+                        &mut self.config,
+                        &self.store,
+                        &self.presets,
+                    ));
                     ui.separator();
                     formula::ui(ui, &self.config);
                 });
@@ -222,7 +225,12 @@ impl eframe::App for WorkbenchApp {
                 .resizable(true)
                 .default_size(height * 0.45)
                 .show(ui, |ui| {
-                    actions.extend(samples::ui(ui, &mut self.settings, &self.store, &self.config));
+                    actions.extend(samples::ui(
+                        ui,
+                        &mut self.settings,
+                        &self.store,
+                        &self.config,
+                    ));
                 });
             egui::CentralPanel::default().show(ui, |ui| {
                 let rect = curves::ui(ui, &mut self.settings, &self.store);
@@ -296,7 +304,11 @@ impl WorkbenchApp {
                 )
             })
             .collect();
-        format!("gui: {} frames, {frames}; {}", self.frames.samples_ms.len(), runs.join("; "))
+        format!(
+            "gui: {} frames, {frames}; {}",
+            self.frames.samples_ms.len(),
+            runs.join("; ")
+        )
     }
 }
 

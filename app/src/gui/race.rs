@@ -61,7 +61,9 @@ impl RaceDialog {
                         let mut c = base.clone();
                         c.distill.objective = Objective::Sim;
                         c.distill.distance = match (d, base.distill.distance) {
-                            (Distance::PseudoHuber { .. }, own @ Distance::PseudoHuber { .. }) => own,
+                            (Distance::PseudoHuber { .. }, own @ Distance::PseudoHuber { .. }) => {
+                                own
+                            }
                             _ => *d,
                         };
                         c.name = format!("race-{}", name.to_lowercase());
@@ -73,7 +75,11 @@ impl RaceDialog {
                 let objectives = [
                     ("SIM", Objective::Sim, Weighting::NoWeight),
                     ("SiD", Objective::Sid { alpha: 1.2 }, Weighting::Sid),
-                    ("Diff-Instruct", Objective::DiffInstruct, Weighting::NoWeight),
+                    (
+                        "Diff-Instruct",
+                        Objective::DiffInstruct,
+                        Weighting::NoWeight,
+                    ),
                 ];
                 for ((name, o, w), on) in objectives.into_iter().zip(self.objectives) {
                     if on {
@@ -109,7 +115,11 @@ impl RaceDialog {
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.setting, RaceSetting::Distance, "distance");
                 ui.selectable_value(&mut self.setting, RaceSetting::Objective, "objective");
-                ui.selectable_value(&mut self.setting, RaceSetting::LearningRate, "learning rate");
+                ui.selectable_value(
+                    &mut self.setting,
+                    RaceSetting::LearningRate,
+                    "learning rate",
+                );
             });
             match self.setting {
                 RaceSetting::Distance => {
@@ -118,7 +128,10 @@ impl RaceDialog {
                     }
                 }
                 RaceSetting::Objective => {
-                    for (name, on) in ["SIM", "SiD", "Diff-Instruct"].iter().zip(self.objectives.iter_mut()) {
+                    for (name, on) in ["SIM", "SiD", "Diff-Instruct"]
+                        .iter()
+                        .zip(self.objectives.iter_mut())
+                    {
                         ui.checkbox(on, *name);
                     }
                 }
@@ -134,7 +147,10 @@ impl RaceDialog {
             if !ok {
                 ui.label("tick 2 to 4 variants");
             }
-            if ui.add_enabled(ok, egui::Button::new(format!("Start race ({n})"))).clicked() {
+            if ui
+                .add_enabled(ok, egui::Button::new(format!("Start race ({n})")))
+                .clicked()
+            {
                 action = Some(Action::Race(variants));
             }
         });

@@ -18,7 +18,7 @@ pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
             out.push(Action::LoadRuns);
         }
         if ui
-            .button("🏁 Race…")
+            .button("Race…")
             .on_hover_text("2–4 variants of this config differing in one setting, side by side")
             .clicked()
         {
@@ -35,7 +35,11 @@ pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
                 let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                 ui.painter().circle_filled(dot.center(), 4.5, run.color);
                 let text = egui::RichText::new(&run.label);
-                let text = if active == Some(i) { text.strong() } else { text };
+                let text = if active == Some(i) {
+                    text.strong()
+                } else {
+                    text
+                };
                 if ui.selectable_label(active == Some(i), text).clicked() {
                     out.push(Action::Activate(i));
                 }
@@ -52,7 +56,11 @@ pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
             let last = run
                 .evals
                 .last()
-                .and_then(|e| e.metrics.is.map(|is| format!(" · IS {is:.2}")))
+                .and_then(|e| {
+                    let is = super::store::inception(&e.metrics).map(|is| format!(" · IS {is:.2}"));
+                    let fid = e.metrics.image().map(|i| format!(" · FID {:.1}", i.fid));
+                    is.map(|is| is + &fid.unwrap_or_default())
+                })
                 .unwrap_or_default();
             ui.small(format!("   {state}{last}"));
         }

@@ -4,7 +4,7 @@
 
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, pos2, vec2};
 use sim_engine::config::RunConfig;
-use sim_engine::protocol::{SampleView, ScoreField};
+use sim_engine::protocol::ScoreField;
 
 use super::actions::Action;
 use super::palette;
@@ -14,16 +14,25 @@ use super::store::RunStore;
 /// Bins per side of the density shading.
 const BINS: usize = 40;
 
-pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, config: &RunConfig) -> Vec<Action> {
+pub fn ui(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    store: &RunStore,
+    config: &RunConfig,
+) -> Vec<Action> {
     let mut out = Vec::new();
     let run = store.active();
     ui.horizontal(|ui| {
         ui.strong("Samples");
-        let r = ui.add(egui::Slider::new(&mut settings.view_steps, 1..=64).text("teacher Heun steps"));
+        let r =
+            ui.add(egui::Slider::new(&mut settings.view_steps, 1..=64).text("teacher Heun steps"));
         if r.drag_stopped() || (r.changed() && !r.dragged()) {
             out.push(Action::ViewSteps(settings.view_steps));
         }
-        ui.label(format!("NFE {}", (2 * settings.view_steps).saturating_sub(1)));
+        ui.label(format!(
+            "NFE {}",
+            (2 * settings.view_steps).saturating_sub(1)
+        ));
         ui.separator();
         let toggled = ui
             .checkbox(&mut settings.score_field, "score field")
@@ -31,7 +40,11 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, config: 
             .changed();
         let mut ask = toggled;
         if settings.score_field {
-            let r = ui.add(egui::Slider::new(&mut settings.score_sigma, 0.01..=5.0).logarithmic(true).text("σ"));
+            let r = ui.add(
+                egui::Slider::new(&mut settings.score_sigma, 0.01..=5.0)
+                    .logarithmic(true)
+                    .text("σ"),
+            );
             ask |= r.drag_stopped() || (r.changed() && !r.dragged());
             // A run that has no field yet (just activated) asks once.
             ask |= run.is_some_and(|r| r.is_live() && r.score_sigma.is_none());
@@ -50,21 +63,78 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, config: 
         ui.label("waiting for the first evaluation…");
         return out;
     };
-    let mixture = config.data.mixture().filter(|_| run.config.data == config.data).or_else(|| run.config.data.mixture());
+    if let Some(shape) = view.image_shape {
+        let side = (ui.available_width() / 2.0 - 12.0)
+            .min(ui.available_height() - 24.0)
+            .max(80.0);
+        ui.horizontal(|ui| {
+            ui.vertical(|ui| {
+                ui.label(format!(
+                    "Teacher — Heun {} steps ({} NFE)",
+                    view.teacher_steps, view.teacher_nfe
+                ));
+                grid(ui, "teacher-grid", &view.teacher, shape, view.columns, side);
+            });
+            ui.vertical(|ui| {
+                let rows = if view.labels.is_some() {
+                    " (one row per class)"
+                } else {
+                    ""
+                };
+                ui.label(format!(
+                    "Student — one step (1 NFE), iteration {}{rows}",
+                    view.step
+                ));
+                grid(ui, "student-grid", &view.student, shape, view.columns, side);
+            });
+        });
+        return out;
+    }
+    let mixture = config
+        .data
+        .mixture()
+        .filter(|_| run.config.data == config.data)
+        .or_else(|| run.config.data.mixture());
     let extent = view.teacher.iter().fold(0.5f32, |m, v| m.max(v.abs())) * 1.2;
-    let field = settings.score_field.then_some(run.score_field.as_ref()).flatten();
-    let side = (ui.available_width() / 2.0 - 12.0).min(ui.available_height() - 24.0).max(80.0);
+    let field = settings
+        .score_field
+        .then_some(run.score_field.as_ref())
+        .flatten();
+    let side = (ui.available_width() / 2.0 - 12.0)
+        .min(ui.available_height() - 24.0)
+        .max(80.0);
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
             ui.label(format!(
                 "Teacher — Heun {} steps ({} NFE)",
                 view.teacher_steps, view.teacher_nfe
             ));
-            scatter(ui, side, extent, &view.teacher, palette::TEACHER, mixture.as_ref(), field, true);
+            scatter(
+                ui,
+                side,
+                extent,
+                &view.teacher,
+                palette::TEACHER,
+                mixture.as_ref(),
+                field,
+                true,
+            );
         });
         ui.vertical(|ui| {
-            ui.label(format!("Student — one step (1 NFE), iteration {}", view.step));
-            scatter(ui, side, extent, &view.student, run.color, mixture.as_ref(), field, false);
+            ui.label(format!(
+                "Student — one step (1 NFE), iteration {}",
+                view.step
+            ));
+            scatter(
+                ui,
+                side,
+                extent,
+                &view.student,
+                run.color,
+                mixture.as_ref(),
+                field,
+                false,
+            );
         });
     });
     out
@@ -119,7 +189,11 @@ fn scatter(
             let c = to_screen(mean[0] as f32, mean[1] as f32);
             let px = s as f32 / extent * 0.5 * rect.width();
             painter.circle_stroke(c, px, Stroke::new(1.0, palette::CONTOUR));
-            painter.circle_stroke(c, 2.0 * px, Stroke::new(0.6, palette::CONTOUR.gamma_multiply(0.6)));
+            painter.circle_stroke(
+                c,
+                2.0 * px,
+                Stroke::new(0.6, palette::CONTOUR.gamma_multiply(0.6)),
+            );
         }
     }
     for p in points.chunks_exact(2) {
@@ -131,7 +205,12 @@ fn scatter(
     if let Some(f) = field {
         arrows(&painter, f, &to_screen, rect, teacher_side);
     }
-    painter.rect_stroke(rect, 2.0, Stroke::new(1.0, Color32::from_gray(180)), egui::StrokeKind::Inside);
+    painter.rect_stroke(
+        rect,
+        2.0,
+        Stroke::new(1.0, Color32::from_gray(180)),
+        egui::StrokeKind::Inside,
+    );
 }
 
 /// Score arrows: teacher on the teacher side, fake denoiser ψ on the student side; lengths
@@ -143,8 +222,16 @@ fn arrows(
     rect: Rect,
     teacher_side: bool,
 ) {
-    let scores = if teacher_side { &field.teacher } else { &field.fake };
-    let color = if teacher_side { Color32::from_gray(90) } else { palette::FAKE };
+    let scores = if teacher_side {
+        &field.teacher
+    } else {
+        &field.fake
+    };
+    let color = if teacher_side {
+        Color32::from_gray(90)
+    } else {
+        palette::FAKE
+    };
     let max = field
         .teacher
         .chunks_exact(2)
@@ -159,4 +246,48 @@ fn arrows(
             painter.arrow(origin, v, Stroke::new(1.0, color));
         }
     }
+}
+
+/// An image grid: rows of `columns` tiles, pixels mapped from [−1, 1] to 0..255, drawn as a
+/// texture `side` points wide (nearest-neighbour, so 8×8 digits stay crisp).
+fn grid(
+    ui: &mut egui::Ui,
+    name: &str,
+    pixels: &[f32],
+    shape: [usize; 3],
+    columns: usize,
+    side: f32,
+) {
+    let [channels, h, w] = shape;
+    let dim = channels * h * w;
+    let count = pixels.len() / dim.max(1);
+    let columns = columns.max(1);
+    let rows = count.div_ceil(columns);
+    if count == 0 {
+        return;
+    }
+    let (width, height) = (columns * (w + 1) + 1, rows * (h + 1) + 1);
+    let mut image = egui::ColorImage::filled([width, height], Color32::from_gray(60));
+    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    for (k, sample) in pixels.chunks_exact(dim).enumerate() {
+        let (r0, c0) = ((k / columns) * (h + 1) + 1, (k % columns) * (w + 1) + 1);
+        for i in 0..h {
+            for j in 0..w {
+                let at = |c: usize| byte(sample[c * h * w + i * w + j]);
+                let color = if channels >= 3 {
+                    Color32::from_rgb(at(0), at(1), at(2))
+                } else {
+                    Color32::from_gray(at(0))
+                };
+                image.pixels[(r0 + i) * width + c0 + j] = color;
+            }
+        }
+    }
+    let texture = ui
+        .ctx()
+        .load_texture(name, image, egui::TextureOptions::NEAREST);
+    let scale = side / width as f32;
+    ui.image((texture.id(), vec2(side, height as f32 * scale)));
+    // Keep the texture alive until the next frame replaces it.
+    ui.data_mut(|d| d.insert_temp(egui::Id::unique(name), texture));
 }

@@ -10,7 +10,14 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>) {
     ui.horizontal(|ui| {
         match store.active() {
             Some(run) => {
-                ui.label(format!("backend: {}", if run.backend.is_empty() { "…" } else { &run.backend }));
+                ui.label(format!(
+                    "backend: {}",
+                    if run.backend.is_empty() {
+                        "…"
+                    } else {
+                        &run.backend
+                    }
+                ));
                 ui.separator();
                 let status = match &run.status {
                     RunStatus::Preparing(m, f) => format!("{m} {:.0}%", f * 100.0),
@@ -23,7 +30,10 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>) {
                 };
                 ui.label(format!("{}: {status}", run.label));
                 ui.separator();
-                ui.label(format!("iteration {} / {}", run.step, run.config.iterations));
+                ui.label(format!(
+                    "iteration {} / {}",
+                    run.step, run.config.iterations
+                ));
                 ui.separator();
                 ui.label(format!("{:.1} it/s", run.it_per_s));
                 ui.separator();
@@ -32,7 +42,7 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>) {
                 ui.label(format!("eval {:.0} ms", run.eval_s * 1e3));
             }
             None => {
-                ui.label("no run yet: press ▶ Start");
+                ui.label("no run yet: press Start");
             }
         }
         if let Some((p50, p95)) = frame_ms {

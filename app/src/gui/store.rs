@@ -7,7 +7,7 @@ use std::time::Duration;
 use eframe::egui::{self, Color32};
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
-use sim_engine::metrics::ToyMetrics;
+use sim_engine::metrics::Metrics;
 use sim_engine::protocol::{Command, Event, SampleView, ScoreField};
 use sim_engine::run::RunOptions;
 use sim_engine::session::{Launch, Session};
@@ -66,8 +66,8 @@ pub struct EvalPoint {
     pub step: u64,
     /// Training seconds.
     pub wall_s: f64,
-    /// The metrics.
-    pub metrics: ToyMetrics,
+    /// The metrics (toy or image).
+    pub metrics: Metrics,
 }
 
 /// A live change, drawn as a labelled vertical marker.
@@ -196,7 +196,11 @@ impl RunRecord {
                     it_per_s,
                 });
             }
-            Event::Evaluated { step, metrics, eval_s } => {
+            Event::Evaluated {
+                step,
+                metrics,
+                eval_s,
+            } => {
                 self.eval_s = eval_s;
                 self.evals.retain(|e| e.step < step);
                 self.evals.push(EvalPoint {
@@ -221,7 +225,8 @@ impl RunRecord {
                 });
             }
             Event::Rejected { tweak, reason } => {
-                self.log.push(format!("refused {}: {reason}", tweak.label()));
+                self.log
+                    .push(format!("refused {}: {reason}", tweak.label()));
             }
             Event::Paused { step } => {
                 if !matches!(self.status, RunStatus::Diverged { .. }) || step < self.step {
@@ -237,7 +242,8 @@ impl RunRecord {
             }
             Event::Running { .. } => self.status = RunStatus::Running,
             Event::Checkpointed { step, path } => {
-                self.log.push(format!("checkpoint {step}: {}", path.display()));
+                self.log
+                    .push(format!("checkpoint {step}: {}", path.display()));
             }
             Event::Diverged {
                 step,
@@ -282,18 +288,29 @@ impl RunRecord {
                 continue;
             };
             let num = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-            let step = v.get("step").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let step = v
+                .get("step")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
             let wall_s = num("wall_s").unwrap_or(0.0);
             match v.get("event").and_then(serde_json::Value::as_str) {
                 Some("eval") => {
-                    if let Ok(metrics) = serde_json::from_value::<ToyMetrics>(v.clone()) {
-                        record.evals.push(EvalPoint { step, wall_s, metrics });
+                    if let Ok(metrics) = serde_json::from_value::<Metrics>(v.clone()) {
+                        record.evals.push(EvalPoint {
+                            step,
+                            wall_s,
+                            metrics,
+                        });
                     }
                 }
                 Some("tweak") => record.markers.push(Marker {
                     step,
                     wall_s,
-                    label: v.get("label").and_then(|l| l.as_str()).unwrap_or("tweak").to_owned(),
+                    label: v
+                        .get("label")
+                        .and_then(|l| l.as_str())
+                        .unwrap_or("tweak")
+                        .to_owned(),
                 }),
                 _ => {
                     record.progress.push(ProgressPoint {
@@ -312,6 +329,14 @@ impl RunRecord {
         }
         record.modes = record.config.data.mixture().map(|m| m.modes());
         Ok(record)
+    }
+}
+
+/// The Inception Score of an evaluation (exact for toys, classifier-based for images).
+pub fn inception(metrics: &Metrics) -> Option<f64> {
+    match metrics {
+        Metrics::Toy(t) => t.is,
+        Metrics::Image(i) => Some(i.is),
     }
 }
 
@@ -392,9 +417,9 @@ impl RunStore {
 
     /// Whether any engine is loaded and working.
     pub fn any_active(&self) -> bool {
-        self.runs
-            .iter()
-            .any(|r| r.is_live() && matches!(r.status, RunStatus::Running | RunStatus::Preparing(..)))
+        self.runs.iter().any(|r| {
+            r.is_live() && matches!(r.status, RunStatus::Running | RunStatus::Preparing(..))
+        })
     }
 
     /// Stops every engine (final checkpoints) and waits for them.
@@ -407,7 +432,11 @@ impl RunStore {
     }
 
     /// Options for a new engine.
-    pub fn run_options(runs_dir: &Path, cache_dir: Option<PathBuf>, backend: BackendChoice) -> RunOptions {
+    pub fn run_options(
+        runs_dir: &Path,
+        cache_dir: Option<PathBuf>,
+        backend: BackendChoice,
+    ) -> RunOptions {
         RunOptions {
             runs_dir: Some(runs_dir.to_owned()),
             cache_dir,

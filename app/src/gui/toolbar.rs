@@ -15,15 +15,15 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, config: &RunConfig) -> Vec<Action
         ui.heading("SIM Workbench");
         ui.separator();
         if ui
-            .button("▶ Start")
+            .button("Start")
             .on_hover_text(format!("start a new run of “{}”", config.name))
             .clicked()
         {
             out.push(Action::Start);
         }
         let (label, hint) = match status {
-            Some(RunStatus::Running) => ("⏸ Pause", "pause after this iteration (Space)"),
-            _ => ("⏵ Resume", "resume the active run (Space)"),
+            Some(RunStatus::Running) => ("Pause", "pause after this iteration (Space)"),
+            _ => ("Resume", "resume the active run (Space)"),
         };
         if ui
             .add_enabled(live, egui::Button::new(label))
@@ -39,11 +39,14 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, config: &RunConfig) -> Vec<Action
         {
             out.push(Action::Step(1));
         }
-        if ui.add_enabled(live && idle, egui::Button::new("Step 10")).clicked() {
+        if ui
+            .add_enabled(live && idle, egui::Button::new("Step 10"))
+            .clicked()
+        {
             out.push(Action::Step(10));
         }
         if ui
-            .add_enabled(live, egui::Button::new("⏹ Stop"))
+            .add_enabled(live, egui::Button::new("Stop"))
             .on_hover_text("finish: final evaluation and checkpoint")
             .clicked()
         {
@@ -51,7 +54,7 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, config: &RunConfig) -> Vec<Action
         }
         ui.separator();
         if ui
-            .add_enabled(live, egui::Button::new("💾 Checkpoint"))
+            .add_enabled(live, egui::Button::new("Checkpoint"))
             .on_hover_text("write a checkpoint now (safetensors, in the run folder)")
             .clicked()
         {
