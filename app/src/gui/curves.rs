@@ -91,19 +91,14 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
     let columns = 2;
     let rows = SERIES.len().div_ceil(columns);
     let height = ((ui.available_height() - 8.0 * rows as f32) / rows as f32).max(90.0);
+    let width = (ui.available_width() / columns as f32 - 12.0).max(200.0);
     let link = egui::Id::unique("curves-x");
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("curves")
             .num_columns(columns)
             .show(ui, |ui| {
                 for (i, series) in SERIES.iter().enumerate() {
-                    let width = ui.available_width().max(200.0)
-                        / if i % columns == 0 {
-                            columns as f32
-                        } else {
-                            1.0
-                        };
-                    plot(ui, series, &runs, settings, link, width.min(700.0), height);
+                    plot(ui, series, &runs, settings, link, width, height);
                     if i % columns == columns - 1 {
                         ui.end_row();
                     }
