@@ -145,7 +145,7 @@ fn two_variant_race_draws_two_curves() {
             && a.store()
                 .runs
                 .iter()
-                .all(|r| r.progress.len() >= 5 && r.evals.len() >= 1)
+                .all(|r| r.progress.len() >= 5 && !r.evals.is_empty())
     });
     let runs = &h.state().store().runs;
     assert!(
