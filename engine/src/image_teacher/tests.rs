@@ -391,3 +391,38 @@ fn bad_teacher_files_name_the_file_and_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn batches_depend_on_seed_and_step_only_and_flips_mirror_rows() {
+    let set = digits(30);
+    let plain = tiny_settings(true, 24);
+    let a = TrainingBatch::draw(&set, &plain, 10, 5);
+    assert_eq!(a, TrainingBatch::draw(&set, &plain, 10, 5));
+    assert_ne!(a, TrainingBatch::draw(&set, &plain, 10, 6));
+    assert_eq!(
+        (a.x0.len(), a.noise.len(), a.sigma.len()),
+        (24 * 64, 24 * 64, 24)
+    );
+    assert!(a.labels.len() == 24 && a.labels.iter().all(|&l| l < 10));
+    assert!(TrainingBatch::draw(&set, &plain, 0, 5).labels.is_empty());
+    // With flips the same images are drawn (indices come first); each is kept or mirrored.
+    let flipped = ImageTeacherSettings {
+        hflip: true,
+        ..plain
+    };
+    let b = TrainingBatch::draw(&set, &flipped, 10, 5);
+    let mirror = |img: &[f32]| -> Vec<f32> {
+        img.chunks_exact(8)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect()
+    };
+    let mut mirrored = 0;
+    for (orig, got) in a.x0.chunks_exact(64).zip(b.x0.chunks_exact(64)) {
+        if got != orig {
+            assert_eq!(got, mirror(orig).as_slice());
+            mirrored += 1;
+        }
+    }
+    assert_eq!(a.labels, b.labels);
+    assert!((4..=20).contains(&mirrored), "{mirrored} of 24 mirrored");
+}
