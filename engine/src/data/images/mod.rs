@@ -65,9 +65,9 @@ impl ImageSet {
         &self.pixels[i * d..(i + 1) * d]
     }
 
-    /// The images padded to `size × size` with background (`-1`), each image centred; an odd
-    /// margin puts the extra row (column) at the bottom (right). 28×28 → 32×32 adds 2 on each
-    /// side. Images already `size × size` come back unchanged.
+    /// The images padded to `size × size` with background (`-1`), each image centred, labels
+    /// kept; an odd margin puts the extra row (column) at the bottom (right). 28×28 → 32×32 adds
+    /// 2 on each side. Images already `size × size` come back unchanged.
     pub fn pad_to(&self, size: usize) -> Result<Self, ImageDataError> {
         if self.height > size || self.width > size {
             return Err(ImageDataError::PadTooSmall {
@@ -90,6 +90,7 @@ impl ImageSet {
             height: size,
             width: size,
             pixels,
+            labels: self.labels.clone(),
             ..self.clone_meta()
         })
     }
@@ -292,11 +293,12 @@ mod tests {
             height: h,
             width: h,
             pixels: (0..n * c * h * h).map(|v| v as f32).collect(),
-            labels: Vec::new(),
-            classes: 0,
+            labels: vec![7, 3],
+            classes: 10,
         };
         let p = s.pad_to(32).expect("pad");
         assert_eq!((p.len(), p.channels, p.height, p.width), (2, 2, 32, 32));
+        assert_eq!((p.labels.clone(), p.classes), (vec![7, 3], 10));
         assert_eq!(p.pixels.len(), 2 * 2 * 32 * 32);
         for i in 0..n {
             let img = p.image(i);
