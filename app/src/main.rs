@@ -3,6 +3,7 @@
 //! FID/IS, check the score-gradient theorem, and benchmark backends.
 
 mod bench;
+mod eval;
 mod gradcheck_cmd;
 mod headless;
 mod train_classifier;
@@ -68,6 +69,8 @@ enum Command {
     TrainImageTeacher(train_image_teacher::TrainImageTeacherArgs),
     /// Train the CNN whose features and softmax give an image data set's FID and IS.
     TrainClassifier(train_classifier::TrainClassifierArgs),
+    /// FID / IS of an image teacher at N Heun steps, or of a run's one-step student.
+    Eval(eval::EvalArgs),
     /// Check the score-gradient theorem (Thm 3.1) on a Gaussian teacher and affine student.
     Gradcheck(gradcheck_cmd::GradcheckArgs),
     /// Time SIM iterations of a preset on one or more backends.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::TrainTeacher(args)) => train_teacher::run(args),
         Some(Command::TrainImageTeacher(args)) => train_image_teacher::run(args),
         Some(Command::TrainClassifier(args)) => train_classifier::run(args),
+        Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Gradcheck(args)) => gradcheck_cmd::run(args),
         Some(Command::Bench(args)) => bench::run(args),
     };

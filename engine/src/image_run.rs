@@ -4,23 +4,20 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::prelude::*;
 
 use crate::config::RunConfig;
 use crate::data::images::ImageSource;
-use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::iteration::{Networks, one_hot};
 use crate::error::{EngineError, Result};
-use crate::image_teacher::ImageTeacher;
+use crate::image_teacher::sample::chunked;
+use crate::image_teacher::{ImageTeacher, heun_images, sample_images};
 use crate::metrics::classifier::TrainedClassifier;
 use crate::metrics::{ImageMetrics, ReferenceStats, image_metrics};
 use crate::nets::unet::UNetDenoiser;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::image_grid::write_image_grid;
 
-/// Images per network call when sampling (bounds memory for large evaluations).
-const CHUNK: usize = 256;
 /// Images per row of the view grid (and rows of an unconditional one).
 pub const VIEW_COLUMNS: usize = 10;
 
@@ -36,7 +33,7 @@ pub struct ImageWorld {
 
 /// Scores generated images with a classifier against the data set's reference statistics.
 #[derive(Debug)]
-struct ImageJudge {
+pub struct ImageJudge {
     classifier: TrainedClassifier,
     reference: ReferenceStats,
     /// Pixels cropped from each side of a generated image before the classifier sees it (the
@@ -45,17 +42,18 @@ struct ImageJudge {
 }
 
 impl ImageJudge {
-    /// The run's classifier (`eval.classifier`, or the shipped one for the data) and reference
-    /// statistics of the images the teacher was trained on (cached in `cache_dir`).
-    fn new(
-        config: &RunConfig,
+    /// The classifier in `classifier` (`eval.classifier`; `None` = the one shipped for the
+    /// data) and reference statistics of the images `teacher` was trained on (cached in
+    /// `cache_dir`).
+    pub fn new(
+        classifier: Option<&Path>,
         teacher: &ImageTeacher,
         cache_dir: Option<&Path>,
         device: &Device,
     ) -> Result<Self> {
         let training = &teacher.info.training;
-        let path = match &config.eval.classifier {
-            Some(path) => path.clone(),
+        let path = match classifier {
+            Some(path) => path.to_owned(),
             None => default_classifier(&training.data)?,
         };
         let classifier = TrainedClassifier::load(&path, device)?;
@@ -92,10 +90,15 @@ impl ImageJudge {
         })
     }
 
-    /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape).
-    fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
-        let cropped = centre_crop(images, shape, self.crop);
-        image_metrics(&self.classifier, &cropped, &self.reference)
+    /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape) as they would be
+    /// saved: cropped to the classifier's size and clamped to `[-1, 1]`, as the reference
+    /// codebases score PNGs (few-step Heun samples overshoot far outside the pixel range).
+    pub fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
+        image_metrics(
+            &self.classifier,
+            &as_saved(images, shape, self.crop),
+            &self.reference,
+        )
     }
 }
 
@@ -112,6 +115,16 @@ fn default_classifier(source: &ImageSource) -> Result<PathBuf> {
             other.label()
         ))),
     }
+}
+
+/// `images` cropped by `crop` pixels on every side and clamped to `[-1, 1]` (NaN stays NaN, so
+/// a diverged sample still fails the metrics).
+fn as_saved(images: &[f32], shape: [usize; 3], crop: usize) -> Vec<f32> {
+    let mut pixels = centre_crop(images, shape, crop);
+    for v in &mut pixels {
+        *v = v.clamp(-1.0, 1.0);
+    }
+    pixels
 }
 
 /// Removes `crop` pixels from every side of each `[C, S, S]` image of `images`.
@@ -147,7 +160,12 @@ impl ImageWorld {
         let unet = &teacher.info.unet;
         Ok(Self {
             nets,
-            judge: ImageJudge::new(config, teacher, cache_dir, device)?,
+            judge: ImageJudge::new(
+                config.eval.classifier.as_deref(),
+                teacher,
+                cache_dir,
+                device,
+            )?,
             shape: [unet.image_channels, unet.image_size, unet.image_size],
             classes: unet.classes,
         })
@@ -161,12 +179,6 @@ impl ImageWorld {
     /// Values per image.
     fn dim(&self) -> usize {
         self.shape.iter().product()
-    }
-
-    /// Labels of evaluation sample `i`: classes in turn (`i mod classes`), so every class is
-    /// equally represented; `None` when unconditional.
-    fn eval_labels(&self, n: usize) -> Option<Vec<usize>> {
-        (self.classes > 0).then(|| (0..n).map(|i| i % self.classes).collect())
     }
 
     /// Labels of the view grid: row `k` is class `k`; `None` when unconditional.
@@ -198,7 +210,7 @@ impl ImageWorld {
     pub fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<ImageMetrics> {
         let n = config.eval.samples;
         let u = self.unit_noise(config.seed, Stream::Eval, n);
-        let labels = self.eval_labels(n);
+        let labels = eval_labels(self.classes, n);
         let images = one_step(
             &self.nets.ema,
             &u,
@@ -217,17 +229,13 @@ impl ImageWorld {
         teacher: &ImageTeacher,
         config: &RunConfig,
     ) -> Result<ImageMetrics> {
-        let n = config.eval.samples;
-        let u = self.unit_noise(config.seed, Stream::Eval, n);
-        let labels = self.eval_labels(n);
-        let images = heun(
-            &teacher.net,
-            &u,
-            labels.as_deref(),
+        score_teacher(
+            teacher,
+            &self.judge,
+            config.eval.samples,
             config.eval.teacher_steps,
-            self.dim(),
-        )?;
-        self.judge.score(&images, self.shape)
+            config.seed,
+        )
     }
 
     /// The student's view grid: one-step samples on the view noise and labels.
@@ -253,8 +261,31 @@ impl ImageWorld {
     ) -> Result<Vec<f32>> {
         let u = self.unit_noise(seed, Stream::Other(VIEW_STREAM), self.view_count());
         let labels = self.view_labels();
-        heun(&teacher.net, &u, labels.as_deref(), steps, self.dim())
+        heun_images(&teacher.net, &u, labels.as_deref(), steps)
     }
+}
+
+/// Labels of evaluation sample `i`: classes in turn (`i mod classes`), so every class is
+/// equally represented; `None` when unconditional.
+fn eval_labels(classes: usize, n: usize) -> Option<Vec<usize>> {
+    (classes > 0).then(|| (0..n).map(|i| i % classes).collect())
+}
+
+/// FID and IS of `teacher` with `steps` Heun steps on `samples` images: the unit noise of a
+/// run's evaluation (`rng_for(seed, 0, Stream::Eval)`) and its labels (classes in turn), so the
+/// numbers compare with a student's of the same seed.
+pub fn score_teacher(
+    teacher: &ImageTeacher,
+    judge: &ImageJudge,
+    samples: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<ImageMetrics> {
+    let unet = &teacher.info.unet;
+    let labels = eval_labels(unet.classes, samples);
+    let images = sample_images(&teacher.net, samples, steps, labels.as_deref(), seed)?;
+    let size = unet.image_size;
+    judge.score(&images, [unet.image_channels, size, size])
 }
 
 /// Stream label of the view's unit noise.
@@ -279,63 +310,6 @@ fn one_step(
         let level = Tensor::<2>::full([rows, 1], t_star, device);
         generator.denoise_labelled(z.mul_scalar(t_star), level, y)
     })
-}
-
-/// EDM Algorithm 1 (Heun, `steps` steps, `2·steps − 1` evaluations) from `σ_max·u`, in chunks,
-/// on the network's device without autodiff.
-fn heun(
-    net: &UNetDenoiser,
-    u: &[f32],
-    labels: Option<&[usize]>,
-    steps: usize,
-    dim: usize,
-) -> Result<Vec<f32>> {
-    let net = net.valid();
-    let device = net
-        .devices()
-        .into_iter()
-        .next()
-        .map(Device::inner)
-        .ok_or_else(|| EngineError::Invalid("the teacher has no parameters".into()))?;
-    let classes = net.config().classes;
-    chunked(u, dim, &device, |start, x| {
-        let rows = x.dims()[0];
-        match labels {
-            Some(l) => {
-                let y = one_hot(&l[start..start + rows], classes, &device);
-                sample(&net.with_labels(y), Integrator::Heun, steps, x)
-            }
-            None => sample(&net, Integrator::Heun, steps, x),
-        }
-    })
-}
-
-/// Applies `f(first_row, rows)` to `[CHUNK, dim]` slices of `values` and concatenates the
-/// results on the host.
-fn chunked(
-    values: &[f32],
-    dim: usize,
-    device: &Device,
-    mut f: impl FnMut(usize, Tensor<2>) -> Tensor<2>,
-) -> Result<Vec<f32>> {
-    let n = values.len() / dim;
-    let mut out = Vec::with_capacity(values.len());
-    for start in (0..n).step_by(CHUNK) {
-        let rows = CHUNK.min(n - start);
-        let x = Tensor::<2>::from_data(
-            TensorData::new(
-                values[start * dim..(start + rows) * dim].to_vec(),
-                [rows, dim],
-            ),
-            device,
-        );
-        out.extend(
-            f(start, x)
-                .try_into_vec_as::<f32>()
-                .map_err(|e| EngineError::Device(format!("{e:?}")))?,
-        );
-    }
-    Ok(out)
 }
 
 /// Writes teacher | student grids side by side as one PNG: each row holds `columns` teacher
@@ -381,5 +355,17 @@ mod tests {
         let padded = set.pad_to(4).expect("pad");
         assert_eq!(centre_crop(&padded.pixels, [2, 4, 4], 1), set.pixels);
         assert_eq!(centre_crop(&set.pixels, [2, 2, 2], 0), set.pixels);
+    }
+
+    /// Scored images are cropped, then clamped to the pixel range; NaN survives.
+    #[test]
+    fn as_saved_crops_and_clamps() {
+        let image = [9.0, 9.0, 9.0, 9.0, -3.0, 0.25, 9.0, 2.0, f32::NAN];
+        let saved = as_saved(&image, [1, 3, 3], 1);
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0], 0.25);
+        let all = as_saved(&image, [1, 3, 3], 0);
+        assert_eq!(&all[..8], &[1.0, 1.0, 1.0, 1.0, -1.0, 0.25, 1.0, 1.0]);
+        assert!(all[8].is_nan());
     }
 }

@@ -144,11 +144,52 @@ impl Run {
     /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
     pub fn resume(folder: &Path, options: &RunOptions) -> Result<Self> {
         let dir = RunDir::open(folder)?;
-        let config = RunConfig::load(&dir.config_path(), &[])?;
-        let (step, path) = dir.latest_checkpoint().ok_or_else(|| EngineError::File {
-            path: folder.to_owned(),
-            message: "no checkpoint to resume from in checkpoints/".into(),
-        })?;
+        let mut run = Self::load_checkpoint(&dir, None, &[], options)?;
+        dir.truncate_metrics_after(run.step)?;
+        run.dir = Some(dir);
+        Ok(run)
+    }
+
+    /// Loads the checkpoint of `step` (`None`: the newest) of the run in `folder`, its config
+    /// with `overrides` (`eval.samples=5000`), and writes nothing to the folder: a finished or
+    /// running student to score (`sim-workbench eval --run`).
+    pub fn open(
+        folder: &Path,
+        step: Option<u64>,
+        overrides: &[String],
+        options: &RunOptions,
+    ) -> Result<Self> {
+        Self::load_checkpoint(&RunDir::open(folder)?, step, overrides, options)
+    }
+
+    /// The run of `dir` at the checkpoint of `step` (`None`: the newest), without a run folder.
+    fn load_checkpoint(
+        dir: &RunDir,
+        step: Option<u64>,
+        overrides: &[String],
+        options: &RunOptions,
+    ) -> Result<Self> {
+        let config = RunConfig::load(&dir.config_path(), overrides)?;
+        let (step, path) = match step {
+            Some(step) => {
+                let path = dir.checkpoint_path(step);
+                if !path.is_file() {
+                    return Err(EngineError::File {
+                        path,
+                        message: format!(
+                            "no checkpoint of step {step}; the newest is {}",
+                            dir.latest_checkpoint()
+                                .map_or("none".into(), |(s, _)| format!("step {s}"))
+                        ),
+                    });
+                }
+                (step, path)
+            }
+            None => dir.latest_checkpoint().ok_or_else(|| EngineError::File {
+                path: dir.path().to_owned(),
+                message: "no checkpoint in checkpoints/".into(),
+            })?,
+        };
         let (selected, teacher) = prepare(&config, options)?;
         let file = TensorFile::read(&path)?;
         let world = restore_world(
@@ -159,15 +200,8 @@ impl Run {
             options.cache_dir.as_deref(),
         )?;
         let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
-        dir.truncate_metrics_after(step)?;
         Ok(Self::assemble(
-            config,
-            selected,
-            teacher,
-            world,
-            step,
-            Some(dir),
-            wall,
+            config, selected, teacher, world, step, None, wall,
         ))
     }
 
@@ -339,6 +373,16 @@ impl Run {
         }
         self.last_eval = Some((self.step, metrics.clone(), view.clone()));
         Ok((metrics, view))
+    }
+
+    /// The EMA generator's scores on `eval.samples` seeded latents (those of [`Run::evaluate`]),
+    /// without a view and without a line in the run folder.
+    pub fn score(&self) -> Result<Metrics> {
+        let inner = self.device.clone().inner();
+        Ok(match &self.world {
+            World::Toy(toy) => Metrics::Toy(toy.evaluate(&self.config, self.step, &inner)?.0),
+            World::Image(image) => Metrics::Image(image.evaluate(&self.config, &inner)?),
+        })
     }
 
     /// The evaluation at the current step, reusing one made there already.

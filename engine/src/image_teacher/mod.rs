@@ -17,7 +17,7 @@ pub mod trainer;
 
 pub use batch::TrainingBatch;
 pub use file::{ImageTeacher, ImageTeacherInfo, load_image_teacher, save_image_teacher};
-pub use sample::{sample_images, write_sample_grid};
+pub use sample::{heun_images, sample_images, write_sample_grid};
 pub use settings::ImageTeacherSettings;
 pub use trainer::{ImageTrainer, StepReport};
 

@@ -7,6 +7,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::diffusion::sampler::{Integrator, sample};
+use crate::distill::iteration::one_hot;
 use crate::error::{EngineError, Result};
 use crate::nets::unet::UNetDenoiser;
 use crate::rng::{Stream, normal, rng_for};
@@ -17,11 +18,7 @@ const CHUNK: usize = 256;
 
 /// `n` images from `net` with `steps` Heun steps of EDM Algorithm 1 (`2·steps − 1` network
 /// evaluations, from `x ~ N(0, σ_max² I)` at σ_max = 80 down to σ = 0), starting noise from
-/// `rng_for(seed, 0, Stream::Eval)`.
-///
-/// `labels` gives the class of each image and is required exactly when the network is
-/// class-conditional. The result is `[n, C·H·W]` row-major (NCHW per row), in the data's
-/// `[-1, 1]` scale (not clamped). The network is used without autodiff, whatever its device.
+/// `rng_for(seed, 0, Stream::Eval)`. See [`heun_images`] for `labels` and the result.
 pub fn sample_images(
     net: &UNetDenoiser,
     n: usize,
@@ -29,7 +26,24 @@ pub fn sample_images(
     labels: Option<&[usize]>,
     seed: u64,
 ) -> Result<Vec<f32>> {
-    let classes = net.config().classes;
+    let u = normal(&mut rng_for(seed, 0, Stream::Eval), n * net.dim(), 1.0);
+    heun_images(net, &u, labels, steps)
+}
+
+/// EDM Algorithm 1 (Heun, `steps` steps) from `σ_max·u` for each row of the unit noise `u`
+/// (`[n, C·H·W]` row-major).
+///
+/// `labels` gives the class of each image and is required exactly when the network is
+/// class-conditional. The result is `[n, C·H·W]` row-major (NCHW per row), in the data's
+/// `[-1, 1]` scale (not clamped). The network is used without autodiff, whatever its device.
+pub fn heun_images(
+    net: &UNetDenoiser,
+    u: &[f32],
+    labels: Option<&[usize]>,
+    steps: usize,
+) -> Result<Vec<f32>> {
+    let (classes, dim) = (net.config().classes, net.dim());
+    let n = u.len() / dim;
     match (classes, labels) {
         (0, Some(_)) => {
             return Err(EngineError::Invalid(
@@ -67,32 +81,37 @@ pub fn sample_images(
         .next()
         .map(Device::inner)
         .ok_or_else(|| EngineError::Invalid("the network has no parameters".into()))?;
-    let dim = net.dim();
-    let mut rng = rng_for(seed, 0, Stream::Eval);
-    let noise = normal(&mut rng, n * dim, 1.0);
-    let mut out = Vec::with_capacity(n * dim);
+    chunked(u, dim, &device, |start, z| match labels {
+        Some(l) => {
+            let y = one_hot(&l[start..start + z.dims()[0]], classes, &device);
+            sample(&net.with_labels(y), Integrator::Heun, steps, z)
+        }
+        None => sample(&net, Integrator::Heun, steps, z),
+    })
+}
+
+/// Applies `f(first_row, rows)` to `[CHUNK, dim]` slices of `values` and concatenates the
+/// results on the host (bounds memory for large evaluations).
+pub(crate) fn chunked(
+    values: &[f32],
+    dim: usize,
+    device: &Device,
+    mut f: impl FnMut(usize, Tensor<2>) -> Tensor<2>,
+) -> Result<Vec<f32>> {
+    let n = values.len() / dim;
+    let mut out = Vec::with_capacity(values.len());
     for start in (0..n).step_by(CHUNK) {
         let rows = CHUNK.min(n - start);
-        let z = Tensor::<2>::from_data(
+        let x = Tensor::<2>::from_data(
             TensorData::new(
-                noise[start * dim..(start + rows) * dim].to_vec(),
+                values[start * dim..(start + rows) * dim].to_vec(),
                 [rows, dim],
             ),
-            &device,
+            device,
         );
-        let x = match labels {
-            Some(l) => {
-                let mut one_hot = vec![0.0f32; rows * classes];
-                for (row, &y) in l[start..start + rows].iter().enumerate() {
-                    one_hot[row * classes + y] = 1.0;
-                }
-                let y = Tensor::<2>::from_data(TensorData::new(one_hot, [rows, classes]), &device);
-                sample(&net.with_labels(y), Integrator::Heun, steps, z)
-            }
-            None => sample(&net, Integrator::Heun, steps, z),
-        };
         out.extend(
-            x.try_into_vec_as::<f32>()
+            f(start, x)
+                .try_into_vec_as::<f32>()
                 .map_err(|e| EngineError::Device(format!("{e:?}")))?,
         );
     }
