@@ -1,10 +1,12 @@
-//! Live curves (egui_plot): exact IS, mode coverage, FD (raw 2-D), losses, gradient norms and
-//! it/s; x = iteration or wall time; log-y toggle; hover read-outs; tweak markers.
+//! Live curves (egui_plot): IS, and mode coverage and FD (raw 2-D) for toys or FID for images,
+//! losses, gradient norms and it/s; x = iteration or wall time; log-y toggle; hover read-outs;
+//! tweak markers. Plots of a world no shown run belongs to are left out.
 
 use eframe::egui::{self, Color32, Rect};
 use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
 
 use super::settings::{Settings, XAxis};
+use sim_engine::data::DataConfig;
 use sim_engine::metrics::Metrics;
 
 use super::store::{RunRecord, RunStore, inception};
@@ -12,9 +14,23 @@ use super::store::{RunRecord, RunStore, inception};
 /// Most points drawn per curve (longer series are strided).
 const MAX_POINTS: usize = 1500;
 
+/// The runs a plot is about.
+#[derive(Clone, Copy, PartialEq)]
+enum World {
+    /// Every run.
+    Any,
+    /// 2-D toy runs.
+    Toy,
+    /// Image runs.
+    Image,
+}
+
 /// A plotted quantity.
 struct Series {
     title: &'static str,
+    world: World,
+    /// Image scores are named after their feature network: "FID (digits-CNN)".
+    named: bool,
     /// May the log-y toggle apply (positive quantities only).
     loggable: bool,
     /// (x-source step, wall, value) per run.
@@ -37,42 +53,58 @@ fn progress(r: &RunRecord, f: fn(&super::store::ProgressPoint) -> f64) -> Vec<(u
 
 const SERIES: [Series; 8] = [
     Series {
-        title: "Inception Score (toys: exact posterior; images: classifier)",
+        title: "Inception Score",
+        world: World::Any,
+        named: true,
         loggable: false,
         values: |r| evals(r, inception),
     },
     Series {
-        title: "FID (classifier features, images)",
+        title: "FID",
+        world: World::Image,
+        named: true,
         loggable: true,
         values: |r| evals(r, |m| m.image().map(|i| i.fid)),
     },
     Series {
-        title: "mode coverage (toys)",
+        title: "mode coverage",
+        world: World::Toy,
+        named: false,
         loggable: false,
         values: |r| evals(r, |m| m.toy().and_then(|t| t.mode_coverage)),
     },
     Series {
-        title: "FD (raw 2-D) to teacher samples (toys)",
+        title: "FD (raw 2-D) to teacher samples",
+        world: World::Toy,
+        named: false,
         loggable: true,
         values: |r| evals(r, |m| m.toy().map(|t| t.fd)),
     },
     Series {
         title: "generator loss",
+        world: World::Any,
+        named: false,
         loggable: false,
         values: |r| progress(r, |p| p.loss_generator),
     },
     Series {
         title: "fake-denoiser loss",
+        world: World::Any,
+        named: false,
         loggable: true,
         values: |r| progress(r, |p| p.loss_fake),
     },
     Series {
         title: "gradient norm θ",
+        world: World::Any,
+        named: false,
         loggable: true,
         values: |r| progress(r, |p| p.grad_norm_generator),
     },
     Series {
         title: "iterations / s",
+        world: World::Any,
+        named: false,
         loggable: false,
         values: |r| progress(r, |p| p.it_per_s),
     },
@@ -88,8 +120,23 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
     });
     let top = ui.cursor().min;
     let runs: Vec<&RunRecord> = store.runs.iter().filter(|r| r.visible).collect();
+    let image = |r: &&RunRecord| matches!(r.config.data, DataConfig::Image(_));
+    let (any_image, any_toy) = (runs.iter().any(image), !runs.iter().all(image));
+    let shown: Vec<&Series> = SERIES
+        .iter()
+        .filter(|s| match s.world {
+            World::Any => true,
+            World::Toy => any_toy || runs.is_empty(),
+            World::Image => any_image,
+        })
+        .collect();
+    // The feature network of the image scores ("digits-CNN"); toy IS is exact.
+    let feature_net = runs
+        .iter()
+        .flat_map(|r| r.evals.last())
+        .find_map(|e| e.metrics.image().map(|m| m.feature_net.clone()));
     let columns = 2;
-    let rows = SERIES.len().div_ceil(columns);
+    let rows = shown.len().div_ceil(columns);
     let height = ((ui.available_height() - 8.0 * rows as f32) / rows as f32).max(90.0);
     let width = (ui.available_width() / columns as f32 - 12.0).max(200.0);
     let link = egui::Id::unique("curves-x");
@@ -97,8 +144,16 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
         egui::Grid::new("curves")
             .num_columns(columns)
             .show(ui, |ui| {
-                for (i, series) in SERIES.iter().enumerate() {
-                    plot(ui, series, &runs, settings, link, width, height);
+                for (i, series) in shown.iter().enumerate() {
+                    let title = match (&feature_net, series.named) {
+                        (Some(net), true) if any_toy => {
+                            format!("{} ({net}; toys: exact)", series.title)
+                        }
+                        (Some(net), true) => format!("{} ({net})", series.title),
+                        (None, true) if any_toy => format!("{} (exact posterior)", series.title),
+                        _ => series.title.to_owned(),
+                    };
+                    plot(ui, series, &title, &runs, settings, link, width, height);
                     if i % columns == columns - 1 {
                         ui.end_row();
                     }
@@ -108,9 +163,11 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
     Rect::from_min_max(top, ui.min_rect().max)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plot(
     ui: &mut egui::Ui,
     series: &Series,
+    title: &str,
     runs: &[&RunRecord],
     settings: &Settings,
     link: egui::Id,
@@ -119,14 +176,13 @@ fn plot(
 ) {
     let log = settings.log_y && series.loggable;
     let wall = settings.x_axis == XAxis::WallTime;
-    let title = series.title;
     ui.vertical(|ui| {
         ui.small(if log {
             format!("{title} (log₁₀)")
         } else {
             title.to_owned()
         });
-        Plot::new(title)
+        Plot::new(series.title)
             .legend(Legend::default().position(Corner::RightBottom))
             .width(width)
             .height(height)

@@ -224,19 +224,24 @@ pub fn ui(
                 .logarithmic(true)
                 .text("EMA half-life (kimg)"),
         );
-        ui.add(egui::DragValue::new(&mut config.seed).range(0..=u32::MAX as u64))
-            .on_hover_text("seed");
+        ui.horizontal(|ui| {
+            ui.add(egui::DragValue::new(&mut config.seed).range(0..=u32::MAX as u64))
+                .labelled_by(ui.label("seed").id);
+        });
         ui.add(
             egui::Slider::new(&mut config.iterations, 10..=100_000)
                 .logarithmic(true)
                 .text("iterations"),
         );
-        ui.add(
-            egui::Slider::new(&mut config.net.width, 8..=512)
-                .logarithmic(true)
-                .text("net width"),
-        );
-        ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"));
+        // Image runs copy the teacher's U-Net: its shape is the teacher file's.
+        if !matches!(config.data, DataConfig::Image(_)) {
+            ui.add(
+                egui::Slider::new(&mut config.net.width, 8..=512)
+                    .logarithmic(true)
+                    .text("net width"),
+            );
+            ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"));
+        }
         ui.add(
             egui::Slider::new(&mut config.eval.every, 10..=2000)
                 .logarithmic(true)

@@ -221,9 +221,12 @@ impl eframe::App for WorkbenchApp {
         egui::CentralPanel::default().show(ui, |ui| {
             actions.extend(status::divergence_banner(ui, &self.store));
             let height = ui.available_height();
+            // The panel keeps the height of what it holds, so the samples claim all of it:
+            // the divider then stays where the user dragged it.
             egui::Panel::top("samples")
                 .resizable(true)
                 .default_size(height * 0.45)
+                .min_size(160.0)
                 .show(ui, |ui| {
                     actions.extend(samples::ui(
                         ui,
@@ -231,6 +234,7 @@ impl eframe::App for WorkbenchApp {
                         &self.store,
                         &self.config,
                     ));
+                    ui.allocate_space(ui.available_size());
                 });
             egui::CentralPanel::default().show(ui, |ui| {
                 let rect = curves::ui(ui, &mut self.settings, &self.store);

@@ -63,16 +63,17 @@ pub fn ui(
         ui.label("waiting for the first evaluation…");
         return out;
     };
+    let side = (ui.available_width() / 2.0 - 12.0)
+        .min(ui.available_height() - 24.0)
+        .max(80.0);
+    let teacher_caption = format!(
+        "Teacher — Heun {} steps ({} NFE)",
+        view.teacher_steps, view.teacher_nfe
+    );
     if let Some(shape) = view.image_shape {
-        let side = (ui.available_width() / 2.0 - 12.0)
-            .min(ui.available_height() - 24.0)
-            .max(80.0);
         ui.horizontal(|ui| {
             ui.vertical(|ui| {
-                ui.label(format!(
-                    "Teacher — Heun {} steps ({} NFE)",
-                    view.teacher_steps, view.teacher_nfe
-                ));
+                ui.label(teacher_caption);
                 grid(ui, "teacher-grid", &view.teacher, shape, view.columns, side);
             });
             ui.vertical(|ui| {
@@ -100,15 +101,9 @@ pub fn ui(
         .score_field
         .then_some(run.score_field.as_ref())
         .flatten();
-    let side = (ui.available_width() / 2.0 - 12.0)
-        .min(ui.available_height() - 24.0)
-        .max(80.0);
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
-            ui.label(format!(
-                "Teacher — Heun {} steps ({} NFE)",
-                view.teacher_steps, view.teacher_nfe
-            ));
+            ui.label(teacher_caption);
             scatter(
                 ui,
                 side,
