@@ -16,7 +16,7 @@ mod store;
 mod toolbar;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use eframe::egui;
 use sim_engine::config::RunConfig;
@@ -195,7 +195,12 @@ impl eframe::App for WorkbenchApp {
             actions.extend(toolbar::ui(ui, &self.store, &self.config));
         });
         egui::Panel::bottom("status").show(ui, |ui| {
-            status::ui(ui, &self.store, self.frames.percentiles());
+            status::ui(
+                ui,
+                &self.store,
+                self.frames.percentiles(),
+                &mut self.settings.refresh_ms,
+            );
         });
         egui::Panel::left("experiment")
             .resizable(true)
@@ -265,7 +270,7 @@ impl eframe::App for WorkbenchApp {
             self.store.shutdown_all();
         }
         if self.store.any_active() {
-            ctx.request_repaint_after(Duration::from_millis(100));
+            ctx.request_repaint_after(self.store.refresh());
         }
         self.frames.push(frame_start.elapsed().as_secs_f64() * 1e3);
     }

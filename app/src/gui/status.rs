@@ -1,12 +1,14 @@
 //! The status bar, and the divergence banner.
 
+use std::sync::atomic::Ordering;
+
 use eframe::egui;
 
 use super::actions::Action;
 use super::palette;
 use super::store::{RunStatus, RunStore};
 
-pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>) {
+pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, refresh_ms: &mut u64) {
     ui.horizontal(|ui| {
         match store.active() {
             Some(run) => {
@@ -49,6 +51,19 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>) {
             ui.separator();
             ui.label(format!("frame p50 {p50:.1} ms · p95 {p95:.1} ms"));
         }
+        ui.separator();
+        let label = ui.label("refresh");
+        egui::ComboBox::from_id_salt("refresh")
+            .selected_text(format!("{:.2} s", *refresh_ms as f64 / 1e3))
+            .show_ui(ui, |ui| {
+                for ms in [100, 250, 500, 1000, 2000] {
+                    ui.selectable_value(refresh_ms, ms, format!("{:.2} s", ms as f64 / 1e3));
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text("redraw interval while training: each frame takes CPU from training");
+        store.refresh_ms.store(*refresh_ms, Ordering::Relaxed);
         if let Some(notice) = &store.notice {
             ui.separator();
             ui.label(notice);

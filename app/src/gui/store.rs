@@ -2,9 +2,13 @@
 //! events each frame (never waiting); panels only read it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use eframe::egui::{self, Color32};
+
+use super::settings::DEFAULT_REFRESH_MS;
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
 use sim_engine::metrics::Metrics;
@@ -358,6 +362,8 @@ pub struct RunStore {
     pub active: Option<usize>,
     /// A short message for the status bar (exports, loads).
     pub notice: Option<String>,
+    /// Milliseconds between redraws that engine events ask for (see `Settings::refresh_ms`).
+    pub refresh_ms: Arc<AtomicU64>,
     ctx: egui::Context,
 }
 
@@ -368,8 +374,14 @@ impl RunStore {
             runs: Vec::new(),
             active: None,
             notice: None,
+            refresh_ms: Arc::new(AtomicU64::new(DEFAULT_REFRESH_MS)),
             ctx,
         }
+    }
+
+    /// The redraw interval engine events ask for.
+    pub fn refresh(&self) -> Duration {
+        Duration::from_millis(self.refresh_ms.load(Ordering::Relaxed))
     }
 
     /// The active run.
@@ -386,8 +398,12 @@ impl RunStore {
         autostart: bool,
     ) -> Result<usize, String> {
         let ctx = self.ctx.clone();
-        // The engine wakes the GUI at most every 50 ms: no busy repainting while training.
-        let waker = Box::new(move || ctx.request_repaint_after(Duration::from_millis(50)));
+        // An engine event asks for a redraw within the refresh interval, not at once: frames
+        // cost CPU (all of it under software rendering) that training would otherwise get.
+        let refresh = Arc::clone(&self.refresh_ms);
+        let waker = Box::new(move || {
+            ctx.request_repaint_after(Duration::from_millis(refresh.load(Ordering::Relaxed)))
+        });
         let session = Session::spawn(Launch::New(Box::new(config.clone())), options, Some(waker))
             .map_err(|e| format!("cannot start the engine thread: {e}"))?;
         if autostart {
