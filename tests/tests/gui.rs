@@ -1,5 +1,6 @@
 //! GUI behaviour against the real engine on the CPU backend (egui_kittest): start, pause, a
-//! live learning-rate change with its marker, a two-variant race, a malformed preset.
+//! live learning-rate change with its marker, a two-variant race, a malformed preset, and the
+//! teacher | student grids of a class-conditional image run.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +30,10 @@ fn config() -> RunConfig {
 }
 
 fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
+    harness_with(runs, config())
+}
+
+fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp> {
     let options = GuiOptions {
         autostart: false,
         quit_after: None,
@@ -36,7 +41,7 @@ fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
         presets_dir: repo().join("presets"),
         // Shared by all tests: the teacher fit is computed once.
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
-        config: Some(config()),
+        config: Some(config),
         backend: BackendChoice::Cpu,
         fresh: true,
     };
@@ -196,4 +201,54 @@ fn malformed_preset_shows_an_error_and_keeps_working() {
     h.get_by_label("Dismiss").click();
     h.step();
     assert!(h.state().error().is_none());
+}
+
+#[test]
+fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let at = |p: &str| repo().join(p).display().to_string();
+    let config = RunConfig::load(
+        &repo().join("presets/digits_sim.toml"),
+        &[
+            format!(
+                "teacher.path=\"{}\"",
+                at("assets/teachers/digits-cond.safetensors")
+            ),
+            format!(
+                "eval.classifier=\"{}\"",
+                at("assets/classifiers/digits-cnn.safetensors")
+            ),
+            "eval.samples=40".into(),
+            "eval.every=2".into(),
+            "eval.teacher_metrics=false".into(),
+            "distill.batch=4".into(),
+            "iterations=1000000".into(),
+        ],
+    )
+    .expect("digits preset");
+    let mut h = harness_with(tmp.path(), config);
+    h.step();
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "the first grids", |a| {
+        a.store()
+            .active()
+            .and_then(|r| r.samples.as_ref())
+            .is_some_and(|v| v.step >= 2 && !v.teacher.is_empty())
+    });
+    let view = h.state().store().active().and_then(|r| r.samples.clone());
+    let view = view.expect("a view");
+    assert_eq!(view.image_shape, Some([1, 8, 8]));
+    assert_eq!(view.columns, 10);
+    // Same seeds and labels on both sides: 10 rows (one per class) of 10 images each.
+    assert_eq!(view.teacher.len(), 100 * 64);
+    assert_eq!(view.student.len(), view.teacher.len());
+    let labels = view.labels.expect("conditional labels");
+    assert_eq!(labels.len(), 100);
+    assert!(labels.iter().enumerate().all(|(i, &y)| y == i / 10));
+    h.step();
+    step_until_shown(&mut h, "one row per class");
+    step_until_shown(&mut h, "FID (digits-CNN)");
+    // Toy-only plots are left out for an image run.
+    assert!(h.query_by_label_contains("mode coverage").is_none());
 }
