@@ -251,3 +251,51 @@ fn toy_teachers_and_image_data_do_not_mix() {
         .to_string();
     assert!(err.contains("trained on sklearn digits"), "{err}");
 }
+
+/// `Run::open` (what `sim-workbench eval --run` uses) scores a saved student exactly as the run
+/// did, with another sample count on request, and writes nothing to the run folder.
+#[test]
+fn opened_checkpoint_scores_like_the_run_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let teacher = tiny_teacher(tmp.path(), 10);
+    let mut run = Run::start(
+        config(&teacher, &[]),
+        &options(Some(&tmp.path().join("runs"))),
+        &mut |_, _| {},
+    )
+    .expect("image run starts");
+    for _ in 0..2 {
+        run.step().expect("step");
+    }
+    run.checkpoint().expect("checkpoint");
+    let (metrics, _) = run.evaluate().expect("evaluate");
+    let folder = run.dir().expect("dir").to_owned();
+    let log = std::fs::read(folder.join("metrics.jsonl")).expect("metrics.jsonl");
+    let opened = Run::open(&folder, None, &[], &options(None)).expect("open");
+    assert_eq!(opened.step_index(), 2);
+    assert_eq!(opened.score().expect("score"), metrics);
+    let more = Run::open(
+        &folder,
+        Some(2),
+        &["eval.samples=80".into()],
+        &options(None),
+    )
+    .expect("open at step 2");
+    let Metrics::Image(m) = more.score().expect("score") else {
+        panic!("image metrics");
+    };
+    assert_eq!(m.samples, 80);
+    assert_eq!(
+        std::fs::read(folder.join("metrics.jsonl")).expect("metrics.jsonl"),
+        log,
+        "scoring must not write to the run folder"
+    );
+    let Err(missing) = Run::open(&folder, Some(7), &[], &options(None)) else {
+        panic!("step 7 has no checkpoint");
+    };
+    let message = missing.to_string();
+    assert!(
+        message.contains("no checkpoint of step 7") && message.contains("step 2"),
+        "{message}"
+    );
+}

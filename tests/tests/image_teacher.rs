@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use sim_engine::data::images::{ImageSet, ImageSource};
+use sim_engine::image_run::{ImageJudge, score_teacher};
 use sim_engine::image_teacher::{ImageTeacher, load_image_teacher, sample_images};
 
 fn shipped(name: &str) -> ImageTeacher {
@@ -111,4 +112,27 @@ fn shipped_conditional_digits_teacher_draws_the_class_asked_for() {
         / asked.len() as f64;
     println!("nearest-class-mean accuracy: data {on_data:.3}, conditional samples {on_samples:.3}");
     assert!(on_samples > 0.8, "{on_samples}");
+}
+
+/// The shipped conditional teacher's FID (digits-CNN) falls from 1 to 8 to 18 Heun steps, as
+/// `sim-workbench eval --teacher … --steps 1 8 18` reports it (300 samples here; the README's
+/// table uses 1,000). Two Heun steps are *not* in the chain: one trapezoid from σ = 80 to 0.002
+/// leaves half the initial noise, so that FID is worse than one Euler step's.
+#[test]
+fn shipped_conditional_teacher_fid_falls_with_heun_steps() {
+    let teacher = shipped("digits-cond.safetensors");
+    let classifier = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/classifiers/digits-cnn.safetensors");
+    let judge = ImageJudge::new(Some(&classifier), &teacher, None, &Device::flex()).expect("judge");
+    let fid = |steps| {
+        let m = score_teacher(&teacher, &judge, 300, steps, 0).expect("score");
+        assert_eq!((m.samples, m.feature_net.as_str()), (300, "digits-CNN"));
+        m.fid
+    };
+    let (one, eight, eighteen) = (fid(1), fid(8), fid(18));
+    assert!(
+        eighteen < eight && eight < 0.5 * one,
+        "FID at 1, 8, 18 steps: {one:.1}, {eight:.1}, {eighteen:.1}"
+    );
+    assert!(eighteen < 30.0, "FID at 18 steps: {eighteen:.1}");
 }
