@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataConfig;
@@ -246,27 +247,7 @@ impl RunConfig {
 
     /// Parses preset text (`origin` names it in errors), applies overrides, validates.
     pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
-        for item in overrides {
-            apply_override(&mut value, item)?;
-        }
-        let config: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(value))
-            .map_err(|e| ConfigError::Field {
-                origin: origin.to_owned(),
-                key: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            })?;
-        config
-            .validate()
-            .map_err(|(key, message)| ConfigError::Field {
-                origin: origin.to_owned(),
-                key: key.to_owned(),
-                message,
-            })?;
-        Ok(config)
+        parse_validated(text, origin, overrides, Self::validate)
     }
 
     /// The resolved config as TOML (what the run folder's `config.toml` holds).
@@ -377,6 +358,36 @@ fn positive(key: &'static str, value: f64, hint: &str) -> Result<(), (&'static s
             format!("must be a positive number ({hint}), got {value}"),
         ))
     }
+}
+
+/// Parses TOML `text` (`origin` names it in errors) as a `T`, with `key=value` overrides applied
+/// first, then checks it with `validate`; every error names the origin and the key.
+pub(crate) fn parse_validated<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    overrides: &[String],
+    validate: impl FnOnce(&T) -> Result<(), (&'static str, String)>,
+) -> Result<T, ConfigError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    for item in overrides {
+        apply_override(&mut table, item)?;
+    }
+    let value: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        ConfigError::Field {
+            origin: origin.to_owned(),
+            key: e.path().to_string(),
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    validate(&value).map_err(|(key, message)| ConfigError::Field {
+        origin: origin.to_owned(),
+        key: key.to_owned(),
+        message,
+    })?;
+    Ok(value)
 }
 
 /// Applies one `dotted.key=value` override. The value is read as a TOML value (`1e-4`, `true`,

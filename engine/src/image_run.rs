@@ -209,16 +209,8 @@ impl ImageWorld {
     /// scores.
     pub fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<ImageMetrics> {
         let n = config.eval.samples;
-        let u = self.unit_noise(config.seed, Stream::Eval, n);
         let labels = eval_labels(self.classes, n);
-        let images = one_step(
-            &self.nets.ema,
-            &u,
-            labels.as_deref(),
-            config.distill.t_star,
-            self.dim(),
-            device,
-        )?;
+        let images = self.student(config, Stream::Eval, n, labels.as_deref(), device)?;
         self.judge.score(&images, self.shape)
     }
 
@@ -240,16 +232,24 @@ impl ImageWorld {
 
     /// The student's view grid: one-step samples on the view noise and labels.
     pub fn student_view(&self, config: &RunConfig, device: &Device) -> Result<Vec<f32>> {
-        let u = self.unit_noise(config.seed, Stream::Other(VIEW_STREAM), self.view_count());
         let labels = self.view_labels();
-        one_step(
-            &self.nets.ema,
-            &u,
-            labels.as_deref(),
-            config.distill.t_star,
-            self.dim(),
-            device,
-        )
+        let stream = Stream::Other(VIEW_STREAM);
+        self.student(config, stream, self.view_count(), labels.as_deref(), device)
+    }
+
+    /// One-step samples `g(t*·u, y)` of the EMA generator on `n` rows of the unit noise of
+    /// `stream`, with `labels`.
+    fn student(
+        &self,
+        config: &RunConfig,
+        stream: Stream,
+        n: usize,
+        labels: Option<&[usize]>,
+        device: &Device,
+    ) -> Result<Vec<f32>> {
+        let u = self.unit_noise(config.seed, stream, n);
+        let t_star = config.distill.t_star;
+        one_step(&self.nets.ema, &u, labels, t_star, self.dim(), device)
     }
 
     /// The teacher's view grid: Heun with `steps` steps on the same noise and labels.
@@ -360,12 +360,12 @@ mod tests {
     /// Scored images are cropped, then clamped to the pixel range; NaN survives.
     #[test]
     fn as_saved_crops_and_clamps() {
-        let image = [9.0, 9.0, 9.0, 9.0, -3.0, 0.25, 9.0, 2.0, f32::NAN];
+        let image = [9.0, 9.0, 9.0, 9.0, 0.25, -3.0, 9.0, 2.0, f32::NAN];
         let saved = as_saved(&image, [1, 3, 3], 1);
         assert_eq!(saved.len(), 1);
         assert_eq!(saved[0], 0.25);
         let all = as_saved(&image, [1, 3, 3], 0);
-        assert_eq!(&all[..8], &[1.0, 1.0, 1.0, 1.0, -1.0, 0.25, 1.0, 1.0]);
+        assert_eq!(&all[..8], &[1.0, 1.0, 1.0, 1.0, 0.25, -1.0, 1.0, 1.0]);
         assert!(all[8].is_nan());
     }
 }

@@ -79,6 +79,13 @@ fn options(runs: Option<&Path>) -> RunOptions {
     }
 }
 
+/// A run on a tiny conditional teacher written to `dir`, with its run folder in `dir/runs`.
+fn conditional_run(dir: &Path) -> Run {
+    let teacher = tiny_teacher(dir, 10);
+    let options = options(Some(&dir.join("runs")));
+    Run::start(config(&teacher, &[]), &options, &mut |_, _| {}).expect("image run starts")
+}
+
 fn finite(stats: &IterationStats) -> bool {
     [
         stats.loss_generator,
@@ -93,13 +100,7 @@ fn finite(stats: &IterationStats) -> bool {
 #[test]
 fn conditional_image_run_steps_evaluates_and_draws_grids() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let teacher = tiny_teacher(tmp.path(), 10);
-    let mut run = Run::start(
-        config(&teacher, &[]),
-        &options(Some(&tmp.path().join("runs"))),
-        &mut |_, _| {},
-    )
-    .expect("image run starts");
+    let mut run = conditional_run(tmp.path());
     for _ in 0..3 {
         let stats = run.step().expect("step");
         assert!(finite(&stats), "{stats:?}");
@@ -257,13 +258,7 @@ fn toy_teachers_and_image_data_do_not_mix() {
 #[test]
 fn opened_checkpoint_scores_like_the_run_and_writes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let teacher = tiny_teacher(tmp.path(), 10);
-    let mut run = Run::start(
-        config(&teacher, &[]),
-        &options(Some(&tmp.path().join("runs"))),
-        &mut |_, _| {},
-    )
-    .expect("image run starts");
+    let mut run = conditional_run(tmp.path());
     for _ in 0..2 {
         run.step().expect("step");
     }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::apply_override;
+use crate::config::parse_validated;
 use crate::data::images::{ImageSet, ImageSource};
 use crate::distill::ema::ema_beta;
 use crate::error::{ConfigError, EngineError, Result};
@@ -92,29 +92,7 @@ impl ImageTeacherSettings {
 
     /// Parses settings TOML (`origin` names it in errors), applies overrides, validates.
     pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
-        for item in overrides {
-            apply_override(&mut table, item)?;
-        }
-        let settings: Self =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                ConfigError::Field {
-                    origin: origin.to_owned(),
-                    key: e.path().to_string(),
-                    message: e.into_inner().to_string(),
-                }
-            })?;
-        settings
-            .validate()
-            .map_err(|(key, message)| ConfigError::Field {
-                origin: origin.to_owned(),
-                key: key.to_owned(),
-                message,
-            })?;
-        Ok(settings)
+        parse_validated(text, origin, overrides, Self::validate)
     }
 
     /// The settings as TOML (what checkpoints and teacher files record).

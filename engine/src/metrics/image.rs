@@ -236,7 +236,7 @@ mod tests {
     use rand::Rng;
 
     use super::*;
-    use crate::data::images::{ImageSource, Split};
+    use crate::data::images::{ImageSet, ImageSource, Split};
     use crate::metrics::train_classifier::{accuracy, stratified_split};
     use crate::rng::{Stream, rng_for};
 
@@ -277,13 +277,9 @@ mod tests {
         assert_eq!(itself.is_label(), "IS (digits-CNN)");
 
         let held_out = metric(&test.pixels);
-        let mut rng = rng_for(0, 0, Stream::Other(7));
-        let noise: Vec<f32> = (0..test.pixels.len())
-            .map(|_| rng.random_range(-1.0f32..1.0))
-            .collect();
+        let (noise, zeros) = noise_and_class_0(&test);
         let noisy = metric(&noise);
-        let zeros: Vec<usize> = (0..test.len()).filter(|&i| test.labels[i] == 0).collect();
-        let one_class = metric(&test.subset(&zeros).pixels);
+        let one_class = metric(&zeros.pixels);
         eprintln!(
             "digits-CNN: accuracy {acc:.4}; FID test {:.3}, noise {:.1}, zeros {:.1}; \
              IS train {:.3}, test {:.3}, noise {:.3}, zeros {:.3}",
@@ -300,6 +296,17 @@ mod tests {
         assert!(held_out.is > 9.0, "IS(test) = {}", held_out.is);
         assert!(one_class.is < 1.2, "IS(one class) = {}", one_class.is);
         assert!(one_class.fid > 20.0 * held_out.fid);
+    }
+
+    /// Uniform pixel noise shaped like `test`, and the images of class 0 in `test`: the sets
+    /// whose FID must be large.
+    fn noise_and_class_0(test: &ImageSet) -> (Vec<f32>, ImageSet) {
+        let mut rng = rng_for(0, 0, Stream::Other(7));
+        let noise = (0..test.pixels.len())
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let zeros: Vec<usize> = (0..test.len()).filter(|&i| test.labels[i] == 0).collect();
+        (noise, test.subset(&zeros))
     }
 
     /// The shipped Fashion-MNIST classifier against the installed data set.
@@ -320,13 +327,9 @@ mod tests {
         let reference = ReferenceStats::compute(&cnn, &train).expect("reference");
         let metric = |pixels: &[f32]| image_metrics(&cnn, pixels, &reference).expect("metrics");
         let held_out = metric(&test.pixels);
-        let mut rng = rng_for(0, 0, Stream::Other(7));
-        let noise: Vec<f32> = (0..test.pixels.len())
-            .map(|_| rng.random_range(-1.0f32..1.0))
-            .collect();
+        let (noise, first) = noise_and_class_0(&test);
         let noisy = metric(&noise);
-        let first: Vec<usize> = (0..test.len()).filter(|&i| test.labels[i] == 0).collect();
-        let one_class = metric(&test.subset(&first).pixels);
+        let one_class = metric(&first.pixels);
         eprintln!(
             "fashion-mnist-CNN: accuracy {acc:.4}; FID test {:.3}, noise {:.1}, one class {:.1}; \
              IS test {:.3}, noise {:.3}, one class {:.3}",
