@@ -8,6 +8,7 @@ use sim_engine::config::{RunConfig, TeacherConfig};
 use sim_engine::data::DataConfig;
 use sim_engine::data::images::ImageSource;
 use sim_engine::data::toy::ToyData;
+use sim_engine::device::BackendChoice;
 use sim_engine::diffusion::sigma::SigmaDistribution;
 use sim_engine::distill::distance::Distance;
 use sim_engine::distill::objective::{Objective, Weighting};
@@ -24,6 +25,7 @@ fn committed(response: &egui::Response) -> bool {
 pub fn ui(
     ui: &mut egui::Ui,
     config: &mut RunConfig,
+    backend: &mut BackendChoice,
     store: &RunStore,
     presets: &[PathBuf],
 ) -> Vec<Action> {
@@ -247,8 +249,32 @@ pub fn ui(
                 .logarithmic(true)
                 .text("evaluate every"),
         );
+        egui::ComboBox::from_label("backend")
+            .selected_text(backend_name(*backend))
+            .show_ui(ui, |ui| {
+                for choice in [
+                    BackendChoice::Auto,
+                    BackendChoice::Cpu,
+                    BackendChoice::Gpu,
+                    BackendChoice::Ndarray,
+                ] {
+                    ui.selectable_value(backend, choice, backend_name(choice));
+                }
+            })
+            .response
+            .on_hover_text("the next run's device; the status bar names the one in use");
     });
     out
+}
+
+/// What the backend picker shows for a choice.
+fn backend_name(choice: BackendChoice) -> &'static str {
+    match choice {
+        BackendChoice::Auto => "auto (GPU if present)",
+        BackendChoice::Cpu => "CPU (flex)",
+        BackendChoice::Gpu => "GPU (wgpu)",
+        BackendChoice::Ndarray => "CPU (ndarray, slow)",
+    }
 }
 
 /// Keeps the current parameters when re-selecting the same kind.

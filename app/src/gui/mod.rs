@@ -210,6 +210,7 @@ impl eframe::App for WorkbenchApp {
                     actions.extend(experiment::ui(
                         ui,
                         &mut self.config,
+                        &mut self.options.backend,
                         &self.store,
                         &self.presets,
                     ));
