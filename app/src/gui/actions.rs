@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use eframe::egui;
-use sim_engine::config::RunConfig;
+use sim_engine::config::{RunConfig, TeacherConfig};
+use sim_engine::data::DataConfig;
+use sim_engine::data::images::ImageSource;
 use sim_engine::protocol::{Command, Tweak};
 
 use super::WorkbenchApp;
@@ -34,6 +36,14 @@ pub enum Action {
     SavePresetDialog,
     /// Save the edited config to this file.
     SavePreset(PathBuf),
+    /// Ask for the folder of the edited image data (dialog).
+    ChooseDataFolder,
+    /// Ask for the teacher file (dialog).
+    ChooseTeacher,
+    /// Use this folder for the edited image data (IDX, CIFAR-10 or PNG/JPEG).
+    SetDataFolder(PathBuf),
+    /// Use this teacher file.
+    SetTeacher(PathBuf),
     /// Make run `i` the active one.
     Activate(usize),
     /// Open the race window.
@@ -118,6 +128,36 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
                     .save_file()
                     .map(Action::SavePreset)
             }));
+        }
+        Action::ChooseDataFolder => {
+            app.dialogs.push(dialog(ctx, || {
+                rfd::FileDialog::new()
+                    .set_title("Folder of the image data")
+                    .pick_folder()
+                    .map(Action::SetDataFolder)
+            }));
+        }
+        Action::ChooseTeacher => {
+            app.dialogs.push(dialog(ctx, || {
+                rfd::FileDialog::new()
+                    .add_filter("teacher", &["safetensors"])
+                    .set_directory("assets/teachers")
+                    .pick_file()
+                    .map(Action::SetTeacher)
+            }));
+        }
+        Action::SetDataFolder(folder) => {
+            if let DataConfig::Image(
+                ImageSource::Idx { dir, .. }
+                | ImageSource::Cifar10 { dir, .. }
+                | ImageSource::Folder { dir, .. },
+            ) = &mut app.config.data
+            {
+                *dir = folder;
+            }
+        }
+        Action::SetTeacher(path) => {
+            app.config.teacher = TeacherConfig::Network { path };
         }
         Action::SavePreset(path) => {
             let text = format!(

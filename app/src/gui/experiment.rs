@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use eframe::egui;
 use sim_engine::config::{RunConfig, TeacherConfig};
 use sim_engine::data::DataConfig;
-use sim_engine::data::images::ImageSource;
+use sim_engine::data::images::{ImageSource, Split};
 use sim_engine::data::toy::ToyData;
 use sim_engine::device::BackendChoice;
 use sim_engine::diffusion::sigma::SigmaDistribution;
@@ -48,7 +48,7 @@ pub fn ui(
         running.as_ref().map(|r| (&r.data, &r.teacher)) != Some((&config.data, &config.teacher))
             && running.is_some(),
         |ui| {
-            data_ui(ui, config);
+            data_ui(ui, config, &mut out);
         },
     );
 
@@ -343,12 +343,12 @@ fn presets_row(
     ui.data_mut(|d| d.insert_temp(id, typed));
 }
 
-fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig) {
+fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action>) {
     let current = config.data.clone();
     egui::ComboBox::from_label("data")
         .selected_text(current.label())
         .show_ui(ui, |ui| {
-            let options: [DataConfig; 6] = [
+            let options: [DataConfig; 10] = [
                 ToyData::default().into(),
                 ToyData::Grid {
                     side: 5,
@@ -360,19 +360,40 @@ fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig) {
                 ToyData::SwissRoll { noise: 0.03 }.into(),
                 ToyData::Checkerboard.into(),
                 DataConfig::Image(ImageSource::Digits),
+                DataConfig::Image(ImageSource::FashionMnist {
+                    split: Split::Train,
+                }),
+                DataConfig::Image(ImageSource::Idx {
+                    dir: PathBuf::new(),
+                    split: Split::Train,
+                }),
+                DataConfig::Image(ImageSource::Cifar10 {
+                    dir: PathBuf::new(),
+                    split: Split::Train,
+                }),
+                DataConfig::Image(ImageSource::Folder {
+                    dir: PathBuf::new(),
+                    size: 32,
+                    channels: 3,
+                }),
             ];
             for option in options {
                 let same = match (&option, &current) {
                     (DataConfig::Toy(a), DataConfig::Toy(b)) => {
                         std::mem::discriminant(a) == std::mem::discriminant(b)
                     }
-                    (a, b) => a == b,
+                    (DataConfig::Image(a), DataConfig::Image(b)) => {
+                        std::mem::discriminant(a) == std::mem::discriminant(b)
+                    }
+                    _ => false,
                 };
-                if ui.selectable_label(same, option.label()).clicked() && !same {
-                    if option.image().is_some() {
-                        // Image data needs an image teacher: the shipped conditional digits one.
+                if ui.selectable_label(same, source_name(&option)).clicked() && !same {
+                    if let Some(source) = option.image() {
+                        // Image data needs an image teacher: the shipped one where there is one.
                         config.teacher = TeacherConfig::Network {
-                            path: PathBuf::from("assets/teachers/digits-cond.safetensors"),
+                            path: shipped_teacher(source)
+                                .map(PathBuf::from)
+                                .unwrap_or_default(),
                         };
                     } else if current.image().is_some() {
                         config.teacher = TeacherConfig::Exact;
@@ -411,10 +432,27 @@ fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig) {
         }
         DataConfig::Toy(ToyData::Checkerboard) => {}
         DataConfig::Image(source) => {
-            ui.small(format!(
-                "{}: θ and ψ are copies of the teacher's U-Net; FID/IS use the data set's shipped classifier",
-                source.label()
-            ));
+            match source {
+                ImageSource::Idx { dir, .. }
+                | ImageSource::Cifar10 { dir, .. }
+                | ImageSource::Folder { dir, .. } => {
+                    ui.horizontal(|ui| {
+                        if ui.button("Folder…").clicked() {
+                            out.push(Action::ChooseDataFolder);
+                        }
+                        path_edit(ui, dir, "data folder");
+                    });
+                }
+                ImageSource::Digits | ImageSource::FashionMnist { .. } => {}
+            }
+            if let ImageSource::Folder { size, channels, .. } = source {
+                ui.add(egui::Slider::new(size, 8..=64).text("image size"));
+                ui.add(egui::Slider::new(channels, 1..=3).text("channels (1 grey, 3 RGB)"));
+            }
+            ui.small(
+                "θ and ψ are copies of the teacher's U-Net (shape and classes from its file); \
+                 FID/IS use the data set's shipped classifier (eval.classifier for others)",
+            );
         }
     }
     let exact = config.data.mixture().is_some();
@@ -446,10 +484,43 @@ fn data_ui(ui: &mut egui::Ui, config: &mut RunConfig) {
         }
     });
     if let TeacherConfig::Network { path } = &mut config.teacher {
-        let mut text = path.display().to_string();
-        ui.add(egui::TextEdit::singleline(&mut text).hint_text("teacher.safetensors"))
-            .on_hover_text("teacher file (sim-workbench train-teacher)");
-        *path = PathBuf::from(text);
+        ui.horizontal(|ui| {
+            if ui.button("File…").clicked() {
+                out.push(Action::ChooseTeacher);
+            }
+            path_edit(
+                ui,
+                path,
+                "teacher file (train-teacher / train-image-teacher)",
+            );
+        });
+    }
+}
+
+/// A one-line editor of a path.
+fn path_edit(ui: &mut egui::Ui, path: &mut PathBuf, what: &str) {
+    let mut text = path.display().to_string();
+    ui.add(egui::TextEdit::singleline(&mut text).hint_text("path"))
+        .on_hover_text(what);
+    *path = PathBuf::from(text);
+}
+
+/// The data picker's name of an option (a kind, without its folder).
+fn source_name(data: &DataConfig) -> String {
+    match data.image() {
+        Some(ImageSource::Idx { .. }) => "IDX folder (MNIST format)".into(),
+        Some(ImageSource::Cifar10 { .. }) => "CIFAR-10 folder".into(),
+        Some(ImageSource::Folder { .. }) => "PNG/JPEG folder".into(),
+        _ => data.label(),
+    }
+}
+
+/// The teacher shipped in `assets/teachers/` for an image data set, if any.
+fn shipped_teacher(source: &ImageSource) -> Option<&'static str> {
+    match source {
+        ImageSource::Digits => Some("assets/teachers/digits-cond.safetensors"),
+        ImageSource::FashionMnist { .. } => Some("assets/teachers/fashion-mnist-cond.safetensors"),
+        _ => None,
     }
 }
 
