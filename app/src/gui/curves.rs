@@ -3,7 +3,9 @@
 //! tweak markers. Plots of a world no shown run belongs to are left out.
 
 use eframe::egui::{self, Color32, Rect};
-use egui_plot::{Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine};
+use egui_plot::{
+    AxisHints, Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine,
+};
 
 use super::settings::{Settings, XAxis};
 use sim_engine::data::DataConfig;
@@ -187,6 +189,8 @@ fn plot(
             .width(width)
             .height(height)
             .link_axis(link, [true, false])
+            // Iteration labels fit closer than egui_plot's default 60 pt apart.
+            .custom_x_axes(vec![AxisHints::new_x().label_spacing(32.0..=48.0)])
             .allow_scroll(false)
             .y_axis_formatter(move |mark, _| {
                 if log {
@@ -214,10 +218,11 @@ fn plot(
                 } else {
                     format!("iteration {:.0}", point.x)
                 };
+                let y = readout(y);
                 Some(if name.is_empty() {
-                    format!("{x}\n{y:.4e}")
+                    format!("{x}\n{y}")
                 } else {
-                    format!("{name}\n{x}\n{y:.4e}")
+                    format!("{name}\n{x}\n{y}")
                 })
             })
             .show(ui, |plot_ui| {
@@ -276,4 +281,32 @@ fn plot(
                 }
             });
     });
+}
+
+/// A hover value: 4 significant digits, in plain notation where that stays short.
+fn readout(y: f64) -> String {
+    if y == 0.0 {
+        "0.000".into()
+    } else if (1e-3..1e5).contains(&y.abs()) {
+        let decimals = (3 - y.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{y:.decimals$}")
+    } else {
+        format!("{y:.3e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readout;
+
+    #[test]
+    fn readouts_keep_four_significant_digits() {
+        assert_eq!(readout(7.85581), "7.856");
+        assert_eq!(readout(0.012345), "0.01235");
+        assert_eq!(readout(1234.56), "1235");
+        assert_eq!(readout(-0.5), "-0.5000");
+        assert_eq!(readout(0.0), "0.000");
+        assert_eq!(readout(2.5e-5), "2.500e-5");
+        assert_eq!(readout(3.0e7), "3.000e7");
+    }
 }
