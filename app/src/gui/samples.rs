@@ -1,6 +1,8 @@
-//! Samples: the teacher (Heun, N steps) next to the student (one step) on the same noise, with
-//! density shading, the exact mixture's component contours, and an optional score field.
-//! Image grids (the image issue) slot in beside `scatter` as another kind of view.
+//! Samples: the teacher (Heun, N steps) next to the student (one step) on the same noise — for
+//! 2-D data a scatter with density shading, the exact mixture's component contours and an
+//! optional score field; for images, grids on the same noise and labels (one row per class).
+
+use std::hash::{Hash, Hasher};
 
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, pos2, vec2};
 use sim_engine::config::RunConfig;
@@ -262,6 +264,38 @@ fn grid(
         return;
     }
     let (width, height) = (columns * (w + 1) + 1, rows * (h + 1) + 1);
+    // The texture is uploaded once per new view, not every frame.
+    let key = {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (shape, columns).hash(&mut hasher);
+        pixels.iter().for_each(|v| v.to_bits().hash(&mut hasher));
+        hasher.finish()
+    };
+    let id = egui::Id::unique(("sample-grid", name));
+    let cached = ui.data(|d| d.get_temp::<(u64, egui::TextureHandle)>(id));
+    let texture = match cached {
+        Some((k, texture)) if k == key => texture,
+        _ => {
+            let texture = grid_texture(ui, name, pixels, shape, columns, [width, height]);
+            ui.data_mut(|d| d.insert_temp(id, (key, texture.clone())));
+            texture
+        }
+    };
+    let scale = side / width as f32;
+    ui.image((texture.id(), vec2(side, height as f32 * scale)));
+}
+
+/// The grid as a texture: tiles of `shape` in `columns` columns, 1-pixel dark gaps.
+fn grid_texture(
+    ui: &egui::Ui,
+    name: &str,
+    pixels: &[f32],
+    shape: [usize; 3],
+    columns: usize,
+    [width, height]: [usize; 2],
+) -> egui::TextureHandle {
+    let [channels, h, w] = shape;
+    let dim = channels * h * w;
     let mut image = egui::ColorImage::filled([width, height], Color32::from_gray(60));
     let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
     for (k, sample) in pixels.chunks_exact(dim).enumerate() {
@@ -278,11 +312,6 @@ fn grid(
             }
         }
     }
-    let texture = ui
-        .ctx()
-        .load_texture(name, image, egui::TextureOptions::NEAREST);
-    let scale = side / width as f32;
-    ui.image((texture.id(), vec2(side, height as f32 * scale)));
-    // Keep the texture alive until the next frame replaces it.
-    ui.data_mut(|d| d.insert_temp(egui::Id::unique(name), texture));
+    ui.ctx()
+        .load_texture(name, image, egui::TextureOptions::NEAREST)
 }
