@@ -136,3 +136,29 @@ fn shipped_conditional_teacher_fid_falls_with_heun_steps() {
     );
     assert!(eighteen < 30.0, "FID at 18 steps: {eighteen:.1}");
 }
+
+/// The shipped Fashion-MNIST teacher loads as a 10-class 1×32×32 U-Net (28×28 padded) trained on
+/// Fashion-MNIST, and samples finite images in the pixel range's neighbourhood (the data itself
+/// is not needed).
+#[test]
+fn shipped_fashion_mnist_teacher_loads_and_samples() {
+    let teacher = shipped("fashion-mnist-cond.safetensors");
+    let unet = &teacher.info.unet;
+    assert_eq!(
+        (unet.classes, unet.image_channels, unet.image_size),
+        (10, 1, 32)
+    );
+    assert_eq!(teacher.info.data_name, "Fashion-MNIST train");
+    assert_eq!(teacher.info.steps, 1000);
+    let labels: Vec<usize> = (0..10).collect();
+    let pixels = sample_images(&teacher.net, 10, 18, Some(&labels), 0).expect("sample");
+    assert_eq!(pixels.len(), 10 * 32 * 32);
+    assert!(pixels.iter().all(|v| v.is_finite() && v.abs() < 3.0));
+    // Padding: the 2-pixel border of a Fashion-MNIST teacher's sample is background (−1).
+    let border_mean = pixels
+        .chunks_exact(32 * 32)
+        .flat_map(|img| img[..64].iter().copied())
+        .sum::<f32>()
+        / (10.0 * 64.0);
+    assert!(border_mean < -0.9, "top border mean {border_mean}");
+}
