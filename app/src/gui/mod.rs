@@ -185,10 +185,14 @@ impl eframe::App for WorkbenchApp {
             self.autostarted = true;
             actions.push(Action::Start);
         }
-        if let Some(limit) = self.options.quit_after
-            && self.opened.elapsed().as_secs_f64() >= limit
-        {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        if let Some(limit) = self.options.quit_after {
+            let left = limit - self.opened.elapsed().as_secs_f64();
+            if left <= 0.0 {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                // Wake up at the deadline even when nothing else redraws (a finished run).
+                ctx.request_repaint_after(std::time::Duration::from_secs_f64(left));
+            }
         }
 
         egui::Panel::top("toolbar").show(ui, |ui| {
