@@ -2,7 +2,7 @@
 //! student at a checkpoint, on M samples. Reference statistics are cached per data set and
 //! classifier (`~/.cache/sim-workbench`, `$SIM_WORKBENCH_CACHE`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -60,14 +60,15 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     if let Some(bad) = args.steps.iter().find(|&&s| s == 0) {
         anyhow::bail!("--steps {bad}: Heun sampling needs at least 1 step");
     }
-    match &args.teacher {
-        Some(path) => teacher(path, &args),
-        None => student(&args),
+    match (&args.teacher, &args.run) {
+        (Some(path), _) => teacher(path, &args),
+        (None, Some(folder)) => student(folder, &args),
+        (None, None) => anyhow::bail!("give --teacher FILE or --run FOLDER"),
     }
 }
 
 /// Scores the teacher at each of `--steps`.
-fn teacher(path: &PathBuf, args: &EvalArgs) -> Result<ExitCode> {
+fn teacher(path: &Path, args: &EvalArgs) -> Result<ExitCode> {
     let selected = select(args.backend.into())?;
     let device = selected.device.inner();
     let teacher = load_image_teacher(path, &device)?;
@@ -125,11 +126,7 @@ fn teacher(path: &PathBuf, args: &EvalArgs) -> Result<ExitCode> {
 }
 
 /// Scores the student of `--run` at one checkpoint.
-fn student(args: &EvalArgs) -> Result<ExitCode> {
-    let folder = args
-        .run
-        .as_ref()
-        .context("--teacher or --run is required")?;
+fn student(folder: &Path, args: &EvalArgs) -> Result<ExitCode> {
     let mut overrides = vec![format!("eval.samples={}", args.samples)];
     if let Some(seed) = args.seed {
         overrides.push(format!("seed={seed}"));

@@ -79,6 +79,13 @@ fn step_until_shown(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
     panic!("{label:?} never appeared");
 }
 
+/// Lets the window lay out, then presses Start.
+fn press_start(h: &mut Harness<'static, WorkbenchApp>) {
+    h.step();
+    h.get_by_label("Start").click();
+    h.step();
+}
+
 fn active_step(app: &WorkbenchApp) -> u64 {
     app.store().active().map_or(0, |r| r.step)
 }
@@ -87,9 +94,7 @@ fn active_step(app: &WorkbenchApp) -> u64 {
 fn start_then_pause_stops_iterations() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut h = harness(tmp.path());
-    h.step();
-    h.get_by_label("Start").click();
-    h.step();
+    press_start(&mut h);
     wait_until(&mut h, "iterations to advance", |a| active_step(a) >= 5);
     h.get_by_label("Pause").click();
     wait_until(&mut h, "the pause", |a| {
@@ -117,9 +122,7 @@ fn start_then_pause_stops_iterations() {
 fn learning_rate_change_is_acknowledged_with_a_marker() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut h = harness(tmp.path());
-    h.step();
-    h.get_by_label("Start").click();
-    h.step();
+    press_start(&mut h);
     wait_until(&mut h, "iterations", |a| active_step(a) >= 3);
     let ctx = h.ctx.clone();
     h.state_mut()
@@ -227,9 +230,7 @@ fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
     )
     .expect("digits preset");
     let mut h = harness_with(tmp.path(), config);
-    h.step();
-    h.get_by_label("Start").click();
-    h.step();
+    press_start(&mut h);
     wait_until(&mut h, "the first grids", |a| {
         a.store()
             .active()

@@ -107,11 +107,11 @@ impl WorkbenchApp {
             .or_else(|| settings.config())
             .unwrap_or_else(|| crate::presets::load(None, &[]).unwrap_or_default());
         let presets = crate::presets::list(&options.presets_dir);
-        let ctx = cc.egui_ctx.clone();
+        let store = RunStore::new(cc.egui_ctx.clone(), settings.refresh_ms);
         Self {
             settings,
             config,
-            store: RunStore::new(ctx),
+            store,
             presets,
             error: None,
             race: race::RaceDialog::default(),

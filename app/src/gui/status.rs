@@ -53,6 +53,7 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, ref
         }
         ui.separator();
         let label = ui.label("refresh");
+        let before = *refresh_ms;
         egui::ComboBox::from_id_salt("refresh")
             .selected_text(format!("{:.2} s", *refresh_ms as f64 / 1e3))
             .show_ui(ui, |ui| {
@@ -63,7 +64,9 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, ref
             .response
             .labelled_by(label.id)
             .on_hover_text("redraw interval while training: each frame takes CPU from training");
-        store.refresh_ms.store(*refresh_ms, Ordering::Relaxed);
+        if *refresh_ms != before {
+            store.refresh_ms.store(*refresh_ms, Ordering::Relaxed);
+        }
         if let Some(notice) = &store.notice {
             ui.separator();
             ui.label(notice);

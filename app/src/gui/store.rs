@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use eframe::egui::{self, Color32};
-
-use super::settings::DEFAULT_REFRESH_MS;
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
 use sim_engine::metrics::Metrics;
@@ -368,13 +366,13 @@ pub struct RunStore {
 }
 
 impl RunStore {
-    /// An empty store that wakes `ctx` when engines report.
-    pub fn new(ctx: egui::Context) -> Self {
+    /// An empty store that wakes `ctx` when engines report, redrawing within `refresh_ms`.
+    pub fn new(ctx: egui::Context, refresh_ms: u64) -> Self {
         Self {
             runs: Vec::new(),
             active: None,
             notice: None,
-            refresh_ms: Arc::new(AtomicU64::new(DEFAULT_REFRESH_MS)),
+            refresh_ms: Arc::new(AtomicU64::new(refresh_ms)),
             ctx,
         }
     }
