@@ -17,7 +17,7 @@ pub struct BenchArgs {
     /// Preset (default: the default preset).
     preset: Option<PathBuf>,
     /// Backends to compare, in order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,ndarray")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendArg>,
     /// Iterations per round.
     #[arg(long, default_value_t = 20)]

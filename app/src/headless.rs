@@ -25,8 +25,6 @@ pub enum BackendArg {
     Cpu,
     /// Burn `wgpu` on the GPU.
     Gpu,
-    /// Burn `ndarray` on the CPU (deprecated backend, for comparison).
-    Ndarray,
 }
 
 impl From<BackendArg> for BackendChoice {
@@ -35,7 +33,6 @@ impl From<BackendArg> for BackendChoice {
             BackendArg::Auto => Self::Auto,
             BackendArg::Cpu => Self::Cpu,
             BackendArg::Gpu => Self::Gpu,
-            BackendArg::Ndarray => Self::Ndarray,
         }
     }
 }

@@ -18,8 +18,6 @@ pub enum BackendChoice {
     Cpu,
     /// Burn's wgpu backend on the best adapter (fails without one).
     Gpu,
-    /// Burn's deprecated `ndarray` CPU backend (for benchmarks against `flex`).
-    Ndarray,
 }
 
 /// The chosen autodiff device and a description for the status bar.
@@ -50,11 +48,6 @@ pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
     };
     match choice {
         BackendChoice::Cpu => Ok(cpu()),
-        #[allow(deprecated)]
-        BackendChoice::Ndarray => Ok(SelectedDevice {
-            device: Device::ndarray().autodiff(),
-            description: "cpu (ndarray)".into(),
-        }),
         BackendChoice::Gpu => match hardware_adapter() {
             Some(name) => Ok(SelectedDevice {
                 device: Device::wgpu(Default::default()).autodiff(),

@@ -252,12 +252,7 @@ pub fn ui(
         egui::ComboBox::from_label("backend")
             .selected_text(backend_name(*backend))
             .show_ui(ui, |ui| {
-                for choice in [
-                    BackendChoice::Auto,
-                    BackendChoice::Cpu,
-                    BackendChoice::Gpu,
-                    BackendChoice::Ndarray,
-                ] {
+                for choice in [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Gpu] {
                     ui.selectable_value(backend, choice, backend_name(choice));
                 }
             })
@@ -273,7 +268,6 @@ fn backend_name(choice: BackendChoice) -> &'static str {
         BackendChoice::Auto => "auto (GPU if present)",
         BackendChoice::Cpu => "CPU (flex)",
         BackendChoice::Gpu => "GPU (wgpu)",
-        BackendChoice::Ndarray => "CPU (ndarray, slow)",
     }
 }
 
