@@ -1,6 +1,6 @@
-//! Backend choice (DESIGN.md "Backends"): the wgpu backend for a real GPU, the `flex` CPU
+//! Backend choice (docs/platform.md "Backends"): the wgpu backend for a real GPU, the `flex` CPU
 //! backend otherwise. A software Vulkan device (llvmpipe) counts as no GPU: it is ~20× slower
-//! than `flex` (PLATFORM.md).
+//! than `flex` (docs/platform.md).
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
-//! Engine errors. Every message names the file or field at fault and says how to fix it.
+//! Engine errors, the ground floor every layer may use. Every message names the file or field at
+//! fault and says how to fix it.
 
 use std::path::PathBuf;
+
+use crate::validation::ValidationError;
 
 /// A preset or override that cannot become a valid `RunConfig`.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +69,18 @@ pub enum EngineError {
     ImageData(#[from] crate::data::images::ImageDataError),
     /// A metric could not be computed from its inputs.
     #[error(transparent)]
-    Metric(#[from] crate::metrics::MetricError),
+    Metric(#[from] MetricError),
+}
+
+impl From<ValidationError> for ConfigError {
+    /// A check that failed on a value built in code (no file): origin "config".
+    fn from(e: ValidationError) -> Self {
+        Self::Field {
+            origin: "config".into(),
+            key: e.key,
+            message: e.message,
+        }
+    }
 }
 
 impl EngineError {
@@ -81,3 +95,114 @@ impl EngineError {
 
 /// Result alias of the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Errors from the metrics in this module and in the Inception Score.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricError {
+    /// `dim == 0` was passed, or a [`Gaussian`] has no dimensions.
+    #[error("feature dimension is 0; pass the length of one feature vector as `dim`")]
+    ZeroDimension,
+    /// The sample buffer is not a whole number of rows.
+    #[error(
+        "sample buffer holds {len} values, which is not a multiple of dim = {dim}; \
+         pass row-major [n, dim] features"
+    )]
+    RaggedSamples {
+        /// Length of the buffer.
+        len: usize,
+        /// Requested feature dimension.
+        dim: usize,
+    },
+    /// Fewer than two samples: the unbiased covariance is undefined.
+    #[error(
+        "need at least 2 samples to estimate a covariance, got {n}; fit the Gaussian on more samples"
+    )]
+    TooFewSamples {
+        /// Number of samples given.
+        n: usize,
+    },
+    /// A sample value is NaN or infinite.
+    #[error(
+        "sample value at flat index {index} is not finite (NaN or ±inf); \
+         check the feature extractor's output"
+    )]
+    NonFiniteSample {
+        /// Flat index into the sample buffer.
+        index: usize,
+    },
+    /// A [`Gaussian`] whose covariance is not `dim × dim` for its mean's `dim`, or that holds a
+    /// non-finite value.
+    #[error(
+        "malformed Gaussian: mean has {mean} entries but covariance is {rows}x{cols}, or a value \
+         is not finite; build it with Gaussian::fit"
+    )]
+    MalformedGaussian {
+        /// Length of the mean.
+        mean: usize,
+        /// Covariance rows.
+        rows: usize,
+        /// Covariance columns.
+        cols: usize,
+    },
+    /// The two Gaussians live in spaces of different dimension.
+    #[error(
+        "Gaussians have different dimensions ({left} vs {right}); \
+         fit both from features of the same network layer"
+    )]
+    DimensionMismatch {
+        /// Dimension of the first Gaussian.
+        left: usize,
+        /// Dimension of the second Gaussian.
+        right: usize,
+    },
+    /// The symmetric eigendecomposition did not converge.
+    #[error(
+        "symmetric eigendecomposition of a {dim}x{dim} matrix did not converge; \
+         check the covariances for extreme or degenerate values"
+    )]
+    EigenNoConvergence {
+        /// Matrix dimension.
+        dim: usize,
+    },
+    /// `classes == 0` was passed to an Inception Score function.
+    #[error("number of classes is 0; pass the classifier's output width as `classes`")]
+    ZeroClasses,
+    /// No probability rows were given.
+    #[error("no probability rows given; pass at least one [classes] softmax row")]
+    NoPredictions,
+    /// The probability buffer is not a whole number of rows.
+    #[error(
+        "probability buffer holds {len} values, which is not a multiple of classes = {classes}; \
+         pass row-major [n, classes] probabilities"
+    )]
+    RaggedProbabilities {
+        /// Length of the buffer.
+        len: usize,
+        /// Requested number of classes.
+        classes: usize,
+    },
+    /// A probability is negative or not finite.
+    #[error(
+        "probability at row {row}, class {class} is {value}, not a finite value >= 0; \
+         pass softmax outputs, not logits"
+    )]
+    InvalidProbability {
+        /// Row index.
+        row: usize,
+        /// Class index.
+        class: usize,
+        /// Offending value.
+        value: f64,
+    },
+    /// A probability row does not sum to 1 (within 1e-3).
+    #[error(
+        "probability row {row} sums to {sum}, not 1 (tolerance 1e-3); \
+         apply softmax / normalise each row"
+    )]
+    RowNotNormalised {
+        /// Row index.
+        row: usize,
+        /// The row's sum.
+        sum: f64,
+    },
+}

@@ -1,4 +1,4 @@
-//! The score-gradient theorem (Thm 3.1) made visible (SIM_SPEC §5.1).
+//! The score-gradient theorem (Thm 3.1) made visible (docs/algorithm.md §5.1).
 //!
 //! Teacher `q_0 = N(μ_q, s_q²)`, student `x_0 = a z + b`, so at noise level σ the student's
 //! marginal is `N(b, a² + σ²)` and every score is exact. The true gradient of the SIM divergence
@@ -53,7 +53,7 @@ pub struct GradcheckSpec {
 }
 
 impl Default for GradcheckSpec {
-    /// The spec's reference setting (SIM_SPEC §5.1).
+    /// The spec's reference setting (docs/algorithm.md §5.1).
     fn default() -> Self {
         Self {
             mu_q: 1.0,
@@ -120,7 +120,9 @@ impl Moments {
 
 /// Runs the check on `device` (autodiff-enabled), in chunks of at most 500,000 samples.
 pub fn gradcheck(spec: &GradcheckSpec, device: &Device) -> Result<GradcheckResult> {
-    spec.distance.validate().map_err(EngineError::Invalid)?;
+    spec.distance
+        .validate()
+        .map_err(|e| EngineError::Invalid(format!("distance: {e}")))?;
     for (name, v) in [
         ("s_q", spec.s_q),
         ("a", spec.a.abs()),

@@ -1,11 +1,16 @@
 //! SIM Workbench engine: distil a diffusion teacher into a one-step generator with Score
 //! Implicit Matching (Luo et al., NeurIPS 2024), and the SiD / Diff-Instruct baselines.
 //!
-//! Layers (see `ARCHITECTURE.md`): `diffusion` (EDM), `data`, `nets`, `distill` (distances,
-//! objectives, the iteration), `image_teacher` (EDM U-Net teachers for images), `metrics`,
-//! `store` (files), `run` (a run), `session` (the engine thread) and `protocol` (its commands
-//! and events).
+//! Layers, ground floor first (each imports only those below it; `ARCHITECTURE.md`):
+//! `validation`, `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
+//! `device` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
+//! `protocol` · `run` · `session`.
+//!
+//! A driver (the GUI, the CLI, the tests) builds a [`config::RunConfig`], starts a
+//! [`session::Session`] and speaks [`protocol`]; or steps a [`run::Run`] itself. File internals
+//! (`store`, `tensor`, `preset`) are the engine's own.
 
+pub mod assets;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -13,13 +18,17 @@ pub mod diffusion;
 pub mod distill;
 pub mod error;
 pub mod gradcheck;
-pub mod image_run;
-pub mod image_teacher;
 pub mod metrics;
 pub mod nets;
+pub mod optim;
+pub(crate) mod preset;
 pub mod protocol;
 pub mod rng;
 pub mod run;
 pub mod session;
-pub mod store;
+pub(crate) mod store;
 pub mod teacher;
+pub(crate) mod tensor;
+pub mod validation;
+
+pub use store::atomic::write_atomic;

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{DistillConfig, RunConfig};
+use crate::config::RunConfig;
 use crate::diffusion::sigma::SigmaDistribution;
+use crate::distill::config::DistillConfig;
 use crate::distill::distance::Distance;
 use crate::distill::iteration::IterationStats;
 use crate::distill::objective::{Objective, Weighting};
 use crate::metrics::Metrics;
+use crate::validation::ValidationError;
 
 /// A live change of a distillation setting, applied at the next iteration boundary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,35 +37,22 @@ pub enum Tweak {
 }
 
 impl Tweak {
-    /// Applies the change to a config; errors (invalid values) leave it unchanged.
-    pub fn apply(&self, config: &mut DistillConfig) -> Result<(), String> {
-        let positive = |v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(v)
-            } else {
-                Err(format!("learning rate must be positive, got {v}"))
-            }
-        };
+    /// Applies the change to a config; the result is checked as a preset's `[distill]` is
+    /// (`DistillConfig::validate`), and an invalid one leaves the config unchanged.
+    pub fn apply(&self, config: &mut DistillConfig) -> Result<(), ValidationError> {
+        let mut next = config.clone();
         match self {
-            Self::LrGenerator(v) => config.lr_generator = positive(*v)?,
-            Self::LrFake(v) => config.lr_fake = positive(*v)?,
-            Self::Distance(d) => {
-                d.validate()?;
-                config.distance = *d;
-            }
-            Self::Objective(o) => config.objective = *o,
-            Self::GeneratorSigma(s) => {
-                s.validate()?;
-                config.generator_sigma = *s;
-            }
-            Self::FakeSigma(s) => {
-                s.validate()?;
-                config.fake_sigma = *s;
-            }
-            Self::Weighting(w) => config.weighting = *w,
-            Self::KFake(k) if *k == 0 => return Err("k_fake must be at least 1".into()),
-            Self::KFake(k) => config.k_fake = *k,
+            Self::LrGenerator(v) => next.lr_generator = *v,
+            Self::LrFake(v) => next.lr_fake = *v,
+            Self::Distance(d) => next.distance = *d,
+            Self::Objective(o) => next.objective = *o,
+            Self::GeneratorSigma(s) => next.generator_sigma = *s,
+            Self::FakeSigma(s) => next.fake_sigma = *s,
+            Self::Weighting(w) => next.weighting = *w,
+            Self::KFake(k) => next.k_fake = *k,
         }
+        next.validate()?;
+        *config = next;
         Ok(())
     }
 

@@ -137,7 +137,7 @@ impl Engine {
         let mut control = Control {
             running: false,
             budget: None,
-            last_good: run.dir().and_then(|_| run_dir_latest(&run)),
+            last_good: run.latest_checkpoint(),
             stop: false,
             diverged: false,
         };
@@ -355,11 +355,6 @@ impl Engine {
         self.checkpoint(run, control);
         self.emit(Event::Finished { step, metrics });
     }
-}
-
-fn run_dir_latest(run: &Run) -> Option<PathBuf> {
-    let dir = crate::store::run_dir::RunDir::open(run.dir()?).ok()?;
-    dir.latest_checkpoint().map(|(_, p)| p)
 }
 
 /// Why these stats mean divergence, if they do.

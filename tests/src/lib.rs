@@ -1,1 +1,1 @@
-//! Integration tests live in `tests/tests/`.
+//! Integration tests live in `tests/tests/workbench/`, one binary (`main.rs`) of modules.

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use eframe::egui;
-use sim_engine::config::{RunConfig, TeacherConfig};
+use sim_engine::config::RunConfig;
 use sim_engine::data::DataConfig;
 use sim_engine::data::images::ImageSource;
+use sim_engine::device::BackendChoice;
 use sim_engine::protocol::{Command, Tweak};
+use sim_engine::teacher::TeacherConfig;
 
 use super::WorkbenchApp;
 use super::store::{RunRecord, RunStatus, RunStore};
@@ -26,8 +28,13 @@ pub enum Action {
     SaveCheckpoint,
     /// Restore the active run's last good checkpoint.
     RollBack,
-    /// A live setting change for the active run.
+    /// A live setting change: applied to the draft config and sent to the active live run.
     Tweak(Tweak),
+    /// Replace the draft config by this edit of it (the experiment panel's restart-only
+    /// settings, name, data and teacher).
+    EditDraft(Box<RunConfig>),
+    /// The backend of the next run.
+    SetBackend(BackendChoice),
     /// Replace the edited config by a preset file.
     LoadPreset(PathBuf),
     /// Ask for a preset file to open (dialog).
@@ -44,6 +51,8 @@ pub enum Action {
     SetDataFolder(PathBuf),
     /// Use this teacher file.
     SetTeacher(PathBuf),
+    /// Show run `i` in the curves, or not.
+    SetVisible(usize, bool),
     /// Make run `i` the active one.
     Activate(usize),
     /// Open the race window.
@@ -78,7 +87,7 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             let label = format!("{} #{}", app.config.name, app.store.runs.len() + 1);
             start(app, vec![(label, app.config.clone())]);
         }
-        Action::PauseResume => match app.store.active().map(|r| &r.status) {
+        Action::PauseResume => match app.store.active().map(|r| &r.engine.status) {
             Some(RunStatus::Running) => send(&app.store, Command::Pause),
             Some(RunStatus::Paused) => send(&app.store, Command::Resume),
             Some(_) => {}
@@ -91,15 +100,20 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
         Action::Stop => send(&app.store, Command::Stop),
         Action::SaveCheckpoint => send(&app.store, Command::SaveCheckpoint),
         Action::RollBack => send(&app.store, Command::RollBack),
-        Action::Tweak(tweak) => {
-            if let Err(reason) = tweak.apply(&mut app.config.distill) {
-                app.error = Some(reason);
-            } else if let Some(run) = app.store.active()
-                && run.is_live()
-            {
-                run.send(Command::Tweak(tweak));
+        // A live change: to the draft (the only place it changes) and to the live run, whose
+        // mirror follows when the engine answers `Applied`.
+        Action::Tweak(tweak) => match tweak.apply(&mut app.config.distill) {
+            Err(e) => app.error = Some(e.to_string()),
+            Ok(()) => {
+                if let Some(run) = app.store.active()
+                    && run.is_live()
+                {
+                    run.send(Command::Tweak(tweak));
+                }
             }
-        }
+        },
+        Action::EditDraft(config) => app.config = *config,
+        Action::SetBackend(choice) => app.options.backend = choice,
         Action::LoadPreset(path) => match RunConfig::load(&path, &[]) {
             Ok(config) => {
                 app.config = config;
@@ -141,7 +155,7 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             app.dialogs.push(dialog(ctx, || {
                 rfd::FileDialog::new()
                     .add_filter("teacher", &["safetensors"])
-                    .set_directory("assets/teachers")
+                    .set_directory(sim_engine::assets::TEACHERS_DIR)
                     .pick_file()
                     .map(Action::SetTeacher)
             }));
@@ -164,7 +178,7 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
                 "# Saved from the SIM Workbench GUI: the fully resolved config.\n{}",
                 app.config.to_toml()
             );
-            match sim_engine::store::atomic::write_atomic(&path, text.as_bytes()) {
+            match sim_engine::write_atomic(&path, text.as_bytes()) {
                 Ok(()) => {
                     app.store.notice = Some(format!("saved {}", path.display()));
                     app.presets = crate::presets::list(&app.options.presets_dir);
@@ -176,8 +190,13 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             if i < app.store.runs.len() {
                 app.store.active = Some(i);
                 if app.store.runs[i].is_live() {
-                    app.config = app.store.runs[i].config.clone();
+                    app.config = app.store.runs[i].engine.config.clone();
                 }
+            }
+        }
+        Action::SetVisible(i, visible) => {
+            if let Some(run) = app.store.runs.get_mut(i) {
+                run.view.visible = visible;
             }
         }
         Action::OpenRace => app.race.open = true,
@@ -189,8 +208,8 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
         }
         Action::ScoreField { sigma } => {
             if let Some(run) = app.store.active.and_then(|i| app.store.runs.get_mut(i)) {
-                run.score_sigma = sigma;
-                if let (Some(sigma), Some(view)) = (sigma, &run.samples) {
+                run.view.score_sigma = sigma;
+                if let (Some(sigma), Some(view)) = (sigma, &run.history.samples) {
                     run.send(super::store::score_field_command(sigma, view));
                 }
             }
@@ -216,7 +235,8 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
 
 /// Where exports of a run go: its folder, else the runs directory.
 fn export_dir(app: &WorkbenchApp, run: &RunRecord) -> PathBuf {
-    run.dir
+    run.engine
+        .dir
         .clone()
         .unwrap_or_else(|| app.options.runs_dir.clone())
 }
@@ -225,8 +245,8 @@ fn export_dir(app: &WorkbenchApp, run: &RunRecord) -> PathBuf {
 fn start(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>) {
     let mut first = None;
     for (label, config) in variants {
-        if let Err((key, message)) = config.validate() {
-            app.error = Some(format!("{key}: {message}"));
+        if let Err(e) = config.validate() {
+            app.error = Some(e.to_string());
             return;
         }
         let options = RunStore::run_options(
@@ -262,7 +282,7 @@ fn load_runs(app: &mut WorkbenchApp) {
         .store
         .runs
         .iter()
-        .filter_map(|r| r.dir.clone())
+        .filter_map(|r| r.engine.dir.clone())
         .collect();
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -273,7 +293,7 @@ fn load_runs(app: &mut WorkbenchApp) {
     for dir in dirs {
         match RunRecord::load(&dir, app.store.runs.len()) {
             Ok(mut record) => {
-                record.visible = false;
+                record.view.visible = false;
                 app.store.runs.push(record);
                 loaded += 1;
             }

@@ -1,10 +1,12 @@
 //! Live curves (egui_plot): IS, and mode coverage and FD (raw 2-D) for toys or FID for images,
 //! losses, gradient norms and it/s; x = iteration or wall time; log-y toggle; hover read-outs;
-//! tweak markers. Plots of a world no shown run belongs to are left out.
+//! tweak markers; the teacher's own FID / IS as a dashed level line. Plots of a world no shown
+//! run belongs to are left out.
 
 use eframe::egui::{self, Color32, Rect};
 use egui_plot::{
-    AxisHints, Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, Text, VLine,
+    AxisHints, Corner, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints,
+    Text, VLine,
 };
 
 use super::settings::{Settings, XAxis};
@@ -37,17 +39,21 @@ struct Series {
     loggable: bool,
     /// (x-source step, wall, value) per run.
     values: fn(&RunRecord) -> Vec<(u64, f64, f64)>,
+    /// The same quantity of the multi-step teacher, drawn as a dashed level line.
+    teacher: Option<fn(&Metrics) -> Option<f64>>,
 }
 
 fn evals(r: &RunRecord, f: fn(&Metrics) -> Option<f64>) -> Vec<(u64, f64, f64)> {
-    r.evals
+    r.history
+        .evals
         .iter()
         .filter_map(|e| f(&e.metrics).map(|v| (e.step, e.wall_s, v)))
         .collect()
 }
 
 fn progress(r: &RunRecord, f: fn(&super::store::ProgressPoint) -> f64) -> Vec<(u64, f64, f64)> {
-    r.progress
+    r.history
+        .progress
         .iter()
         .map(|p| (p.step, p.wall_s, f(p)))
         .collect()
@@ -60,6 +66,7 @@ const SERIES: [Series; 8] = [
         named: true,
         loggable: false,
         values: |r| evals(r, inception),
+        teacher: Some(inception),
     },
     Series {
         title: "FID",
@@ -67,6 +74,7 @@ const SERIES: [Series; 8] = [
         named: true,
         loggable: true,
         values: |r| evals(r, |m| m.image().map(|i| i.fid)),
+        teacher: Some(|m| m.image().map(|i| i.fid)),
     },
     Series {
         title: "mode coverage",
@@ -74,6 +82,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: false,
         values: |r| evals(r, |m| m.toy().and_then(|t| t.mode_coverage)),
+        teacher: None,
     },
     Series {
         title: "FD (raw 2-D) to teacher samples",
@@ -81,6 +90,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: true,
         values: |r| evals(r, |m| m.toy().map(|t| t.fd)),
+        teacher: None,
     },
     Series {
         title: "generator loss",
@@ -88,6 +98,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: false,
         values: |r| progress(r, |p| p.loss_generator),
+        teacher: None,
     },
     Series {
         title: "fake-denoiser loss",
@@ -95,6 +106,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: true,
         values: |r| progress(r, |p| p.loss_fake),
+        teacher: None,
     },
     Series {
         title: "gradient norm θ",
@@ -102,6 +114,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: true,
         values: |r| progress(r, |p| p.grad_norm_generator),
+        teacher: None,
     },
     Series {
         title: "iterations / s",
@@ -109,6 +122,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: false,
         values: |r| progress(r, |p| p.it_per_s),
+        teacher: None,
     },
 ];
 
@@ -121,8 +135,8 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
         ui.checkbox(&mut settings.log_y, "log y (losses, FD, norms)");
     });
     let top = ui.cursor().min;
-    let runs: Vec<&RunRecord> = store.runs.iter().filter(|r| r.visible).collect();
-    let image = |r: &&RunRecord| matches!(r.config.data, DataConfig::Image(_));
+    let runs: Vec<&RunRecord> = store.runs.iter().filter(|r| r.view.visible).collect();
+    let image = |r: &&RunRecord| matches!(r.engine.config.data, DataConfig::Image(_));
     let (any_image, any_toy) = (runs.iter().any(image), !runs.iter().all(image));
     let shown: Vec<&Series> = SERIES
         .iter()
@@ -135,7 +149,7 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
     // The feature network of the image scores ("digits-CNN"); toy IS is exact.
     let feature_net = runs
         .iter()
-        .flat_map(|r| r.evals.last())
+        .flat_map(|r| r.history.evals.last())
         .find_map(|e| e.metrics.image().map(|m| m.feature_net.clone()));
     let columns = 2;
     let rows = shown.len().div_ceil(columns);
@@ -256,7 +270,22 @@ fn plot(
                             .color(run.color)
                             .width(1.5),
                     );
-                    for m in &run.markers {
+                    let reference = run.engine.teacher.as_ref().and_then(|t| {
+                        let value = series.teacher.and_then(|f| f(&t.metrics))?;
+                        Some((value, t.nfe))
+                    });
+                    if let Some((value, nfe)) = reference
+                        && value.is_finite()
+                        && (!log || value > 0.0)
+                    {
+                        let y = if log { value.log10() } else { value };
+                        plot_ui.hline(
+                            HLine::new(format!("{}: teacher ({nfe} NFE)", run.label), y)
+                                .color(run.color)
+                                .style(LineStyle::dashed_loose()),
+                        );
+                    }
+                    for m in &run.history.markers {
                         let x = if wall { m.wall_s } else { m.step as f64 };
                         // Unnamed items stay out of the legend; the label itself says what changed.
                         let faint = Color32::from_rgba_unmultiplied(

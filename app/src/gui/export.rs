@@ -1,36 +1,74 @@
-//! Exports: samples (PNG), metrics (CSV), curves (PNG, a screenshot of the plot area).
+//! Exports: samples (PNG, the engine's own view writer), metrics (CSV), curves (PNG, a
+//! screenshot of the plot area). Files are encoded and written on a thread of their own, never
+//! on the UI thread; `poll` hands back what finished.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui::{self, ColorImage, Rect};
-use sim_engine::store::atomic::write_atomic;
-use sim_engine::store::snapshot::write_scatter_png;
+use sim_engine::run::view::write_view;
+use sim_engine::write_atomic;
 
 use super::store::RunRecord;
 
 type Shot = Arc<Mutex<Option<Arc<ColorImage>>>>;
 
-/// Export state: finished messages, and a pending screenshot.
-#[derive(Default)]
+type Done = Result<String, String>;
+
+/// Export state: a pending screenshot, and the results of writes in flight.
 pub struct Exporter {
     /// Where the curves were drawn last frame.
     pub plot_rect: Option<Rect>,
     pending_plot: Option<(PathBuf, Shot)>,
-    done: Option<Result<String, String>>,
+    results: Sender<Done>,
+    finished: Receiver<Done>,
+    ctx: egui::Context,
 }
 
 impl Exporter {
-    /// Writes the active run's teacher and student samples as a PNG.
+    /// An exporter that wakes `ctx` when a write finishes.
+    pub fn new(ctx: egui::Context) -> Self {
+        let (results, finished) = unbounded();
+        Self {
+            plot_rect: None,
+            pending_plot: None,
+            results,
+            finished,
+            ctx,
+        }
+    }
+
+    /// Runs `write` on a thread of its own; its message comes back through [`Exporter::poll`].
+    fn spawn(&self, write: impl FnOnce() -> Done + Send + 'static) {
+        let (results, ctx) = (self.results.clone(), self.ctx.clone());
+        let started = std::thread::Builder::new()
+            .name("export".into())
+            .spawn(move || {
+                let _ = results.send(write());
+                ctx.request_repaint();
+            });
+        if let Err(e) = started {
+            let _ = self
+                .results
+                .send(Err(format!("cannot start the export: {e}")));
+        }
+    }
+
+    /// Writes the active run's teacher and student samples as a PNG: points for a 2-D run,
+    /// teacher | student grids for an image run (as the run folder's snapshots).
     pub fn samples(&mut self, run: &RunRecord, dir: PathBuf) {
-        self.done = Some(match &run.samples {
-            Some(view) => {
-                let path = dir.join(format!("export-samples-step-{:06}.png", view.step));
-                write_scatter_png(&path, &view.teacher, &view.student)
-                    .map(|()| format!("samples written to {}", path.display()))
-                    .map_err(|e| e.to_string())
-            }
-            None => Err("no samples yet: wait for the first evaluation".into()),
+        let Some(view) = run.history.samples.clone() else {
+            let _ = self
+                .results
+                .send(Err("no samples yet: wait for the first evaluation".into()));
+            return;
+        };
+        let path = dir.join(format!("export-samples-step-{:06}.png", view.step));
+        self.spawn(move || {
+            write_view(&path, &view)
+                .map(|()| format!("samples written to {}", path.display()))
+                .map_err(|e| e.to_string())
         });
     }
 
@@ -40,8 +78,8 @@ impl Exporter {
             "step,wall_s,loss_generator,loss_fake,grad_norm_generator,grad_norm_fake,is,mode_coverage,fd,fid\n",
         );
         let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let mut evals = run.evals.iter().peekable();
-        for p in &run.progress {
+        let mut evals = run.history.evals.iter().peekable();
+        for p in &run.history.progress {
             let eval = match evals.peek() {
                 Some(e) if e.step == p.step => evals.next(),
                 _ => None,
@@ -61,11 +99,11 @@ impl Exporter {
             ));
         }
         let path = dir.join("export-metrics.csv");
-        self.done = Some(
+        self.spawn(move || {
             write_atomic(&path, text.as_bytes())
                 .map(|()| format!("metrics written to {}", path.display()))
-                .map_err(|e| e.to_string()),
-        );
+                .map_err(|e| e.to_string())
+        });
     }
 
     /// Asks for a screenshot; the curves are cropped from it and saved when it arrives.
@@ -82,8 +120,8 @@ impl Exporter {
         self.pending_plot = Some((dir.join("export-curves.png"), slot));
     }
 
-    /// A finished export's message, once.
-    pub fn poll(&mut self, ctx: &egui::Context) -> Option<Result<String, String>> {
+    /// A finished export's message, once; starts writing a screenshot that has arrived.
+    pub fn poll(&mut self, ctx: &egui::Context) -> Option<Done> {
         let arrived = self
             .pending_plot
             .as_ref()
@@ -93,13 +131,13 @@ impl Exporter {
                 Some(rect) => image.region(&rect, Some(ctx.pixels_per_point())),
                 None => (*image).clone(),
             };
-            self.done = Some(save_png(&path, &cropped));
+            self.spawn(move || save_png(&path, &cropped));
         }
-        self.done.take()
+        self.finished.try_recv().ok()
     }
 }
 
-fn save_png(path: &std::path::Path, image: &ColorImage) -> Result<String, String> {
+fn save_png(path: &std::path::Path, image: &ColorImage) -> Done {
     let [w, h] = image.size;
     let rgba: Vec<u8> = image
         .pixels

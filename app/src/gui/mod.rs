@@ -118,7 +118,7 @@ impl WorkbenchApp {
             frames: FrameTimes::default(),
             opened: Instant::now(),
             autostarted: false,
-            export: export::Exporter::default(),
+            export: export::Exporter::new(cc.egui_ctx.clone()),
             dialogs: Vec::new(),
             options,
         }
@@ -213,8 +213,8 @@ impl eframe::App for WorkbenchApp {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     actions.extend(experiment::ui(
                         ui,
-                        &mut self.config,
-                        &mut self.options.backend,
+                        &self.config,
+                        self.options.backend,
                         &self.store,
                         &self.presets,
                     ));
@@ -226,7 +226,7 @@ impl eframe::App for WorkbenchApp {
             .resizable(true)
             .default_size(230.0)
             .show(ui, |ui| {
-                actions.extend(runs::ui(ui, &mut self.store));
+                actions.extend(runs::ui(ui, &self.store));
             });
         egui::CentralPanel::default().show(ui, |ui| {
             actions.extend(status::divergence_banner(ui, &self.store));
@@ -309,9 +309,9 @@ impl WorkbenchApp {
                 format!(
                     "{}: {} iterations, {:.1} it/s overall",
                     r.label,
-                    r.step,
-                    if r.wall_s > 0.0 {
-                        r.step.saturating_sub(r.first_step) as f64 / r.wall_s
+                    r.engine.step,
+                    if r.engine.wall_s > 0.0 {
+                        r.engine.step.saturating_sub(r.engine.first_step) as f64 / r.engine.wall_s
                     } else {
                         0.0
                     }

@@ -6,7 +6,8 @@ use eframe::egui;
 use super::actions::Action;
 use super::store::{RunStatus, RunStore};
 
-pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
+/// Draws the list; ticks and clicks come back as actions.
+pub fn ui(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
     let mut out = Vec::new();
     ui.heading("Runs");
     ui.horizontal(|ui| {
@@ -28,10 +29,16 @@ pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
     ui.separator();
     let active = store.active;
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for (i, run) in store.runs.iter_mut().enumerate() {
+        for (i, run) in store.runs.iter().enumerate() {
             ui.horizontal(|ui| {
-                ui.checkbox(&mut run.visible, "")
-                    .on_hover_text(format!("overlay {}", run.label));
+                let mut visible = run.view.visible;
+                if ui
+                    .checkbox(&mut visible, "")
+                    .on_hover_text(format!("overlay {}", run.label))
+                    .changed()
+                {
+                    out.push(Action::SetVisible(i, visible));
+                }
                 let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                 ui.painter().circle_filled(dot.center(), 4.5, run.color);
                 let text = egui::RichText::new(&run.label);
@@ -44,16 +51,17 @@ pub fn ui(ui: &mut egui::Ui, store: &mut RunStore) -> Vec<Action> {
                     out.push(Action::Activate(i));
                 }
             });
-            let state = match &run.status {
+            let state = match &run.engine.status {
                 RunStatus::Preparing(m, f) => format!("{m} {:.0}%", f * 100.0),
-                RunStatus::Running => format!("running · {}", run.step),
-                RunStatus::Paused => format!("paused · {}", run.step),
+                RunStatus::Running => format!("running · {}", run.engine.step),
+                RunStatus::Paused => format!("paused · {}", run.engine.step),
                 RunStatus::Diverged { step, .. } => format!("diverged at {step}"),
-                RunStatus::Finished => format!("finished · {}", run.step),
+                RunStatus::Finished => format!("finished · {}", run.engine.step),
                 RunStatus::Failed(_) => "failed".into(),
-                RunStatus::Loaded => format!("from disk · {}", run.step),
+                RunStatus::Loaded => format!("from disk · {}", run.engine.step),
             };
             let last = run
+                .history
                 .evals
                 .last()
                 .and_then(|e| {

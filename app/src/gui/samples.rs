@@ -49,7 +49,7 @@ pub fn ui(
             );
             ask |= r.drag_stopped() || (r.changed() && !r.dragged());
             // A run that has no field yet (just activated) asks once.
-            ask |= run.is_some_and(|r| r.is_live() && r.score_sigma.is_none());
+            ask |= run.is_some_and(|r| r.is_live() && r.view.score_sigma.is_none());
         }
         if ask {
             out.push(Action::ScoreField {
@@ -61,7 +61,7 @@ pub fn ui(
         ui.label("Start a run to see teacher and student samples.");
         return out;
     };
-    let Some(view) = &run.samples else {
+    let Some(view) = &run.history.samples else {
         ui.label("waiting for the first evaluation…");
         return out;
     };
@@ -96,12 +96,12 @@ pub fn ui(
     let mixture = config
         .data
         .mixture()
-        .filter(|_| run.config.data == config.data)
-        .or_else(|| run.config.data.mixture());
+        .filter(|_| run.engine.config.data == config.data)
+        .or_else(|| run.engine.config.data.mixture());
     let extent = view.teacher.iter().fold(0.5f32, |m, v| m.max(v.abs())) * 1.2;
     let field = settings
         .score_field
-        .then_some(run.score_field.as_ref())
+        .then_some(run.history.score_field.as_ref())
         .flatten();
     ui.horizontal(|ui| {
         ui.vertical(|ui| {

@@ -14,14 +14,14 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, ref
             Some(run) => {
                 ui.label(format!(
                     "backend: {}",
-                    if run.backend.is_empty() {
+                    if run.engine.backend.is_empty() {
                         "…"
                     } else {
-                        &run.backend
+                        &run.engine.backend
                     }
                 ));
                 ui.separator();
-                let status = match &run.status {
+                let status = match &run.engine.status {
                     RunStatus::Preparing(m, f) => format!("{m} {:.0}%", f * 100.0),
                     RunStatus::Running => "running".into(),
                     RunStatus::Paused => "paused".into(),
@@ -34,14 +34,14 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, ref
                 ui.separator();
                 ui.label(format!(
                     "iteration {} / {}",
-                    run.step, run.config.iterations
+                    run.engine.step, run.engine.config.iterations
                 ));
                 ui.separator();
-                ui.label(format!("{:.1} it/s", run.it_per_s));
+                ui.label(format!("{:.1} it/s", run.engine.it_per_s));
                 ui.separator();
-                ui.label(format!("elapsed {}", clock(run.wall_s)));
+                ui.label(format!("elapsed {}", clock(run.engine.wall_s)));
                 ui.separator();
-                ui.label(format!("eval {:.0} ms", run.eval_s * 1e3));
+                ui.label(format!("eval {:.0} ms", run.engine.eval_s * 1e3));
             }
             None => {
                 ui.label("no run yet: press Start");
@@ -85,7 +85,7 @@ pub fn divergence_banner(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
     let Some(run) = store.active() else {
         return out;
     };
-    let failed = match &run.status {
+    let failed = match &run.engine.status {
         RunStatus::Failed(m) => Some(m.clone()),
         _ => None,
     };
@@ -101,7 +101,7 @@ pub fn divergence_banner(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
         step,
         reason,
         last_good,
-    } = &run.status
+    } = &run.engine.status
     {
         egui::Frame::new()
             .fill(palette::ERROR.gamma_multiply(0.25))

@@ -9,9 +9,12 @@ use std::time::Duration;
 use eframe::egui::{self, Color32};
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
+use sim_engine::diffusion::sampler::Integrator;
+use sim_engine::distill::iteration::IterationStats;
 use sim_engine::metrics::Metrics;
 use sim_engine::protocol::{Command, Event, SampleView, ScoreField};
 use sim_engine::run::RunOptions;
+use sim_engine::run::log::{MetricsLine, read_metrics};
 use sim_engine::session::{Launch, Session};
 
 use super::palette;
@@ -61,6 +64,19 @@ pub struct ProgressPoint {
     pub it_per_s: f64,
 }
 
+impl ProgressPoint {
+    /// The losses and gradient norms of an iteration (step, time and rate left at zero).
+    fn from_stats(stats: &IterationStats) -> Self {
+        Self {
+            loss_generator: stats.loss_generator,
+            loss_fake: stats.loss_fake,
+            grad_norm_generator: stats.grad_norm_generator,
+            grad_norm_fake: stats.grad_norm_fake,
+            ..Self::default()
+        }
+    }
+}
+
 /// One evaluation.
 #[derive(Clone, Debug)]
 pub struct EvalPoint {
@@ -83,16 +99,11 @@ pub struct Marker {
     pub label: String,
 }
 
-/// A run and everything the GUI knows of it.
-pub struct RunRecord {
-    /// Display name.
-    pub label: String,
-    /// Curve colour.
-    pub color: Color32,
+/// What the engine has said about a run, mirrored: changed only by its events (or, for a run
+/// read from disk, by its folder).
+pub struct EngineMirror {
     /// Its config (tweaks applied).
     pub config: RunConfig,
-    /// The engine, while the run is loaded.
-    pub session: Option<Session>,
     /// Lifecycle.
     pub status: RunStatus,
     /// Backend description.
@@ -101,20 +112,8 @@ pub struct RunRecord {
     pub dir: Option<PathBuf>,
     /// Number of modes of an exact teacher.
     pub modes: Option<usize>,
-    /// Per-iteration numbers.
-    pub progress: Vec<ProgressPoint>,
-    /// Evaluations.
-    pub evals: Vec<EvalPoint>,
-    /// Tweak markers.
-    pub markers: Vec<Marker>,
-    /// Latest samples.
-    pub samples: Option<SampleView>,
-    /// Latest score field.
-    pub score_field: Option<ScoreField>,
-    /// σ of the score field to refresh after every evaluation; `None` = off.
-    pub score_sigma: Option<f64>,
-    /// Shown in the curves.
-    pub visible: bool,
+    /// The teacher's own scores (image runs with `eval.teacher_metrics`).
+    pub teacher: Option<TeacherScore>,
     /// Iterations done.
     pub step: u64,
     /// Iteration the run (re)started at.
@@ -125,8 +124,56 @@ pub struct RunRecord {
     pub wall_s: f64,
     /// Seconds of the latest evaluation.
     pub eval_s: f64,
+}
+
+/// The multi-step teacher's scores, drawn as a dashed reference line on the curves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeacherScore {
+    /// FID / IS of the teacher.
+    pub metrics: Metrics,
+    /// Network evaluations per sample of its sampler (35 for 18 Heun steps).
+    pub nfe: usize,
+}
+
+/// What happened in a run, as plotted and shown.
+#[derive(Default)]
+pub struct History {
+    /// Per-iteration numbers.
+    pub progress: Vec<ProgressPoint>,
+    /// Evaluations.
+    pub evals: Vec<EvalPoint>,
+    /// Tweak markers.
+    pub markers: Vec<Marker>,
+    /// Latest samples.
+    pub samples: Option<SampleView>,
+    /// Latest score field.
+    pub score_field: Option<ScoreField>,
     /// Messages (checkpoints, refused tweaks).
     pub log: Vec<String>,
+}
+
+/// How the user has chosen to see a run.
+pub struct ViewFlags {
+    /// Shown in the curves.
+    pub visible: bool,
+    /// σ of the score field to refresh after every evaluation; `None` = off.
+    pub score_sigma: Option<f64>,
+}
+
+/// A run and everything the GUI knows of it.
+pub struct RunRecord {
+    /// Display name.
+    pub label: String,
+    /// Curve colour.
+    pub color: Color32,
+    /// The engine, while the run is loaded.
+    session: Option<Session>,
+    /// What the engine reported.
+    pub engine: EngineMirror,
+    /// Its curves, samples and messages.
+    pub history: History,
+    /// The user's view of it.
+    pub view: ViewFlags,
 }
 
 impl RunRecord {
@@ -134,25 +181,25 @@ impl RunRecord {
         Self {
             label,
             color,
-            config,
             session: None,
-            status: RunStatus::Preparing("starting".into(), 0.0),
-            backend: String::new(),
-            dir: None,
-            modes: None,
-            progress: Vec::new(),
-            evals: Vec::new(),
-            markers: Vec::new(),
-            samples: None,
-            score_field: None,
-            score_sigma: None,
-            visible: true,
-            step: 0,
-            first_step: 0,
-            it_per_s: 0.0,
-            wall_s: 0.0,
-            eval_s: 0.0,
-            log: Vec::new(),
+            engine: EngineMirror {
+                config,
+                status: RunStatus::Preparing("starting".into(), 0.0),
+                backend: String::new(),
+                dir: None,
+                modes: None,
+                teacher: None,
+                step: 0,
+                first_step: 0,
+                it_per_s: 0.0,
+                wall_s: 0.0,
+                eval_s: 0.0,
+            },
+            history: History::default(),
+            view: ViewFlags {
+                visible: true,
+                score_sigma: None,
+            },
         }
     }
 
@@ -163,21 +210,26 @@ impl RunRecord {
 
     /// Whether the engine is loaded (can take commands).
     pub fn is_live(&self) -> bool {
-        self.session.is_some() && !matches!(self.status, RunStatus::Failed(_) | RunStatus::Loaded)
+        self.session.is_some()
+            && !matches!(self.engine.status, RunStatus::Failed(_) | RunStatus::Loaded)
     }
 
     fn handle(&mut self, event: Event) {
         match event {
             Event::Preparing { message, fraction } => {
-                self.status = RunStatus::Preparing(message, fraction);
+                self.engine.status = RunStatus::Preparing(message, fraction);
             }
             Event::Ready(info) => {
-                self.backend = info.backend;
-                self.dir = info.dir;
-                self.modes = info.modes;
-                self.step = info.step;
-                self.first_step = info.step;
-                self.status = RunStatus::Paused;
+                self.engine.backend = info.backend;
+                self.engine.dir = info.dir;
+                self.engine.modes = info.modes;
+                let nfe = Integrator::Heun.nfe(info.config.eval.teacher_steps);
+                self.engine.teacher = info
+                    .teacher_metrics
+                    .map(|metrics| TeacherScore { metrics, nfe });
+                self.engine.step = info.step;
+                self.engine.first_step = info.step;
+                self.engine.status = RunStatus::Paused;
             }
             Event::Progress {
                 step,
@@ -185,17 +237,14 @@ impl RunRecord {
                 it_per_s,
                 stats,
             } => {
-                self.step = step;
-                self.wall_s = wall_s;
-                self.it_per_s = it_per_s;
-                self.progress.push(ProgressPoint {
+                self.engine.step = step;
+                self.engine.wall_s = wall_s;
+                self.engine.it_per_s = it_per_s;
+                self.history.progress.push(ProgressPoint {
                     step,
                     wall_s,
-                    loss_generator: stats.loss_generator,
-                    loss_fake: stats.loss_fake,
-                    grad_norm_generator: stats.grad_norm_generator,
-                    grad_norm_fake: stats.grad_norm_fake,
                     it_per_s,
+                    ..ProgressPoint::from_stats(&stats)
                 });
             }
             Event::Evaluated {
@@ -203,48 +252,52 @@ impl RunRecord {
                 metrics,
                 eval_s,
             } => {
-                self.eval_s = eval_s;
-                self.evals.retain(|e| e.step < step);
-                self.evals.push(EvalPoint {
+                self.engine.eval_s = eval_s;
+                self.history.evals.retain(|e| e.step < step);
+                self.history.evals.push(EvalPoint {
                     step,
-                    wall_s: self.wall_s,
+                    wall_s: self.engine.wall_s,
                     metrics,
                 });
             }
             Event::Samples(view) => {
-                if let Some(sigma) = self.score_sigma {
+                if let Some(sigma) = self.view.score_sigma {
                     self.send(score_field_command(sigma, &view));
                 }
-                self.samples = Some(view);
+                self.history.samples = Some(view);
             }
-            Event::ScoreField(field) => self.score_field = Some(field),
+            Event::ScoreField(field) => self.history.score_field = Some(field),
             Event::Applied { step, tweak } => {
-                tweak.apply(&mut self.config.distill).ok();
-                self.markers.push(Marker {
+                tweak.apply(&mut self.engine.config.distill).ok();
+                self.history.markers.push(Marker {
                     step,
-                    wall_s: self.wall_s,
+                    wall_s: self.engine.wall_s,
                     label: tweak.label(),
                 });
             }
             Event::Rejected { tweak, reason } => {
-                self.log
+                self.history
+                    .log
                     .push(format!("refused {}: {reason}", tweak.label()));
             }
             Event::Paused { step } => {
-                if !matches!(self.status, RunStatus::Diverged { .. }) || step < self.step {
-                    self.status = RunStatus::Paused;
+                if !matches!(self.engine.status, RunStatus::Diverged { .. })
+                    || step < self.engine.step
+                {
+                    self.engine.status = RunStatus::Paused;
                 }
-                if step < self.step {
+                if step < self.engine.step {
                     // Rolled back: forget what came after.
-                    self.progress.retain(|p| p.step <= step);
-                    self.evals.retain(|e| e.step <= step);
-                    self.markers.retain(|m| m.step <= step);
-                    self.step = step;
+                    self.history.progress.retain(|p| p.step <= step);
+                    self.history.evals.retain(|e| e.step <= step);
+                    self.history.markers.retain(|m| m.step <= step);
+                    self.engine.step = step;
                 }
             }
-            Event::Running { .. } => self.status = RunStatus::Running,
+            Event::Running { .. } => self.engine.status = RunStatus::Running,
             Event::Checkpointed { step, path } => {
-                self.log
+                self.history
+                    .log
                     .push(format!("checkpoint {step}: {}", path.display()));
             }
             Event::Diverged {
@@ -252,84 +305,85 @@ impl RunRecord {
                 reason,
                 last_good,
             } => {
-                self.status = RunStatus::Diverged {
+                self.engine.status = RunStatus::Diverged {
                     step,
                     reason,
                     last_good,
                 };
             }
             Event::Finished { step, .. } => {
-                self.step = step;
-                if !matches!(self.status, RunStatus::Diverged { .. }) {
-                    self.status = RunStatus::Finished;
+                self.engine.step = step;
+                if !matches!(self.engine.status, RunStatus::Diverged { .. }) {
+                    self.engine.status = RunStatus::Finished;
                 }
             }
             Event::Failed(message) => {
-                if matches!(self.status, RunStatus::Preparing(..)) {
-                    self.status = RunStatus::Failed(message.clone());
+                if matches!(self.engine.status, RunStatus::Preparing(..)) {
+                    self.engine.status = RunStatus::Failed(message.clone());
                 }
-                self.log.push(message);
+                self.history.log.push(message);
             }
         }
     }
 
-    /// Reads a run folder written by the CLI or an earlier session.
+    /// Reads a run folder written by the CLI or an earlier session (`metrics.jsonl` through
+    /// the engine's one reader); lines it cannot read are reported, not fatal.
     pub fn load(dir: &Path, index: usize) -> Result<Self, String> {
         let config = RunConfig::load(&dir.join("config.toml"), &[]).map_err(|e| e.to_string())?;
-        let text = std::fs::read_to_string(dir.join("metrics.jsonl"))
-            .map_err(|e| format!("{}: {e}", dir.join("metrics.jsonl").display()))?;
+        let log = read_metrics(&dir.join("metrics.jsonl")).map_err(|e| e.to_string())?;
         let label = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| config.name.clone());
         let mut record = Self::new(label, palette::run_color(index), config);
-        record.status = RunStatus::Loaded;
-        record.dir = Some(dir.to_owned());
-        for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let num = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-            let step = v
-                .get("step")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
-            let wall_s = num("wall_s").unwrap_or(0.0);
-            match v.get("event").and_then(serde_json::Value::as_str) {
-                Some("eval") => {
-                    if let Ok(metrics) = serde_json::from_value::<Metrics>(v.clone()) {
-                        record.evals.push(EvalPoint {
-                            step,
-                            wall_s,
-                            metrics,
-                        });
-                    }
-                }
-                Some("tweak") => record.markers.push(Marker {
+        record.engine.status = RunStatus::Loaded;
+        record.engine.dir = Some(dir.to_owned());
+        record.engine.modes = record.engine.config.data.mixture().map(|m| m.modes());
+        if !log.skipped.is_empty() {
+            record.history.log.push(format!(
+                "metrics.jsonl: skipped unreadable line(s) {:?}",
+                log.skipped
+            ));
+        }
+        for line in log.lines {
+            match line {
+                MetricsLine::Iteration {
                     step,
                     wall_s,
-                    label: v
-                        .get("label")
-                        .and_then(|l| l.as_str())
-                        .unwrap_or("tweak")
-                        .to_owned(),
-                }),
-                _ => {
-                    record.progress.push(ProgressPoint {
+                    stats,
+                } => {
+                    record.history.progress.push(ProgressPoint {
                         step,
                         wall_s,
-                        loss_generator: num("loss_generator").unwrap_or(f64::NAN),
-                        loss_fake: num("loss_fake").unwrap_or(f64::NAN),
-                        grad_norm_generator: num("grad_norm_generator").unwrap_or(f64::NAN),
-                        grad_norm_fake: num("grad_norm_fake").unwrap_or(f64::NAN),
                         it_per_s: 0.0,
+                        ..ProgressPoint::from_stats(&stats)
                     });
-                    record.step = record.step.max(step);
-                    record.wall_s = wall_s;
+                    record.engine.step = record.engine.step.max(step);
+                    record.engine.wall_s = wall_s;
+                }
+                MetricsLine::Eval {
+                    step,
+                    wall_s,
+                    metrics,
+                } => record.history.evals.push(EvalPoint {
+                    step,
+                    wall_s,
+                    metrics,
+                }),
+                MetricsLine::TeacherEval { metrics, nfe, .. } => {
+                    record.engine.teacher = Some(TeacherScore { metrics, nfe });
+                }
+                MetricsLine::Tweak { step, label, .. } => {
+                    // A tweak line has no wall time of its own: the iteration before it has.
+                    let wall_s = record.engine.wall_s;
+                    record.history.markers.push(Marker {
+                        step,
+                        wall_s,
+                        label,
+                    });
                 }
             }
         }
-        record.modes = record.config.data.mixture().map(|m| m.modes());
         Ok(record)
     }
 }
@@ -432,7 +486,11 @@ impl RunStore {
     /// Whether any engine is loaded and working.
     pub fn any_active(&self) -> bool {
         self.runs.iter().any(|r| {
-            r.is_live() && matches!(r.status, RunStatus::Running | RunStatus::Preparing(..))
+            r.is_live()
+                && matches!(
+                    r.engine.status,
+                    RunStatus::Running | RunStatus::Preparing(..)
+                )
         })
     }
 
@@ -456,5 +514,40 @@ impl RunStore {
             cache_dir,
             backend,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sim_engine::metrics::ImageMetrics;
+    use sim_engine::protocol::RunInfo;
+
+    use super::*;
+
+    /// The teacher's scores that `Ready` brings are kept for the curves (they cost a minute
+    /// of multi-step sampling), with the sampler's cost: 18 Heun steps = 35 NFE.
+    #[test]
+    fn ready_keeps_the_teachers_scores() {
+        let config = RunConfig::default();
+        let mut record = RunRecord::new("r".into(), Color32::WHITE, config.clone());
+        let metrics = Metrics::Image(ImageMetrics {
+            fid: 5.6,
+            is: 9.5,
+            feature_net: "digits-CNN".into(),
+            samples: 10,
+        });
+        record.handle(Event::Ready(Box::new(RunInfo {
+            config,
+            backend: "cpu (flex)".into(),
+            dir: None,
+            step: 0,
+            modes: None,
+            teacher_metrics: Some(metrics.clone()),
+        })));
+        assert_eq!(
+            record.engine.teacher,
+            Some(TeacherScore { metrics, nfe: 35 })
+        );
+        assert_eq!(record.engine.status, RunStatus::Paused);
     }
 }

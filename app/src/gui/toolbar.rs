@@ -8,7 +8,7 @@ use super::store::{RunStatus, RunStore};
 
 pub fn ui(ui: &mut egui::Ui, store: &RunStore, config: &RunConfig) -> Vec<Action> {
     let mut out = Vec::new();
-    let status = store.active().map(|r| r.status.clone());
+    let status = store.active().map(|r| r.engine.status.clone());
     let live = store.active().is_some_and(|r| r.is_live());
     let idle = matches!(status, Some(RunStatus::Paused));
     ui.horizontal(|ui| {

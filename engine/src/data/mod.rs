@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use self::images::ImageSource;
 use self::toy::{GaussianMixture, ToyData};
+use crate::validation::ValidationError;
 
 /// `kind`s of [`ToyData`].
 pub const TOY_KINDS: [&str; 6] = [
@@ -28,7 +29,7 @@ pub const IMAGE_KINDS: [&str; 5] = ["digits", "idx", "fashion_mnist", "cifar10",
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum DataConfig {
-    /// A 2-D toy set (SIM_SPEC §6); the networks are MLPs.
+    /// A 2-D toy set (docs/algorithm.md §6); the networks are MLPs.
     Toy(ToyData),
     /// An image set; the networks are copies of the teacher's U-Net.
     Image(ImageSource),
@@ -108,7 +109,7 @@ impl DataConfig {
     }
 
     /// Checks parameters; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         match self {
             Self::Toy(data) => data.validate(),
             Self::Image(_) => Ok(()),

@@ -1,6 +1,6 @@
 //! EDM preconditioning (Table 1 of Karras et al. 2022) and the noise-level constants.
 //!
-//! `D(x; σ) = c_skip x + c_out F(c_in x; c_noise)` (SIM_SPEC §1). Score: `s = (D − x) / σ²` (B.3).
+//! `D(x; σ) = c_skip x + c_out F(c_in x; c_noise)` (docs/algorithm.md §1). Score: `s = (D − x) / σ²` (B.3).
 
 use burn::prelude::*;
 

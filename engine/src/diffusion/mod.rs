@@ -1,5 +1,5 @@
 //! The EDM diffusion (Karras et al. 2022) that teacher, generator and fake denoiser share
-//! (SIM_SPEC §1).
+//! (docs/algorithm.md §1).
 
 pub mod denoiser;
 pub mod edm;

@@ -1,9 +1,11 @@
-//! Noise-level distributions of the two training phases (SIM_SPEC §3, "Time distribution").
+//! Noise-level distributions of the two training phases (docs/algorithm.md §3, "Time distribution").
 //! Every draw is clamped to `[SIGMA_MIN, SIGMA_MAX]`.
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+
+use crate::validation::ValidationError;
 
 use super::edm::{RHO, SIGMA_MAX, SIGMA_MIN};
 
@@ -58,14 +60,14 @@ impl SigmaDistribution {
     }
 
     /// Checks the parameters of `LogNormal`.
-    pub fn validate(self) -> Result<(), String> {
+    pub fn validate(self) -> Result<(), ValidationError> {
         match self {
-            Self::LogNormal { p_mean, p_std } if !(p_mean.is_finite() && p_std.is_finite()) => {
-                Err("p_mean and p_std must be finite".into())
+            Self::LogNormal { p_mean, .. } if !p_mean.is_finite() => {
+                Err(ValidationError::new("p_mean", "must be a finite number"))
             }
-            Self::LogNormal { p_std, .. } if p_std < 0.0 => {
-                Err(format!("p_std must be ≥ 0, got {p_std}"))
-            }
+            Self::LogNormal { p_std, .. } if !(p_std.is_finite() && p_std >= 0.0) => Err(
+                ValidationError::new("p_std", format!("must be a finite number ≥ 0, got {p_std}")),
+            ),
             _ => Ok(()),
         }
     }

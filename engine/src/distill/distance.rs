@@ -4,6 +4,8 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::validation::ValidationError;
+
 /// A distance on the (denoiser-space) score difference `y`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -15,7 +17,7 @@ pub enum Distance {
     },
     /// `d(y) = ‖y‖²`; SIM-L2 = 2 × SiD at α = 1.
     L2,
-    /// `d(y) = Σ_k |y_k|`. Its SIM surrogate is biased under autodiff (SIM_SPEC §5.1).
+    /// `d(y) = Σ_k |y_k|`. Its SIM surrogate is biased under autodiff (docs/algorithm.md §5.1).
     L1,
     /// Huber per coordinate: `y²/2` for `|y| ≤ δ`, else `δ(|y| − δ/2)`.
     Huber {
@@ -97,19 +99,25 @@ impl Distance {
     }
 
     /// Checks parameters; the message says what would be valid.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         let even = |alpha: u32| {
             if alpha >= 2 && alpha.is_multiple_of(2) {
                 Ok(())
             } else {
-                Err(format!("alpha must be an even integer ≥ 2, got {alpha}"))
+                Err(ValidationError::new(
+                    "alpha",
+                    format!("must be an even integer ≥ 2, got {alpha}"),
+                ))
             }
         };
         let pos = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} must be a positive number, got {v}"))
+                Err(ValidationError::new(
+                    name,
+                    format!("must be a positive number, got {v}"),
+                ))
             }
         };
         match *self {
@@ -150,7 +158,7 @@ impl Distance {
 mod tests {
     use super::*;
 
-    /// SIM_SPEC §5.3: each closed-form d' equals autodiff of its d on random inputs.
+    /// docs/algorithm.md §5.3: each closed-form d' equals autodiff of its d on random inputs.
     #[test]
     fn closed_form_gradient_matches_autodiff() {
         let device = Device::flex().autodiff();

@@ -1,4 +1,4 @@
-//! One distillation iteration (SIM_SPEC §2): `k_ψ` fake-denoiser updates, then one generator
+//! One distillation iteration (docs/algorithm.md §2): `k_ψ` fake-denoiser updates, then one generator
 //! update, then the EMA. The only training step in the program.
 
 use burn::optim::GradientsParams;
@@ -6,15 +6,16 @@ use burn::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::adam::Adam;
-use super::ema::{ema_beta, ema_update};
+use super::config::DistillConfig;
 use super::net::DistillNet;
 use super::objective::{GeneratorTerms, generator_loss};
-use super::params::sanitize_grads;
-use crate::config::DistillConfig;
 use crate::diffusion::denoiser::LabelledDenoiser;
 use crate::diffusion::loss::denoising_loss;
+use crate::optim::adam::Adam;
+use crate::optim::ema::{ema_beta, ema_update};
+use crate::optim::params::sanitize_grads;
 use crate::rng::{Stream, normal, rng_for};
+use crate::tensor::one_hot;
 
 /// The trained state: generator θ, fake denoiser ψ, the generator's EMA, and both optimisers.
 /// `N` is the network: the MLP of toy runs or the U-Net of image runs.
@@ -33,7 +34,7 @@ pub struct Networks<N> {
 }
 
 impl<N: DistillNet> Networks<N> {
-    /// θ, ψ and the EMA all start as copies of `init` (the teacher, or its fit: SIM_SPEC §2),
+    /// θ, ψ and the EMA all start as copies of `init` (the teacher, or its fit: docs/algorithm.md §2),
     /// with fresh Adams of β = (0, `adam_beta2`) (Table 5).
     pub fn from_init(init: N, adam_beta2: f64) -> Self {
         Self {
@@ -46,21 +47,31 @@ impl<N: DistillNet> Networks<N> {
     }
 }
 
-/// What one iteration measured.
+/// What one iteration measured. NaN and ±inf are written to JSON as `null` (JSON has no such
+/// numbers) and read back as NaN.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IterationStats {
     /// Batch-mean generator loss (of the finite samples).
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss_generator: f64,
     /// Fake-denoiser loss of the last ψ step.
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss_fake: f64,
     /// L2 norm of the generator gradient (after sanitising).
+    #[serde(deserialize_with = "nan_if_null")]
     pub grad_norm_generator: f64,
     /// L2 norm of the last ψ gradient (after sanitising).
+    #[serde(deserialize_with = "nan_if_null")]
     pub grad_norm_fake: f64,
     /// Samples whose generator loss was NaN/Inf and were dropped.
     pub dropped_samples: u64,
     /// Gradient entries that were NaN/Inf and were zeroed (θ and ψ).
     pub sanitized_grads: u64,
+}
+
+/// A number, or NaN for `null` (how JSON writes a non-finite one).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// Standard-normal-scaled latents `z ~ N(0, t*² I)` and the noise level `t*`, as tensors.
@@ -114,15 +125,6 @@ pub fn draw_labels(
     let mut rng = rng_for(seed, step, stream);
     let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..classes)).collect();
     Some(one_hot(&labels, classes, device))
-}
-
-/// One-hot rows `[labels.len(), classes]` of integer labels in `0..classes`.
-pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
-    let mut values = vec![0.0f32; labels.len() * classes];
-    for (row, &y) in labels.iter().enumerate() {
-        values[row * classes + y] = 1.0;
-    }
-    Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
 }
 
 /// Runs iteration `step` of a run seeded with `seed`. Deterministic in (`seed`, `step`, state).
@@ -215,8 +217,8 @@ mod tests {
     use burn::module::Module;
 
     use super::*;
-    use crate::distill::params::map_params;
     use crate::nets::unet::{UNetConfig, UNetDenoiser};
+    use crate::optim::params::map_params;
 
     /// A tiny class-conditional 8×8 U-Net with every parameter perturbed (the zero-initialised
     /// output convolution would make `D = c_skip x`, blind to the labels).

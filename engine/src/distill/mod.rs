@@ -1,11 +1,10 @@
-//! Distillation: distances, objectives, the optimiser, the EMA, and the one iteration function
-//! that the CLI, the GUI and the tests all run.
+//! Distillation proper: SIM, SiD and Diff-Instruct. The distances `d`, the generator
+//! objectives, the settings of a distillation, what θ and ψ must offer, and the one iteration
+//! function that the CLI, the GUI and the tests all run. The generic training kit (Adam, EMA,
+//! parameters by path) is `crate::optim`.
 
-pub mod adam;
+pub mod config;
 pub mod distance;
-pub mod ema;
-pub mod fit;
 pub mod iteration;
 pub mod net;
 pub mod objective;
-pub mod params;

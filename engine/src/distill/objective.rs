@@ -1,4 +1,4 @@
-//! Generator objectives (SIM_SPEC §3): SIM with any distance (3.7), SiD, Diff-Instruct; and the
+//! Generator objectives (docs/algorithm.md §3): SIM with any distance (3.7), SiD, Diff-Instruct; and the
 //! weighting `w(σ)`. All share one signature, like EDM's interchangeable losses.
 
 use burn::prelude::*;
@@ -88,7 +88,7 @@ pub struct GeneratorTerms {
 /// Per-sample generator loss, `[batch, 1]`.
 ///
 /// `detach_dprime` stops the gradient through `d'(y)`: a real bug, kept only so `gradcheck` can
-/// show that it halves the gradient of the generator's scale (SIM_SPEC §3).
+/// show that it halves the gradient of the generator's scale (docs/algorithm.md §3).
 pub fn generator_loss(
     objective: &Objective,
     distance: &Distance,
@@ -161,7 +161,7 @@ mod tests {
             .expect("f32")
     }
 
-    /// SIM_SPEC §5.2: with α = 1 the SiD gradient is ½ × the SIM-L2 gradient, batch for batch.
+    /// docs/algorithm.md §5.2: with α = 1 the SiD gradient is ½ × the SIM-L2 gradient, batch for batch.
     #[test]
     fn sid_at_alpha_one_is_half_sim_l2() {
         let device = Device::flex().autodiff();

@@ -1,117 +1,8 @@
-//! Fréchet distance between Gaussian fits of feature vectors (the FID formula, SIM_SPEC §4).
+//! Fréchet distance between Gaussian fits of feature vectors (the FID formula, docs/algorithm.md §4).
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
-/// Errors from the metrics in this module and in the Inception Score.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum MetricError {
-    /// `dim == 0` was passed, or a [`Gaussian`] has no dimensions.
-    #[error("feature dimension is 0; pass the length of one feature vector as `dim`")]
-    ZeroDimension,
-    /// The sample buffer is not a whole number of rows.
-    #[error(
-        "sample buffer holds {len} values, which is not a multiple of dim = {dim}; \
-         pass row-major [n, dim] features"
-    )]
-    RaggedSamples {
-        /// Length of the buffer.
-        len: usize,
-        /// Requested feature dimension.
-        dim: usize,
-    },
-    /// Fewer than two samples: the unbiased covariance is undefined.
-    #[error(
-        "need at least 2 samples to estimate a covariance, got {n}; fit the Gaussian on more samples"
-    )]
-    TooFewSamples {
-        /// Number of samples given.
-        n: usize,
-    },
-    /// A sample value is NaN or infinite.
-    #[error(
-        "sample value at flat index {index} is not finite (NaN or ±inf); \
-         check the feature extractor's output"
-    )]
-    NonFiniteSample {
-        /// Flat index into the sample buffer.
-        index: usize,
-    },
-    /// A [`Gaussian`] whose covariance is not `dim × dim` for its mean's `dim`, or that holds a
-    /// non-finite value.
-    #[error(
-        "malformed Gaussian: mean has {mean} entries but covariance is {rows}x{cols}, or a value \
-         is not finite; build it with Gaussian::fit"
-    )]
-    MalformedGaussian {
-        /// Length of the mean.
-        mean: usize,
-        /// Covariance rows.
-        rows: usize,
-        /// Covariance columns.
-        cols: usize,
-    },
-    /// The two Gaussians live in spaces of different dimension.
-    #[error(
-        "Gaussians have different dimensions ({left} vs {right}); \
-         fit both from features of the same network layer"
-    )]
-    DimensionMismatch {
-        /// Dimension of the first Gaussian.
-        left: usize,
-        /// Dimension of the second Gaussian.
-        right: usize,
-    },
-    /// The symmetric eigendecomposition did not converge.
-    #[error(
-        "symmetric eigendecomposition of a {dim}x{dim} matrix did not converge; \
-         check the covariances for extreme or degenerate values"
-    )]
-    EigenNoConvergence {
-        /// Matrix dimension.
-        dim: usize,
-    },
-    /// `classes == 0` was passed to an Inception Score function.
-    #[error("number of classes is 0; pass the classifier's output width as `classes`")]
-    ZeroClasses,
-    /// No probability rows were given.
-    #[error("no probability rows given; pass at least one [classes] softmax row")]
-    NoPredictions,
-    /// The probability buffer is not a whole number of rows.
-    #[error(
-        "probability buffer holds {len} values, which is not a multiple of classes = {classes}; \
-         pass row-major [n, classes] probabilities"
-    )]
-    RaggedProbabilities {
-        /// Length of the buffer.
-        len: usize,
-        /// Requested number of classes.
-        classes: usize,
-    },
-    /// A probability is negative or not finite.
-    #[error(
-        "probability at row {row}, class {class} is {value}, not a finite value >= 0; \
-         pass softmax outputs, not logits"
-    )]
-    InvalidProbability {
-        /// Row index.
-        row: usize,
-        /// Class index.
-        class: usize,
-        /// Offending value.
-        value: f64,
-    },
-    /// A probability row does not sum to 1 (within 1e-3).
-    #[error(
-        "probability row {row} sums to {sum}, not 1 (tolerance 1e-3); \
-         apply softmax / normalise each row"
-    )]
-    RowNotNormalised {
-        /// Row index.
-        row: usize,
-        /// The row's sum.
-        sum: f64,
-    },
-}
+use crate::error::MetricError;
 
 /// A Gaussian fit (mean and unbiased covariance, in f64) of `count` feature vectors.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,7 +85,7 @@ impl Gaussian {
 }
 
 /// Fréchet distance `‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2})` between two Gaussians
-/// (SIM_SPEC §4; this is FID when the Gaussians are fits of Inception-v3 pool3 features).
+/// (docs/algorithm.md §4; this is FID when the Gaussians are fits of Inception-v3 pool3 features).
 ///
 /// `Σ1 Σ2` is not symmetric, so its square root is not taken directly. Instead, with
 /// `S = Σ1^{1/2}` (from the symmetric eigendecomposition of Σ1, eigenvalues clamped at 0),

@@ -8,7 +8,7 @@
 //!
 //! The feature network is a [`TrainedClassifier`] (e.g. `digits-CNN`), not Inception-v3, so
 //! the numbers compare only under the same classifier and are always labelled with its name:
-//! "FID (digits-CNN)" (SIM_SPEC §4).
+//! "FID (digits-CNN)" (docs/algorithm.md §4).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

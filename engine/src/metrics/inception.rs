@@ -1,11 +1,11 @@
-//! Inception Score and class histogram from per-sample class probabilities (SIM_SPEC §4).
+//! Inception Score and class histogram from per-sample class probabilities (docs/algorithm.md §4).
 
 use super::MetricError;
 
 /// Largest allowed `|Σ_k p(k|x) − 1|` for a probability row.
 const ROW_SUM_TOLERANCE: f64 = 1e-3;
 
-/// Inception Score `exp(E_x KL(p(y|x) ‖ p(y)))` (SIM_SPEC §4).
+/// Inception Score `exp(E_x KL(p(y|x) ‖ p(y)))` (docs/algorithm.md §4).
 ///
 /// `probs` is row-major `[n, classes]`, each row a probability vector `p(y|x)` (a softmax
 /// output, or the exact mixture posterior for the 2-D toy world); `p(y)` is the mean of the rows.

@@ -1,4 +1,4 @@
-//! Sample-quality metrics (SIM_SPEC §4).
+//! Sample-quality metrics (docs/algorithm.md §4).
 //!
 //! * [`frechet_distance`] between two [`Gaussian`] fits of feature vectors: the FID formula,
 //!   with the matrix square root computed stably in f64.
@@ -6,11 +6,11 @@
 //!   [`class_histogram`] of the predicted classes (for mode coverage).
 //! * [`toy_metrics`]: exact IS and mode coverage of 2-D samples under a Gaussian mixture.
 //! * [`classifier`], [`train_classifier`]: a small CNN trained on an image domain, whose
-//!   penultimate features and softmax stand in for Inception-v3's (PLATFORM.md "FID / IS").
+//!   penultimate features and softmax stand in for Inception-v3's (no registry ships its weights; docs/algorithm.md §4).
 //! * [`image_metrics`]: FID (Heusel et al. 2017) and IS (Salimans et al. 2016) of generated
 //!   images with such a classifier, against cached [`ReferenceStats`].
 //!
-//! Per SIM_SPEC §4 a Fréchet distance must be reported together with the network that produced
+//! Per docs/algorithm.md §4 a Fréchet distance must be reported together with the network that produced
 //! the features, e.g. "FID (digits-CNN)"; [`ImageMetrics::fid_label`] does so.
 
 pub mod classifier;
@@ -21,8 +21,9 @@ mod inception;
 mod toy;
 pub mod train_classifier;
 
+pub use crate::error::MetricError;
 pub use eval::Metrics;
-pub use frechet::{Gaussian, MetricError, frechet_distance};
+pub use frechet::{Gaussian, frechet_distance};
 pub use image::{ImageMetrics, ReferenceStats, image_metrics};
 pub use inception::{class_histogram, inception_score};
 pub use toy::{ToyMetrics, toy_metrics};

@@ -1,4 +1,4 @@
-//! Metrics of 2-D samples (SIM_SPEC §4, §6). With a Gaussian-mixture teacher the posterior
+//! Metrics of 2-D samples (docs/algorithm.md §4, §6). With a Gaussian-mixture teacher the posterior
 //! `p(k | x)` is exact, so the Inception Score and mode coverage are exact quantities.
 
 use serde::{Deserialize, Serialize};

@@ -12,10 +12,10 @@ use burn::tensor::activation::log_softmax;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use super::classifier::{Classifier, ClassifierConfig};
 use crate::data::images::{ImageSet, ImageSource, Split};
-use crate::distill::adam::Adam;
 use crate::error::{EngineError, Result};
+use crate::nets::classifier::{Classifier, ClassifierConfig};
+use crate::optim::adam::Adam;
 use crate::rng::{Stream, rng_for};
 
 /// Fraction of the images held out for testing where a data set has no test split (80/20).

@@ -1,16 +1,54 @@
 //! The toy denoiser: an MLP `F` wrapped in EDM preconditioning,
-//! `D(x; σ) = c_skip x + c_out F([c_in x, emb(c_noise)])` (SIM_SPEC §1).
+//! `D(x; σ) = c_skip x + c_out F([c_in x, emb(c_noise)])` (docs/algorithm.md §1).
 
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::embedding::{embedding_width, fourier_embedding};
-use crate::config::NetConfig;
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::Precond;
+use crate::validation::ValidationError;
+
+/// Shape of the EDM-preconditioned MLP denoiser (the `[net]` table of a preset), shared by a
+/// toy teacher, the generator and the fake denoiser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Hidden units per layer.
+    pub width: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Fourier frequencies of the noise embedding of `c_noise` (sin and cos each).
+    pub noise_frequencies: usize,
+}
+
+impl Default for MlpConfig {
+    /// 4 × 64 units: the MLP of NVlabs/edm2 `toy_example.py`.
+    fn default() -> Self {
+        Self {
+            width: 64,
+            depth: 4,
+            noise_frequencies: 8,
+        }
+    }
+}
+
+impl MlpConfig {
+    /// Checks ranges; the key is relative to `[net]`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.width == 0 || self.depth == 0 {
+            return Err(ValidationError::new(
+                "width",
+                "width and depth must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// An EDM-preconditioned MLP denoiser for `dim`-dimensional data.
 #[derive(Module, Debug)]
@@ -29,7 +67,7 @@ impl MlpDenoiser {
     /// A freshly initialised network (`U(−1/√fan_in, 1/√fan_in)` from `rng`, so seeded runs are
     /// reproducible); the output layer starts at zero, so `D` starts as `c_skip x`.
     pub fn new(
-        config: &NetConfig,
+        config: &MlpConfig,
         dim: usize,
         sigma_data: f64,
         rng: &mut impl Rng,
@@ -112,7 +150,7 @@ mod tests {
     fn untrained_network_is_the_skip_path() {
         let device = Device::flex();
         let mut rng = rng_for(0, 0, Stream::Other(0));
-        let net = MlpDenoiser::new(&NetConfig::default(), 2, 0.5, &mut rng, &device);
+        let net = MlpDenoiser::new(&MlpConfig::default(), 2, 0.5, &mut rng, &device);
         let x = Tensor::<2>::from_floats([[1.0, -2.0]], &device);
         let sigma = Tensor::<2>::from_floats([[1.5]], &device);
         let out = net.denoise(x, sigma).try_into_vec_as::<f32>().expect("f32");
@@ -126,7 +164,7 @@ mod tests {
         let device = Device::flex();
         let make = || {
             let mut rng = rng_for(3, 0, Stream::Init);
-            MlpDenoiser::new(&NetConfig::default(), 2, 0.5, &mut rng, &device)
+            MlpDenoiser::new(&MlpConfig::default(), 2, 0.5, &mut rng, &device)
         };
         let (a, b) = (make(), make());
         let wa = a.hidden[0]

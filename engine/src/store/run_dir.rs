@@ -1,11 +1,10 @@
-//! A run folder (DESIGN.md), the same from GUI and CLI:
+//! A run folder, the same from GUI and CLI:
 //! `config.toml`, `metrics.jsonl`, `checkpoints/step-XXXXXX.safetensors`, `samples/step-XXXXXX.png`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::atomic::write_atomic;
-use crate::config::RunConfig;
 use crate::error::{EngineError, Result};
 
 /// A run's folder on disk.
@@ -16,11 +15,10 @@ pub struct RunDir {
 
 impl RunDir {
     /// Creates `<runs_dir>/<name>-<UTC timestamp>` (with a numeric suffix if taken) and writes
-    /// the resolved config into it.
-    pub fn create(runs_dir: &Path, config: &RunConfig) -> Result<Self> {
+    /// `config_toml`, the resolved config, into it.
+    pub fn create(runs_dir: &Path, name: &str, config_toml: &str) -> Result<Self> {
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-        let safe: String = config
-            .name
+        let safe: String = name
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -40,7 +38,7 @@ impl RunDir {
             std::fs::create_dir_all(path.join(sub)).map_err(|e| EngineError::io(&path, e))?;
         }
         let dir = Self { path };
-        write_atomic(&dir.config_path(), config.to_toml().as_bytes())?;
+        write_atomic(&dir.config_path(), config_toml.as_bytes())?;
         Ok(dir)
     }
 
@@ -105,8 +103,8 @@ impl RunDir {
             .max_by_key(|(s, _)| *s)
     }
 
-    /// Appends one JSON object as a line of `metrics.jsonl`.
-    pub fn append_metrics(&self, line: &serde_json::Value) -> Result<()> {
+    /// Appends one line (a JSON object, `crate::run::log`) to `metrics.jsonl`.
+    pub fn append_metrics(&self, line: &str) -> Result<()> {
         let path = self.metrics_path();
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -143,10 +141,10 @@ mod tests {
     #[test]
     fn create_append_truncate() {
         let root = tempfile::tempdir().expect("tempdir");
-        let dir = RunDir::create(root.path(), &RunConfig::default()).expect("create");
+        let dir = RunDir::create(root.path(), "default", "name = \"default\"\n").expect("create");
         assert!(dir.config_path().is_file());
         for step in 0..5u64 {
-            dir.append_metrics(&serde_json::json!({ "step": step }))
+            dir.append_metrics(&format!("{{\"step\":{step}}}"))
                 .expect("append");
         }
         dir.truncate_metrics_after(2).expect("truncate");

@@ -9,9 +9,10 @@ use burn::prelude::*;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::atomic::write_atomic;
-use crate::distill::adam::Adam;
-use crate::distill::params::{map_params, named_params};
 use crate::error::{EngineError, Result};
+use crate::optim::adam::Adam;
+use crate::optim::params::{map_params, named_params};
+use crate::tensor::host;
 
 /// Named host tensors and metadata, read from or bound for a `.safetensors` file.
 #[derive(Clone, Debug, Default)]
@@ -20,11 +21,6 @@ pub struct TensorFile {
     /// String metadata stored in the safetensors header.
     pub metadata: BTreeMap<String, String>,
     origin: PathBuf,
-}
-
-fn host(t: Tensor<1>) -> Result<Vec<f32>> {
-    t.try_into_vec_as::<f32>()
-        .map_err(|e| EngineError::Device(format!("{e:?}")))
 }
 
 impl TensorFile {

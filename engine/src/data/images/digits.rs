@@ -11,7 +11,6 @@ use super::{ImageDataError, ImageSet, scale};
 /// The gzipped CSV, as shipped by scikit-learn (`sklearn/datasets/data/digits.csv.gz`).
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../../../assets/digits/digits.csv.gz");
 /// How errors name the embedded file.
-const DIGITS_PATH: &str = "assets/digits/digits.csv.gz";
 /// Image side.
 const SIDE: usize = 8;
 /// Brightest pixel value (4×4 blocks of a 32×32 bitmap, counted).
@@ -21,7 +20,7 @@ const CLASSES: usize = 10;
 
 /// Loads the embedded digits.
 pub(super) fn load() -> Result<ImageSet, ImageDataError> {
-    let path = Path::new(DIGITS_PATH);
+    let path = Path::new(crate::assets::DIGITS_DATA);
     let bytes = Bytes::from_raw(path, DIGITS_CSV_GZ.to_vec())?;
     let text = std::str::from_utf8(bytes.data())
         .map_err(|e| bytes.header_error(e.valid_up_to(), "not UTF-8 text".into()))?;

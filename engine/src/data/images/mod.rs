@@ -208,6 +208,24 @@ pub enum ImageSource {
 }
 
 impl ImageSource {
+    /// The class-conditional teacher shipped in `assets/` for this data set, if any.
+    pub fn shipped_teacher(&self) -> Option<&'static str> {
+        match self {
+            Self::Digits => Some(crate::assets::DIGITS_TEACHER),
+            Self::FashionMnist { .. } => Some(crate::assets::FASHION_MNIST_TEACHER),
+            _ => None,
+        }
+    }
+
+    /// The classifier shipped in `assets/` for FID / IS on this data set, if any.
+    pub fn shipped_classifier(&self) -> Option<&'static str> {
+        match self {
+            Self::Digits => Some(crate::assets::DIGITS_CLASSIFIER),
+            Self::FashionMnist { .. } => Some(crate::assets::FASHION_MNIST_CLASSIFIER),
+            _ => None,
+        }
+    }
+
     /// Loads the images into memory.
     pub fn load(&self) -> Result<ImageSet, ImageDataError> {
         let mut set = match self {

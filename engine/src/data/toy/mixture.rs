@@ -1,5 +1,5 @@
 //! An isotropic Gaussian mixture `Σ_k π_k N(μ_k, s_k² I)` and everything about it that is exact
-//! at every noise level (SIM_SPEC §6): convolved with `N(0, σ² I)` it is
+//! at every noise level (docs/algorithm.md §6): convolved with `N(0, σ² I)` it is
 //! `Σ_k π_k N(μ_k, (s_k² + σ²) I)`, so its posterior `p(k | x)`, score and denoiser are closed-form.
 
 use burn::prelude::*;
@@ -181,7 +181,7 @@ impl GaussianMixture {
 }
 
 impl Denoiser for GaussianMixture {
-    /// The exact denoiser as tensor operations, differentiable in `x` (SIM_SPEC §6).
+    /// The exact denoiser as tensor operations, differentiable in `x` (docs/algorithm.md §6).
     fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
         let [batch, dim] = x.dims();
         let (means, vars, logw) = self.tensors(&x.device());
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn single_gaussian_denoiser_is_closed_form() {
-        // SIM_SPEC §5.4: the exact denoiser of N(μ, s²) is μ + s²/(s²+σ²)(x − μ).
+        // docs/algorithm.md §5.4: the exact denoiser of N(μ, s²) is μ + s²/(s²+σ²)(x − μ).
         let g = GaussianMixture::new(vec![1.0], vec![vec![0.3]], vec![0.7]).expect("valid");
         let device = Device::flex();
         let x = Tensor::<2>::from_floats([[1.5], [-2.0]], &device);

@@ -1,4 +1,4 @@
-//! The 2-D toy world (SIM_SPEC §6): Gaussian mixtures with an exact teacher, and sample-only
+//! The 2-D toy world (docs/algorithm.md §6): Gaussian mixtures with an exact teacher, and sample-only
 //! shapes for which a network teacher is trained.
 
 mod mixture;
@@ -10,6 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::{Stream, rng_for};
+use crate::validation::ValidationError;
 
 /// One weighted component of a user-defined mixture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,41 +145,49 @@ impl ToyData {
     }
 
     /// Checks parameters; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         let pos = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} must be a positive number, got {v}"))
+                Err(ValidationError::new(
+                    name,
+                    format!("must be a positive number, got {v}"),
+                ))
             }
         };
         match self {
             Self::Ring { modes, radius, std } => {
                 if *modes == 0 {
-                    return Err("modes must be at least 1".into());
+                    return Err(ValidationError::new("modes", "must be at least 1"));
                 }
                 pos("radius", *radius)?;
                 pos("std", *std)
             }
             Self::Grid { side, spacing, std } => {
                 if *side == 0 {
-                    return Err("side must be at least 1".into());
+                    return Err(ValidationError::new("side", "must be at least 1"));
                 }
                 pos("spacing", *spacing)?;
                 pos("std", *std)
             }
             Self::Mixture { components } => self.mixture().map(|_| ()).ok_or_else(|| {
-                format!(
-                    "components: need at least one, each with positive weight and std \
-                         (got {})",
-                    components.len()
+                ValidationError::new(
+                    "components",
+                    format!(
+                        "need at least one, each with positive weight and std (got {})",
+                        components.len()
+                    ),
                 )
             }),
             Self::TwoMoons { noise } | Self::SwissRoll { noise } => {
                 if noise.is_finite() && *noise >= 0.0 {
                     Ok(())
                 } else {
-                    Err(format!("noise must be ≥ 0, got {noise}"))
+                    Err(ValidationError::new(
+                        "noise",
+                        format!("must be ≥ 0, got {noise}"),
+                    ))
                 }
             }
             Self::Checkerboard => Ok(()),

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::validation::ValidationError;
+
 /// Shape of an EDM-preconditioned U-Net denoiser for square images (ADM / "DhariwalUNet"
 /// layout of Karras et al. 2022, scaled down).
 ///
@@ -64,7 +66,7 @@ impl UNetConfig {
     }
 
     /// Checks ranges; the message names the field and says what would be valid.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         let at_least_one = [
             ("channels", self.channels),
             ("blocks_per_level", self.blocks_per_level),
@@ -74,35 +76,45 @@ impl UNetConfig {
         ];
         for (name, value) in at_least_one {
             if value == 0 {
-                return Err(format!("{name} must be at least 1"));
+                return Err(ValidationError::new(name, "must be at least 1"));
             }
         }
         if self.channel_mult.is_empty() {
-            return Err("channel_mult must name at least one level, e.g. [1, 2]".into());
+            return Err(ValidationError::new(
+                "channel_mult",
+                "must name at least one level, e.g. [1, 2]",
+            ));
         }
         if let Some(level) = self.channel_mult.iter().position(|&m| m == 0) {
-            return Err(format!(
-                "channel_mult[{level}] is 0; every multiplier must be at least 1"
+            return Err(ValidationError::new(
+                format!("channel_mult[{level}]"),
+                "is 0; every multiplier must be at least 1",
             ));
         }
         if self.levels() > 16 {
-            return Err(format!(
-                "channel_mult has {} levels; at most 16 are supported",
-                self.levels()
+            return Err(ValidationError::new(
+                "channel_mult",
+                format!("has {} levels; at most 16 are supported", self.levels()),
             ));
         }
         let factor = 1usize << (self.levels() - 1);
         if !self.image_size.is_multiple_of(factor) {
-            return Err(format!(
-                "image_size {} must be divisible by 2^(levels − 1) = {factor} for {} levels \
-                 (channel_mult {:?}); use fewer levels or pad the images",
-                self.image_size,
-                self.levels(),
-                self.channel_mult
+            return Err(ValidationError::new(
+                "image_size",
+                format!(
+                    "image_size {} must be divisible by 2^(levels − 1) = {factor} for {} \
+                     levels (channel_mult {:?}); use fewer levels or pad the images",
+                    self.image_size,
+                    self.levels(),
+                    self.channel_mult
+                ),
             ));
         }
         if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
-            return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
+            return Err(ValidationError::new(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            ));
         }
         Ok(())
     }
@@ -132,7 +144,7 @@ mod tests {
         let bad = |edit: fn(&mut UNetConfig)| {
             let mut c = UNetConfig::default();
             edit(&mut c);
-            c.validate().expect_err("must be rejected")
+            c.validate().expect_err("must be rejected").to_string()
         };
         let odd = bad(|c| {
             c.image_size = 30;

@@ -1,5 +1,5 @@
 //! The image denoiser: a small U-Net `F` wrapped in EDM preconditioning (Karras et al. 2022,
-//! Table 1), `D(x; σ, y) = c_skip x + c_out F(c_in x; c_noise, y)` (SIM_SPEC §1).
+//! Table 1), `D(x; σ, y) = c_skip x + c_out F(c_in x; c_noise, y)` (docs/algorithm.md §1).
 //!
 //! The layout is EDM's `DhariwalUNet` (ADM) scaled down: a 3×3 input convolution; per level,
 //! `blocks_per_level` residual blocks then a stride-2 downsampling (except at the lowest
@@ -57,7 +57,7 @@ struct DecoderLevel {
 /// An EDM-preconditioned U-Net denoiser for square images, optionally class-conditional.
 ///
 /// Parameters are named by their module path (`encoder.0.blocks.0.conv0.weight`,
-/// `middle.attention.qkv.weight`, `output.bias`, …), so `distill::params`, the Adam state
+/// `middle.attention.qkv.weight`, `output.bias`, …), so `optim::params`, the Adam state
 /// and the safetensors checkpoints handle it as they handle the MLP.
 #[derive(Module, Debug)]
 pub struct UNetDenoiser {

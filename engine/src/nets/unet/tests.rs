@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 
 use super::*;
-use crate::distill::params::{map_params, named_params};
+use crate::optim::params::{map_params, named_params};
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::tensor_file::TensorFile;
 

@@ -1,0 +1,81 @@
+//! `sim-workbench bench`: SIM iterations of a preset timed on several backends, alternating
+//! rounds (A/B/A/B…) so machine noise hits every backend alike; reports medians.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use sim_engine::run::{Run, RunOptions};
+
+use super::run::BackendArg;
+use sim_workbench::presets;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Preset (default: the default preset).
+    preset: Option<PathBuf>,
+    /// Backends to compare, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu")]
+    backends: Vec<BackendArg>,
+    /// Iterations per round.
+    #[arg(long, default_value_t = 20)]
+    iterations: u64,
+    /// Rounds per backend (alternating).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Override preset fields.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    let config = presets::load(args.preset.as_deref(), &args.overrides)?;
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    println!(
+        "bench: {} (batch {}, net {}×{}), {} rounds × {} iterations, RAYON_NUM_THREADS={threads}",
+        config.name,
+        config.distill.batch,
+        config.net.depth,
+        config.net.width,
+        args.rounds,
+        args.iterations
+    );
+    let mut runs = Vec::new();
+    for &backend in &args.backends {
+        let options = RunOptions {
+            runs_dir: None,
+            cache_dir: Some(presets::cache_dir()),
+            backend: backend.into(),
+        };
+        let mut run = Run::start(config.clone(), &options, &mut |_, _| {})?;
+        // Warm-up: allocations, kernel caches.
+        for _ in 0..3 {
+            run.step()?;
+        }
+        runs.push((backend, run, Vec::new()));
+    }
+    for _ in 0..args.rounds {
+        for (_, run, times) in &mut runs {
+            let start = Instant::now();
+            for _ in 0..args.iterations {
+                run.step()?;
+            }
+            times.push(start.elapsed().as_secs_f64() / args.iterations as f64);
+        }
+    }
+    for (backend, run, mut times) in runs {
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{:<24} median {:>8.2} ms/it  ({:>7.1} it/s)  min {:>8.2}  max {:>8.2}",
+            format!("{backend:?} [{}]", run.info().backend),
+            median * 1e3,
+            1.0 / median,
+            times[0] * 1e3,
+            times[times.len() - 1] * 1e3
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! The command line: with no subcommand it opens the GUI on the default preset; subcommands
+//! run presets headless, train toy and image teachers and the classifiers behind image FID/IS,
+//! score teachers and students, check the score-gradient theorem, and benchmark backends. One
+//! file per subcommand.
+
+mod bench;
+mod eval;
+mod gradcheck;
+mod run;
+mod train_classifier;
+mod train_image_teacher;
+mod train_teacher;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sim_workbench::presets;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for bad input (preset, flags, files).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a diverged run.
+pub const EXIT_DIVERGED: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sim-workbench",
+    version,
+    about = "Distil diffusion models into one-step generators with Score Implicit Matching"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    gui: GuiArgs,
+}
+
+/// Flags of the GUI (no subcommand).
+#[derive(clap::Args, Debug)]
+struct GuiArgs {
+    /// Start distilling as soon as the window opens.
+    #[arg(long)]
+    autostart: bool,
+    /// Close the window after this many seconds (prints throughput and frame times).
+    #[arg(long, value_name = "SECONDS")]
+    quit_after: Option<f64>,
+    /// Parent folder of run folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Open with this preset (file or name in presets/) instead of the last settings.
+    #[arg(long)]
+    preset: Option<PathBuf>,
+    /// Backend for runs.
+    #[arg(long, value_enum, default_value_t)]
+    backend: run::BackendArg,
+    /// Ignore the UI state saved by earlier sessions.
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a preset headless (no PRESET = the default preset), writing a run folder.
+    Run(run::RunArgs),
+    /// Train an MLP teacher on a toy data set (for sample-only sets such as two moons).
+    TrainTeacher(train_teacher::TrainTeacherArgs),
+    /// Train an EDM U-Net teacher on images (the shipped 8×8 digits, Fashion-MNIST, …).
+    TrainImageTeacher(train_image_teacher::TrainImageTeacherArgs),
+    /// Train the CNN whose features and softmax give an image data set's FID and IS.
+    TrainClassifier(train_classifier::TrainClassifierArgs),
+    /// FID / IS of an image teacher at N Heun steps, or of a run's one-step student.
+    Eval(eval::EvalArgs),
+    /// Check the score-gradient theorem (Thm 3.1) on a Gaussian teacher and affine student.
+    Gradcheck(gradcheck::GradcheckArgs),
+    /// Time SIM iterations of a preset on one or more backends.
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the command line and runs what it asks for.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,wgpu_hal=off,wgpu_core=off")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        None => gui(cli.gui),
+        Some(Command::TrainTeacher(args)) => train_teacher::run(args),
+        Some(Command::TrainImageTeacher(args)) => train_image_teacher::run(args),
+        Some(Command::TrainClassifier(args)) => train_classifier::run(args),
+        Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Gradcheck(args)) => gradcheck::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.preset {
+        Some(p) => Some(presets::load(Some(p), &[])?),
+        None => None,
+    };
+    sim_workbench::gui::run(sim_workbench::gui::GuiOptions {
+        autostart: args.autostart,
+        quit_after: args.quit_after,
+        runs_dir: args.runs_dir,
+        presets_dir: PathBuf::from("presets"),
+        cache_dir: Some(presets::cache_dir()),
+        config,
+        backend: args.backend.into(),
+        fresh: args.fresh,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

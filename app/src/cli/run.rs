@@ -1,0 +1,184 @@
+//! `sim-workbench run`: a preset driven through the engine protocol, with a progress bar.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sim_engine::device::BackendChoice;
+use sim_engine::metrics::Metrics;
+use sim_engine::protocol::{Command, Event};
+use sim_engine::run::RunOptions;
+use sim_engine::session::{Launch, Session};
+
+use sim_workbench::presets;
+
+/// Backend flag values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum BackendArg {
+    /// GPU if a hardware adapter exists, else CPU.
+    #[default]
+    Auto,
+    /// Burn `flex` on the CPU.
+    Cpu,
+    /// Burn `wgpu` on the GPU.
+    Gpu,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Auto => Self::Auto,
+            BackendArg::Cpu => Self::Cpu,
+            BackendArg::Gpu => Self::Gpu,
+        }
+    }
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Preset file or name in presets/ (default: the embedded default preset).
+    pub preset: Option<PathBuf>,
+    /// Parent folder of run folders.
+    #[arg(long, default_value = "runs")]
+    pub out: Option<PathBuf>,
+    /// Override the number of iterations.
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any preset field: --set distill.lr_generator=1e-3 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Resume the run in this folder instead of starting one.
+    #[arg(long, conflicts_with = "preset")]
+    pub resume: Option<PathBuf>,
+    /// Backend.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: BackendArg,
+    /// Print the final metrics as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let mut overrides = args.overrides.clone();
+    if let Some(n) = args.iterations {
+        overrides.push(format!("iterations={n}"));
+    }
+    if let Some(s) = args.seed {
+        overrides.push(format!("seed={s}"));
+    }
+    let options = RunOptions {
+        runs_dir: Some(args.out.clone().unwrap_or_else(|| PathBuf::from("runs"))),
+        cache_dir: Some(presets::cache_dir()),
+        backend: args.backend.into(),
+    };
+    let launch = match &args.resume {
+        Some(dir) => Launch::Resume(dir.clone()),
+        None => Launch::New(Box::new(presets::load(args.preset.as_deref(), &overrides)?)),
+    };
+    let session = Session::spawn(launch, options, None)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut last: Option<Metrics> = None;
+    let mut it_per_s = 0.0;
+    let mut wall_s = 0.0;
+    let mut run_dir = None;
+    loop {
+        let Some(event) = session.recv_timeout(Duration::from_millis(250)) else {
+            if session.is_finished() {
+                anyhow::bail!("the engine stopped without finishing");
+            }
+            continue;
+        };
+        match event {
+            Event::Preparing { message, fraction } => {
+                bar.set_message(format!("{message} {:.0}%", fraction * 100.0));
+            }
+            Event::Ready(info) => {
+                bar.set_length(info.config.iterations);
+                bar.set_position(info.step);
+                bar.println(format!(
+                    "run {} on {}{}",
+                    info.config.name,
+                    info.backend,
+                    info.dir
+                        .as_ref()
+                        .map(|d| format!(", folder {}", d.display()))
+                        .unwrap_or_default()
+                ));
+                if let Some(teacher) = &info.teacher_metrics {
+                    bar.println(format!(
+                        "teacher ({} Heun steps): {}",
+                        info.config.eval.teacher_steps,
+                        teacher.describe()
+                    ));
+                }
+                run_dir = info.dir;
+                session.send(Command::Resume);
+            }
+            Event::Progress {
+                step,
+                it_per_s: r,
+                wall_s: w,
+                ..
+            } => {
+                bar.set_position(step);
+                it_per_s = r;
+                wall_s = w;
+            }
+            Event::Evaluated { metrics, .. } => {
+                bar.set_message(metrics.describe());
+                last = Some(metrics);
+            }
+            Event::Diverged {
+                step,
+                reason,
+                last_good,
+            } => {
+                bar.abandon();
+                eprintln!(
+                    "diverged at iteration {step}: {reason}; last good checkpoint: {}",
+                    last_good
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "none".into())
+                );
+                return Ok(ExitCode::from(super::EXIT_DIVERGED));
+            }
+            Event::Failed(message) => {
+                bar.abandon();
+                anyhow::bail!(message);
+            }
+            Event::Finished { step, metrics } => {
+                bar.finish();
+                let metrics = metrics.or(last);
+                println!(
+                    "finished {step} iterations in {wall_s:.1} s ({it_per_s:.1} it/s); {}",
+                    metrics.as_ref().map(Metrics::describe).unwrap_or_default()
+                );
+                if let Some(dir) = &run_dir {
+                    println!("run folder: {}", dir.display());
+                }
+                if args.json {
+                    let mut json = serde_json::to_value(&metrics).unwrap_or_default();
+                    json["step"] = serde_json::json!(step);
+                    json["wall_s"] = serde_json::json!(wall_s);
+                    json["it_per_s"] = serde_json::json!(it_per_s);
+                    println!("{json}");
+                }
+                session.shutdown();
+                return Ok(ExitCode::SUCCESS);
+            }
+            _ => {}
+        }
+    }
+}

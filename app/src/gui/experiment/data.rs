@@ -1,0 +1,181 @@
+//! The data set and the teacher: toy sets with their parameters, image sets (shipped, IDX,
+//! CIFAR-10, PNG/JPEG folders), and the exact or network teacher. Image data picks its
+//! shipped teacher where there is one.
+
+use std::path::PathBuf;
+
+use eframe::egui;
+use sim_engine::config::RunConfig;
+use sim_engine::data::DataConfig;
+use sim_engine::data::images::{ImageSource, Split};
+use sim_engine::data::toy::ToyData;
+use sim_engine::teacher::TeacherConfig;
+
+use super::widgets::path_edit;
+use crate::gui::actions::Action;
+
+/// Edits the data and teacher of `config` (the panel's copy of the draft).
+pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action>) {
+    let current = config.data.clone();
+    egui::ComboBox::from_label("data")
+        .selected_text(current.label())
+        .show_ui(ui, |ui| {
+            let options: [DataConfig; 10] = [
+                ToyData::default().into(),
+                ToyData::Grid {
+                    side: 5,
+                    spacing: 0.5,
+                    std: 0.05,
+                }
+                .into(),
+                ToyData::TwoMoons { noise: 0.05 }.into(),
+                ToyData::SwissRoll { noise: 0.03 }.into(),
+                ToyData::Checkerboard.into(),
+                DataConfig::Image(ImageSource::Digits),
+                DataConfig::Image(ImageSource::FashionMnist {
+                    split: Split::Train,
+                }),
+                DataConfig::Image(ImageSource::Idx {
+                    dir: PathBuf::new(),
+                    split: Split::Train,
+                }),
+                DataConfig::Image(ImageSource::Cifar10 {
+                    dir: PathBuf::new(),
+                    split: Split::Train,
+                }),
+                DataConfig::Image(ImageSource::Folder {
+                    dir: PathBuf::new(),
+                    size: 32,
+                    channels: 3,
+                }),
+            ];
+            for option in options {
+                let same = match (&option, &current) {
+                    (DataConfig::Toy(a), DataConfig::Toy(b)) => {
+                        std::mem::discriminant(a) == std::mem::discriminant(b)
+                    }
+                    (DataConfig::Image(a), DataConfig::Image(b)) => {
+                        std::mem::discriminant(a) == std::mem::discriminant(b)
+                    }
+                    _ => false,
+                };
+                if ui.selectable_label(same, source_name(&option)).clicked() && !same {
+                    if let Some(source) = option.image() {
+                        // Image data needs an image teacher: the shipped one where there is one.
+                        config.teacher = TeacherConfig::Network {
+                            path: source
+                                .shipped_teacher()
+                                .map(PathBuf::from)
+                                .unwrap_or_default(),
+                        };
+                    } else if current.image().is_some() {
+                        config.teacher = TeacherConfig::Exact;
+                    }
+                    config.data = option;
+                }
+            }
+        });
+    match &mut config.data {
+        DataConfig::Toy(ToyData::Ring { modes, radius, std }) => {
+            ui.add(egui::Slider::new(modes, 1..=32).text("modes"));
+            ui.add(egui::Slider::new(radius, 0.1..=5.0).text("radius"));
+            ui.add(
+                egui::Slider::new(std, 0.005..=1.0)
+                    .logarithmic(true)
+                    .text("mode std"),
+            );
+        }
+        DataConfig::Toy(ToyData::Grid { side, spacing, std }) => {
+            ui.add(egui::Slider::new(side, 1..=10).text("modes per side"));
+            ui.add(egui::Slider::new(spacing, 0.05..=2.0).text("spacing"));
+            ui.add(
+                egui::Slider::new(std, 0.005..=1.0)
+                    .logarithmic(true)
+                    .text("mode std"),
+            );
+        }
+        DataConfig::Toy(ToyData::TwoMoons { noise } | ToyData::SwissRoll { noise }) => {
+            ui.add(egui::Slider::new(noise, 0.0..=0.3).text("noise"));
+        }
+        DataConfig::Toy(ToyData::Mixture { components }) => {
+            ui.label(format!(
+                "custom mixture of {} components (edit the preset)",
+                components.len()
+            ));
+        }
+        DataConfig::Toy(ToyData::Checkerboard) => {}
+        DataConfig::Image(source) => {
+            match source {
+                ImageSource::Idx { dir, .. }
+                | ImageSource::Cifar10 { dir, .. }
+                | ImageSource::Folder { dir, .. } => {
+                    ui.horizontal(|ui| {
+                        if ui.button("Folder…").clicked() {
+                            out.push(Action::ChooseDataFolder);
+                        }
+                        path_edit(ui, dir, "data folder");
+                    });
+                }
+                ImageSource::Digits | ImageSource::FashionMnist { .. } => {}
+            }
+            if let ImageSource::Folder { size, channels, .. } = source {
+                ui.add(egui::Slider::new(size, 8..=64).text("image size"));
+                ui.add(egui::Slider::new(channels, 1..=3).text("channels (1 grey, 3 RGB)"));
+            }
+            ui.small(
+                "θ and ψ are copies of the teacher's U-Net (shape and classes from its file); \
+                 FID/IS use the data set's shipped classifier (eval.classifier for others)",
+            );
+        }
+    }
+    let exact = config.data.mixture().is_some();
+    ui.horizontal(|ui| {
+        ui.label("teacher:");
+        if exact {
+            if ui
+                .radio(config.teacher == TeacherConfig::Exact, "exact mixture")
+                .clicked()
+            {
+                config.teacher = TeacherConfig::Exact;
+            }
+        } else if config.teacher == TeacherConfig::Exact {
+            config.teacher = TeacherConfig::Network {
+                path: PathBuf::new(),
+            };
+        }
+        if ui
+            .radio(
+                matches!(config.teacher, TeacherConfig::Network { .. }),
+                "network",
+            )
+            .clicked()
+            && config.teacher == TeacherConfig::Exact
+        {
+            config.teacher = TeacherConfig::Network {
+                path: PathBuf::new(),
+            };
+        }
+    });
+    if let TeacherConfig::Network { path } = &mut config.teacher {
+        ui.horizontal(|ui| {
+            if ui.button("File…").clicked() {
+                out.push(Action::ChooseTeacher);
+            }
+            path_edit(
+                ui,
+                path,
+                "teacher file (train-teacher / train-image-teacher)",
+            );
+        });
+    }
+}
+
+/// The data picker's name of an option (a kind, without its folder).
+fn source_name(data: &DataConfig) -> String {
+    match data.image() {
+        Some(ImageSource::Idx { .. }) => "IDX folder (MNIST format)".into(),
+        Some(ImageSource::Cifar10 { .. }) => "CIFAR-10 folder".into(),
+        Some(ImageSource::Folder { .. }) => "PNG/JPEG folder".into(),
+        _ => data.label(),
+    }
+}

@@ -1,0 +1,113 @@
+//! The experiment panel: preset, data and teacher (`data`), the live distillation settings
+//! (`distillation`), and the settings that apply on restart (`run_settings`).
+//!
+//! One edit path: the panel reads the draft config and returns `Action`s. Live settings return
+//! `Action::Tweak`s; restart-only settings are edited on a copy, returned as one
+//! `Action::EditDraft`. The draft changes only where actions are applied.
+
+mod data;
+mod distillation;
+mod run_settings;
+mod widgets;
+
+use std::path::PathBuf;
+
+use eframe::egui;
+use sim_engine::config::RunConfig;
+use sim_engine::device::BackendChoice;
+
+use super::actions::Action;
+use super::store::RunStore;
+use widgets::restart_section;
+
+/// Draws the panel for the draft `config`; `backend` is the next run's.
+pub fn ui(
+    ui: &mut egui::Ui,
+    config: &RunConfig,
+    backend: BackendChoice,
+    store: &RunStore,
+    presets: &[PathBuf],
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    let running = store
+        .active()
+        .filter(|r| r.is_live())
+        .map(|r| r.engine.config.clone());
+    ui.heading("Experiment");
+    presets_row(ui, config, presets, &mut out);
+    let mut edited = config.clone();
+    ui.horizontal(|ui| {
+        ui.label("name");
+        ui.text_edit_singleline(&mut edited.name)
+            .on_hover_text("run name");
+    });
+    let data_pending = running
+        .as_ref()
+        .is_some_and(|r| (&r.data, &r.teacher) != (&config.data, &config.teacher));
+    restart_section(ui, "Data and teacher", data_pending, |ui| {
+        data::ui(ui, &mut edited, &mut out);
+    });
+    ui.separator();
+    ui.strong("Distillation (live)");
+    out.extend(distillation::ui(ui, &config.distill));
+    ui.separator();
+    run_settings::ui(ui, &mut edited, running.as_ref(), backend, &mut out);
+    if edited != *config {
+        // First, so that a tweak of the same frame applies on top of it.
+        out.insert(0, Action::EditDraft(Box::new(edited)));
+    }
+    out
+}
+
+/// The preset picker, file dialogs and a typed path (where no file-dialog portal exists).
+fn presets_row(ui: &mut egui::Ui, config: &RunConfig, presets: &[PathBuf], out: &mut Vec<Action>) {
+    let stem = |p: &PathBuf| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    egui::ComboBox::from_label("preset")
+        .selected_text(config.name.clone())
+        .show_ui(ui, |ui| {
+            for path in presets {
+                if ui.button(stem(path)).clicked() {
+                    out.push(Action::LoadPreset(path.clone()));
+                    ui.close();
+                }
+            }
+        });
+    ui.horizontal(|ui| {
+        if ui
+            .button("Open…")
+            .on_hover_text("open a preset file")
+            .clicked()
+        {
+            out.push(Action::OpenPresetDialog);
+        }
+        if ui
+            .button("Save as…")
+            .on_hover_text("save these settings as a preset")
+            .clicked()
+        {
+            out.push(Action::SavePresetDialog);
+        }
+    });
+    // Typed path: works where no file-dialog portal exists.
+    let id = egui::Id::unique("typed-preset-path");
+    let mut typed: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut typed)
+                .hint_text("path/to/preset.toml")
+                .desired_width(150.0),
+        )
+        .on_hover_text("preset path");
+        if ui.button("Load").clicked() && !typed.is_empty() {
+            out.push(Action::LoadPreset(PathBuf::from(&typed)));
+        }
+        if ui.button("Save").clicked() && !typed.is_empty() {
+            out.push(Action::SavePreset(PathBuf::from(&typed)));
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(id, typed));
+}

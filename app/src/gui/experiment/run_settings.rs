@@ -1,0 +1,92 @@
+//! The settings that apply when a run (re)starts: batch, t*, EMA half-life, seed, iterations,
+//! the MLP's shape (toy runs), evaluation cadence, and the backend of the next run.
+
+use eframe::egui;
+use sim_engine::config::RunConfig;
+use sim_engine::data::DataConfig;
+use sim_engine::device::BackendChoice;
+
+use super::widgets::restart_section;
+use crate::gui::actions::Action;
+
+/// Edits `config` (the panel's copy of the draft); `running` is the active live run's config,
+/// to flag settings that differ from it.
+pub(super) fn ui(
+    ui: &mut egui::Ui,
+    config: &mut RunConfig,
+    running: Option<&RunConfig>,
+    backend: BackendChoice,
+    out: &mut Vec<Action>,
+) {
+    let restart = running.is_some_and(|r| {
+        r.distill.batch != config.distill.batch
+            || r.distill.t_star != config.distill.t_star
+            || r.distill.ema_half_life_kimg != config.distill.ema_half_life_kimg
+            || r.seed != config.seed
+            || r.iterations != config.iterations
+            || r.net != config.net
+    });
+    restart_section(ui, "Run settings", restart, |ui| {
+        let d = &mut config.distill;
+        ui.add(
+            egui::Slider::new(&mut d.batch, 16..=8192)
+                .logarithmic(true)
+                .text("batch"),
+        );
+        ui.add(
+            egui::Slider::new(&mut d.t_star, 0.1..=80.0)
+                .logarithmic(true)
+                .text("t*"),
+        );
+        ui.add(
+            egui::Slider::new(&mut d.ema_half_life_kimg, 0.1..=500.0)
+                .logarithmic(true)
+                .text("EMA half-life (kimg)"),
+        );
+        ui.horizontal(|ui| {
+            ui.add(egui::DragValue::new(&mut config.seed).range(0..=u32::MAX as u64))
+                .labelled_by(ui.label("seed").id);
+        });
+        ui.add(
+            egui::Slider::new(&mut config.iterations, 10..=100_000)
+                .logarithmic(true)
+                .text("iterations"),
+        );
+        // Image runs copy the teacher's U-Net: its shape is the teacher file's.
+        if !matches!(config.data, DataConfig::Image(_)) {
+            ui.add(
+                egui::Slider::new(&mut config.net.width, 8..=512)
+                    .logarithmic(true)
+                    .text("net width"),
+            );
+            ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"));
+        }
+        ui.add(
+            egui::Slider::new(&mut config.eval.every, 10..=2000)
+                .logarithmic(true)
+                .text("evaluate every"),
+        );
+        let mut chosen = backend;
+        egui::ComboBox::from_label("backend")
+            .selected_text(backend_name(chosen))
+            .show_ui(ui, |ui| {
+                for choice in [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Gpu] {
+                    ui.selectable_value(&mut chosen, choice, backend_name(choice));
+                }
+            })
+            .response
+            .on_hover_text("the next run's device; the status bar names the one in use");
+        if chosen != backend {
+            out.push(Action::SetBackend(chosen));
+        }
+    });
+}
+
+/// What the backend picker shows for a choice.
+fn backend_name(choice: BackendChoice) -> &'static str {
+    match choice {
+        BackendChoice::Auto => "auto (GPU if present)",
+        BackendChoice::Cpu => "CPU (flex)",
+        BackendChoice::Gpu => "GPU (wgpu)",
+    }
+}

@@ -1,0 +1,197 @@
+//! Parameters by name: the dotted paths of a module's float tensors (`hidden.0.weight`), which
+//! the optimiser state, the EMA and the safetensors checkpoints all key on.
+
+use std::collections::BTreeMap;
+
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+/// A flat copy of a parameter: its shape and its values, on the device, without autodiff.
+#[derive(Clone, Debug)]
+pub struct NamedTensor {
+    /// Original shape.
+    pub shape: Vec<usize>,
+    /// Values, flattened.
+    pub values: Tensor<1>,
+}
+
+/// Every float parameter of `module`, by dotted path, detached from autodiff.
+pub fn named_params<M: Module>(module: &M) -> BTreeMap<String, NamedTensor> {
+    struct Collect {
+        path: Vec<String>,
+        out: BTreeMap<String, NamedTensor>,
+    }
+    impl ModuleVisitor for Collect {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val().inner();
+            let shape = t.dims().to_vec();
+            let n = shape.iter().product::<usize>();
+            self.out.insert(
+                self.path.join("."),
+                NamedTensor {
+                    shape,
+                    values: t.reshape([n]),
+                },
+            );
+        }
+    }
+    let mut c = Collect {
+        path: Vec::new(),
+        out: BTreeMap::new(),
+    };
+    module.visit(&mut c);
+    c.out
+}
+
+/// Applies `f(path, value, grad)` to every float parameter; `f` returns the new value (without
+/// autodiff; it is made trainable again if the parameter was). `grad` is the parameter's
+/// gradient in `grads`, flattened, if it has one.
+pub fn map_params<M: Module>(
+    module: M,
+    grads: Option<&GradientsParams>,
+    f: impl FnMut(&str, Tensor<1>, Option<Tensor<1>>) -> Tensor<1>,
+) -> M {
+    struct Map<'a, F> {
+        path: Vec<String>,
+        grads: Option<&'a GradientsParams>,
+        f: F,
+    }
+    impl<F: FnMut(&str, Tensor<1>, Option<Tensor<1>>) -> Tensor<1>> ModuleMapper for Map<'_, F> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            let trainable = tensor.is_require_grad();
+            let autodiff = tensor.is_autodiff();
+            let shape = tensor.dims();
+            let n = shape.iter().product::<usize>();
+            let grad = self
+                .grads
+                .and_then(|g| g.get::<D>(id))
+                .map(|g| g.inner().reshape([n]));
+            let value = (self.f)(&self.path.join("."), tensor.inner().reshape([n]), grad);
+            let mut value = value.reshape(shape);
+            if autodiff {
+                value = Tensor::from_inner(value);
+            }
+            if trainable {
+                value = value.require_grad();
+            }
+            Param::from_mapped_value(id, value, mapper)
+        }
+    }
+    module.map(&mut Map {
+        path: Vec::new(),
+        grads,
+        f,
+    })
+}
+
+/// Replaces gradient entries that are NaN or ±Inf by zero (`nan_to_num`), returning how many
+/// there were and the global L2 norm of the sanitised gradient.
+pub fn sanitize_grads<M: Module>(module: &M, grads: &mut GradientsParams) -> (u64, f64) {
+    struct Ids(Vec<(burn::module::ParamId, usize)>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push((param.id, D));
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    module.visit(&mut ids);
+    let mut bad = 0u64;
+    let mut sq = 0.0f64;
+    for (id, rank) in ids.0 {
+        // Ranks in use: 1 (biases, norms) and 2 (linear weights); 4 (convolutions) later.
+        match rank {
+            1 => sanitize_one::<1>(grads, id, &mut bad, &mut sq),
+            2 => sanitize_one::<2>(grads, id, &mut bad, &mut sq),
+            3 => sanitize_one::<3>(grads, id, &mut bad, &mut sq),
+            4 => sanitize_one::<4>(grads, id, &mut bad, &mut sq),
+            _ => {}
+        }
+    }
+    (bad, sq.sqrt())
+}
+
+fn sanitize_one<const D: usize>(
+    grads: &mut GradientsParams,
+    id: burn::module::ParamId,
+    bad: &mut u64,
+    sq: &mut f64,
+) {
+    let Some(g) = grads.remove::<D>(id) else {
+        return;
+    };
+    let finite = g.clone().is_finite();
+    let n_bad = finite.clone().bool_not().int().sum().into_scalar::<i64>();
+    let g = if n_bad > 0 {
+        *bad += n_bad as u64;
+        g.zeros_like().mask_where(finite, g)
+    } else {
+        g
+    };
+    *sq += f64::from(g.clone().square().sum().into_scalar::<f32>());
+    grads.register(id, g);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::mlp::MlpConfig;
+    use crate::nets::mlp::MlpDenoiser;
+    use crate::rng::{Stream, rng_for};
+
+    #[test]
+    fn paths_name_every_parameter_once() {
+        let device = Device::flex();
+        let config = MlpConfig {
+            width: 8,
+            depth: 2,
+            noise_frequencies: 2,
+        };
+        let net = MlpDenoiser::new(&config, 2, 0.5, &mut rng_for(0, 0, Stream::Init), &device);
+        let names: Vec<String> = named_params(&net).into_keys().collect();
+        assert_eq!(
+            names,
+            [
+                "hidden.0.bias",
+                "hidden.0.weight",
+                "hidden.1.bias",
+                "hidden.1.weight",
+                "output.bias",
+                "output.weight"
+            ]
+        );
+    }
+
+    #[test]
+    fn sanitising_zeroes_non_finite_entries() {
+        let device = Device::flex().autodiff();
+        let net = MlpDenoiser::new(
+            &MlpConfig::default(),
+            2,
+            0.5,
+            &mut rng_for(0, 0, Stream::Init),
+            &device,
+        );
+        let x = Tensor::<2>::from_floats([[f32::NAN, 0.0], [1.0, 1.0]], &device);
+        let sigma = Tensor::<2>::from_floats([[1.0], [1.0]], &device);
+        use crate::diffusion::denoiser::Denoiser;
+        let loss = net.denoise(x, sigma).sum();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+        let (bad, norm) = sanitize_grads(&net, &mut grads);
+        assert!(bad > 0, "a NaN input must poison some gradient entries");
+        assert!(norm.is_finite());
+    }
+}

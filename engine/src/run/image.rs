@@ -1,0 +1,395 @@
+//! The image world of a [`Run`](super::Run): the U-Net networks θ and ψ (copies of the
+//! teacher), one-step and multi-step samples on shared noise and labels, and FID / IS from a
+//! classifier ([`ImageJudge`]).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+
+use burn::module::Module;
+
+use super::{World, networks, save_networks};
+use crate::config::RunConfig;
+use crate::data::images::ImageSource;
+use crate::distill::iteration::{IterationStats, Networks, iteration};
+use crate::error::{EngineError, Result};
+use crate::metrics::classifier::TrainedClassifier;
+use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, image_metrics};
+use crate::nets::unet::UNetDenoiser;
+use crate::protocol::{SampleView, ScoreField};
+use crate::rng::{Stream, normal, rng_for};
+use crate::store::tensor_file::TensorFile;
+use crate::teacher::image::sample::chunked;
+use crate::teacher::image::{ImageTeacher, heun_images, sample_images};
+use crate::tensor::one_hot;
+
+/// Images per row of the view grid (and rows of an unconditional one).
+pub const VIEW_COLUMNS: usize = 10;
+
+/// The networks of an image run, its teacher, and what their samples are judged against.
+#[derive(Debug)]
+pub(super) struct ImageWorld {
+    /// θ, ψ, the EMA and their Adams; U-Nets shaped like the teacher.
+    nets: Networks<UNetDenoiser>,
+    /// The frozen U-Net teacher (dropout off).
+    teacher: Box<ImageTeacher>,
+    judge: ImageJudge,
+    shape: [usize; 3],
+    classes: usize,
+}
+
+/// Scores generated images with a classifier against the data set's reference statistics.
+#[derive(Debug)]
+pub struct ImageJudge {
+    classifier: TrainedClassifier,
+    reference: ReferenceStats,
+    /// Pixels cropped from each side of a generated image before the classifier sees it (the
+    /// teacher's padding, e.g. 2 for Fashion-MNIST 28×28 padded to 32×32).
+    crop: usize,
+}
+
+impl ImageJudge {
+    /// The classifier in `classifier` (`eval.classifier`; `None` = the one shipped for the
+    /// data) and reference statistics of the images `teacher` was trained on (cached in
+    /// `cache_dir`).
+    pub fn new(
+        classifier: Option<&Path>,
+        teacher: &ImageTeacher,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let training = &teacher.info.training;
+        let path = match classifier {
+            Some(path) => path.to_owned(),
+            None => default_classifier(&training.data)?,
+        };
+        let classifier = TrainedClassifier::load(&path, device)?;
+        let c = classifier.net.config();
+        let unet = &teacher.info.unet;
+        let size = unet.image_size;
+        let fits = c.channels == unet.image_channels
+            && c.height == c.width
+            && c.height <= size
+            && (size - c.height).is_multiple_of(2);
+        if !fits {
+            return Err(EngineError::File {
+                path,
+                message: format!(
+                    "eval.classifier takes {}×{}×{} images, the teacher makes {}×{size}×{size}; \
+                     train a classifier for this data with `sim-workbench train-classifier`",
+                    c.channels, c.height, c.width, unet.image_channels
+                ),
+            });
+        }
+        let crop = (size - c.height) / 2;
+        let mut set = training.load_data()?;
+        set.pixels = centre_crop(&set.pixels, [set.channels, size, size], crop);
+        set.height -= 2 * crop;
+        set.width -= 2 * crop;
+        let reference = match cache_dir {
+            Some(dir) => ReferenceStats::cached(&classifier, &set, dir)?,
+            None => ReferenceStats::compute(&classifier, &set)?,
+        };
+        Ok(Self {
+            classifier,
+            reference,
+            crop,
+        })
+    }
+
+    /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape) as they would be
+    /// saved: cropped to the classifier's size and clamped to `[-1, 1]`, as the reference
+    /// codebases score PNGs (few-step Heun samples overshoot far outside the pixel range).
+    pub fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
+        image_metrics(
+            &self.classifier,
+            &as_saved(images, shape, self.crop),
+            &self.reference,
+        )
+    }
+}
+
+/// The shipped classifier for a data set, relative to the working directory.
+fn default_classifier(source: &ImageSource) -> Result<PathBuf> {
+    source
+        .shipped_classifier()
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "eval.classifier: no classifier ships for {}; train one with `sim-workbench \
+             train-classifier` and set eval.classifier to its file",
+                source.label()
+            ))
+        })
+}
+
+/// `images` cropped by `crop` pixels on every side and clamped to `[-1, 1]` (NaN stays NaN, so
+/// a diverged sample still fails the metrics).
+fn as_saved(images: &[f32], shape: [usize; 3], crop: usize) -> Vec<f32> {
+    let mut pixels = centre_crop(images, shape, crop);
+    for v in &mut pixels {
+        *v = v.clamp(-1.0, 1.0);
+    }
+    pixels
+}
+
+/// Removes `crop` pixels from every side of each `[C, S, S]` image of `images`.
+fn centre_crop(images: &[f32], [c, h, w]: [usize; 3], crop: usize) -> Vec<f32> {
+    if crop == 0 {
+        return images.to_vec();
+    }
+    let dim = c * h * w;
+    images
+        .chunks_exact(dim)
+        .flat_map(|image| {
+            image
+                .chunks_exact(w)
+                .enumerate()
+                .filter(move |(row, _)| (crop..h - crop).contains(&(row % h)))
+                .flat_map(move |(_, line)| &line[crop..w - crop])
+        })
+        .copied()
+        .collect()
+}
+
+impl ImageWorld {
+    /// θ, ψ and the EMA as copies of `teacher`'s U-Net (every network starts as the teacher;
+    /// trainable, the teacher frozen), or a checkpoint's when `from` is given; judged against
+    /// the data set the teacher was trained on (reference statistics cached in `cache_dir`;
+    /// the classifier runs without autodiff).
+    pub(super) fn new(
+        teacher: Box<ImageTeacher>,
+        config: &RunConfig,
+        from: Option<&TensorFile>,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let nets = networks(
+            teacher.net.clone().set_require_grad(true),
+            config,
+            from,
+            device,
+        )?;
+        let inner = device.clone().inner();
+        let judge = ImageJudge::new(
+            config.eval.classifier.as_deref(),
+            &teacher,
+            cache_dir,
+            &inner,
+        )?;
+        let unet = &teacher.info.unet;
+        Ok(Self {
+            nets,
+            shape: [unet.image_channels, unet.image_size, unet.image_size],
+            classes: unet.classes,
+            teacher,
+            judge,
+        })
+    }
+
+    /// Values per image.
+    fn dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Labels of the view grid: row `k` is class `k`; `None` when unconditional.
+    fn view_labels(&self) -> Option<Vec<usize>> {
+        (self.classes > 0).then(|| {
+            (0..self.classes * VIEW_COLUMNS)
+                .map(|i| i / VIEW_COLUMNS)
+                .collect()
+        })
+    }
+
+    /// Images in the view grid.
+    fn view_count(&self) -> usize {
+        VIEW_COLUMNS
+            * if self.classes > 0 {
+                self.classes
+            } else {
+                VIEW_COLUMNS
+            }
+    }
+
+    /// Unit noise `u` of the evaluation (`Stream::Eval`) or of the view (`Stream::Other`).
+    fn unit_noise(&self, seed: u64, stream: Stream, n: usize) -> Vec<f32> {
+        normal(&mut rng_for(seed, 0, stream), n * self.dim(), 1.0)
+    }
+
+    /// The student's view grid: one-step samples on the view noise and labels.
+    fn student_view(&self, config: &RunConfig, device: &Device) -> Result<Vec<f32>> {
+        let labels = self.view_labels();
+        let stream = Stream::Other(VIEW_STREAM);
+        self.student(config, stream, self.view_count(), labels.as_deref(), device)
+    }
+
+    /// One-step samples `g(t*·u, y)` of the EMA generator on `n` rows of the unit noise of
+    /// `stream`, with `labels`.
+    fn student(
+        &self,
+        config: &RunConfig,
+        stream: Stream,
+        n: usize,
+        labels: Option<&[usize]>,
+        device: &Device,
+    ) -> Result<Vec<f32>> {
+        let u = self.unit_noise(config.seed, stream, n);
+        let t_star = config.distill.t_star;
+        one_step(&self.nets.ema, &u, labels, t_star, self.dim(), device)
+    }
+}
+
+impl World for ImageWorld {
+    fn step(&mut self, config: &RunConfig, step: u64, device: &Device) -> IterationStats {
+        iteration(
+            &mut self.nets,
+            &self.teacher.net,
+            &config.distill,
+            config.seed,
+            step,
+            device,
+        )
+    }
+
+    /// One-step samples `g(t*·u, y)` of the EMA generator on the evaluation noise, scored.
+    fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics> {
+        let n = config.eval.samples;
+        let labels = eval_labels(self.classes, n);
+        let images = self.student(config, Stream::Eval, n, labels.as_deref(), device)?;
+        Ok(Metrics::Image(self.judge.score(&images, self.shape)?))
+    }
+
+    fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<(Metrics, SampleView)> {
+        let view = SampleView {
+            dim: self.dim(),
+            student: self.student_view(config, device)?,
+            image_shape: Some(self.shape),
+            labels: self.view_labels(),
+            columns: VIEW_COLUMNS,
+            ..SampleView::default()
+        };
+        Ok((self.score(config, device)?, view))
+    }
+
+    /// Heun with `steps` steps on the view's noise and labels.
+    fn teacher_view(&self, config: &RunConfig, steps: usize, _: &Device) -> Result<Vec<f32>> {
+        let u = self.unit_noise(config.seed, Stream::Other(VIEW_STREAM), self.view_count());
+        let labels = self.view_labels();
+        heun_images(&self.teacher.net, &u, labels.as_deref(), steps)
+    }
+
+    /// Heun with `eval.teacher_steps` steps from `σ_max·u` on the student's evaluation noise
+    /// and labels.
+    fn score_teacher(&self, config: &RunConfig) -> Result<Option<Metrics>> {
+        let metrics = score_teacher(
+            &self.teacher,
+            &self.judge,
+            config.eval.samples,
+            config.eval.teacher_steps,
+            config.seed,
+        )?;
+        Ok(Some(Metrics::Image(metrics)))
+    }
+
+    fn modes(&self) -> Option<usize> {
+        None
+    }
+
+    fn score_field(&self, _: f64, _: usize, _: f64, _: &Device) -> Result<ScoreField> {
+        Err(EngineError::Invalid(
+            "the score field is drawn for 2-D runs only; this run distils images".into(),
+        ))
+    }
+
+    fn save(&self, file: &mut TensorFile) -> Result<()> {
+        save_networks(file, &self.nets)
+    }
+
+    fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()> {
+        let init = self.teacher.net.clone().set_require_grad(true);
+        self.nets = networks(init, config, Some(file), device)?;
+        Ok(())
+    }
+}
+
+/// Labels of evaluation sample `i`: classes in turn (`i mod classes`), so every class is
+/// equally represented; `None` when unconditional.
+fn eval_labels(classes: usize, n: usize) -> Option<Vec<usize>> {
+    (classes > 0).then(|| (0..n).map(|i| i % classes).collect())
+}
+
+/// FID and IS of `teacher` with `steps` Heun steps on `samples` images: the unit noise of a
+/// run's evaluation (`rng_for(seed, 0, Stream::Eval)`) and its labels (classes in turn), so the
+/// numbers compare with a student's of the same seed.
+pub fn score_teacher(
+    teacher: &ImageTeacher,
+    judge: &ImageJudge,
+    samples: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<ImageMetrics> {
+    let unet = &teacher.info.unet;
+    let labels = eval_labels(unet.classes, samples);
+    let images = sample_images(&teacher.net, samples, steps, labels.as_deref(), seed)?;
+    let size = unet.image_size;
+    judge.score(&images, [unet.image_channels, size, size])
+}
+
+/// Stream label of the view's unit noise.
+const VIEW_STREAM: u64 = 0x71e;
+
+/// `g(z, y) = D(z; t*, y)` with `z = t*·u` (B.4), in chunks, without autodiff.
+///
+/// # Shapes
+/// `u`: `[n, dim]` row-major; result `[n, dim]`.
+fn one_step(
+    generator: &UNetDenoiser,
+    u: &[f32],
+    labels: Option<&[usize]>,
+    t_star: f64,
+    dim: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let classes = generator.config().classes;
+    chunked(u, dim, device, |start, z| {
+        let rows = z.dims()[0];
+        let y = labels.map(|l| one_hot(&l[start..start + rows], classes, device));
+        let level = Tensor::<2>::full([rows, 1], t_star, device);
+        generator.denoise_labelled(z.mul_scalar(t_star), level, y)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cropping undoes `ImageSet::pad_to`: two 2-channel 2×2 images padded to 4×4 (as a
+    /// 28×28 → 32×32 teacher is) come back exactly.
+    #[test]
+    fn centre_crop_undoes_padding() {
+        let set = crate::data::images::ImageSet {
+            name: "t".into(),
+            channels: 2,
+            height: 2,
+            width: 2,
+            pixels: (0..16).map(|v| v as f32 / 16.0).collect(),
+            labels: Vec::new(),
+            classes: 0,
+        };
+        let padded = set.pad_to(4).expect("pad");
+        assert_eq!(centre_crop(&padded.pixels, [2, 4, 4], 1), set.pixels);
+        assert_eq!(centre_crop(&set.pixels, [2, 2, 2], 0), set.pixels);
+    }
+
+    /// Scored images are cropped, then clamped to the pixel range; NaN survives.
+    #[test]
+    fn as_saved_crops_and_clamps() {
+        let image = [9.0, 9.0, 9.0, 9.0, 0.25, -3.0, 9.0, 2.0, f32::NAN];
+        let saved = as_saved(&image, [1, 3, 3], 1);
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0], 0.25);
+        let all = as_saved(&image, [1, 3, 3], 0);
+        assert_eq!(&all[..8], &[1.0, 1.0, 1.0, 1.0, 0.25, -1.0, 1.0, 1.0]);
+        assert!(all[8].is_nan());
+    }
+}

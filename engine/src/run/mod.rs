@@ -1,0 +1,490 @@
+//! A run: teacher, generator θ, fake denoiser ψ, their optimisers and EMA, the run folder —
+//! everything a driver steps, evaluates, checkpoints and resumes.
+//!
+//! - this file: [`Run`], the same for every data set, over a [`World`];
+//! - [`toy`] and [`image`]: the two worlds (2-D MLPs judged exactly, image U-Nets judged by a
+//!   classifier), the only places that know which one a run is;
+//! - [`view`]: what the samples panel and the run folder's PNGs show;
+//! - [`log`]: the run folder's `metrics.jsonl`, one typed line per event.
+
+pub mod image;
+pub mod log;
+mod toy;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::prelude::*;
+
+use self::image::ImageWorld;
+use self::log::MetricsLine;
+use self::toy::ToyWorld;
+use crate::config::RunConfig;
+use crate::device::{BackendChoice, SelectedDevice, select};
+use crate::diffusion::sampler::Integrator;
+use crate::distill::iteration::{IterationStats, Networks};
+use crate::distill::net::DistillNet;
+use crate::error::{EngineError, Result};
+use crate::metrics::Metrics;
+use crate::optim::adam::Adam;
+use crate::protocol::{RunInfo, SampleView, ScoreField, Tweak};
+use crate::store::atomic::write_atomic;
+use crate::store::run_dir::RunDir;
+use crate::store::tensor_file::TensorFile;
+use crate::teacher::Teacher;
+
+/// Where a run keeps its files and what it runs on; not part of the experiment's config.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Parent of run folders; `None` writes nothing (tests, benchmarks).
+    pub runs_dir: Option<PathBuf>,
+    /// Cache of teacher fits and reference statistics; `None` computes them every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Backend.
+    pub backend: BackendChoice,
+}
+
+/// The networks of a run, its teacher and what their samples are judged against: the part of
+/// a run that depends on its data. [`Run`] drives it the same way for toys and images.
+trait World: std::fmt::Debug + Send {
+    /// Iteration `step` of the distillation (`crate::distill::iteration`).
+    fn step(&mut self, config: &RunConfig, step: u64, device: &Device) -> IterationStats;
+
+    /// The EMA generator's scores on `eval.samples` seeded latents (the same every time).
+    fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics>;
+
+    /// [`World::score`] and the view's student half: `g(t*·u, y)` on the view's unit noise
+    /// `u` and labels `y` (`teacher` left empty).
+    fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<(Metrics, SampleView)>;
+
+    /// The view's teacher half: Heun with `steps` steps from `σ_max·u`, the same `u` and `y`.
+    fn teacher_view(&self, config: &RunConfig, steps: usize, device: &Device) -> Result<Vec<f32>>;
+
+    /// The teacher's own scores (Heun, `eval.teacher_steps`, on the evaluation noise), where
+    /// the world scores teachers (images); `None` otherwise.
+    fn score_teacher(&self, config: &RunConfig) -> Result<Option<Metrics>>;
+
+    /// Modes of an exact mixture teacher (the IS maximum), if it is one.
+    fn modes(&self) -> Option<usize>;
+
+    /// Teacher and fake-denoiser scores on a lattice (2-D worlds only).
+    fn score_field(
+        &self,
+        sigma: f64,
+        grid: usize,
+        extent: f64,
+        device: &Device,
+    ) -> Result<ScoreField>;
+
+    /// Adds θ, ψ, the EMA and both Adams to a checkpoint.
+    fn save(&self, file: &mut TensorFile) -> Result<()>;
+
+    /// Replaces θ, ψ, the EMA and both Adams by a checkpoint's.
+    fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()>;
+}
+
+/// A loaded run.
+pub struct Run {
+    config: RunConfig,
+    device: Device,
+    backend: String,
+    world: Box<dyn World>,
+    step: u64,
+    dir: Option<RunDir>,
+    wall_offset_s: f64,
+    started: Instant,
+    /// Heun steps of the teacher samples in the view, and those samples once computed.
+    view_steps: usize,
+    teacher_view: Option<Vec<f32>>,
+    /// The teacher's own scores (image runs with `eval.teacher_metrics`).
+    teacher_metrics: Option<Metrics>,
+    /// The latest evaluation, so the final one is not logged twice.
+    last_eval: Option<(u64, Metrics, SampleView)>,
+}
+
+impl Run {
+    /// Builds a fresh run: teacher, teacher-shaped θ and ψ (docs/algorithm.md §2, §6),
+    /// reference. `progress(message, fraction)` reports the initial fit (toy) or the teacher's
+    /// scoring.
+    pub fn start(
+        config: RunConfig,
+        options: &RunOptions,
+        progress: &mut dyn FnMut(&str, f32),
+    ) -> Result<Self> {
+        config.validate().map_err(crate::error::ConfigError::from)?;
+        let selected = select(options.backend)?;
+        let world = build_world(&config, options, &selected.device, None, progress)?;
+        let dir = match &options.runs_dir {
+            Some(root) => Some(RunDir::create(root, &config.name, &config.to_toml())?),
+            None => None,
+        };
+        let mut run = Self::assemble(config, selected, world, 0, dir, 0.0);
+        if run.config.eval.teacher_metrics {
+            progress("scoring the teacher", 0.0);
+            run.score_teacher()?;
+            progress("scoring the teacher", 1.0);
+            // Training wall time starts now, not before the teacher's multi-step sampling.
+            run.started = Instant::now();
+        }
+        Ok(run)
+    }
+
+    /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
+    pub fn resume(folder: &Path, options: &RunOptions) -> Result<Self> {
+        let dir = RunDir::open(folder)?;
+        let mut run = Self::load_checkpoint(&dir, None, &[], options)?;
+        dir.truncate_metrics_after(run.step)?;
+        run.dir = Some(dir);
+        Ok(run)
+    }
+
+    /// Loads the checkpoint of `step` (`None`: the newest) of the run in `folder`, its config
+    /// with `overrides` (`eval.samples=5000`), and writes nothing to the folder: a finished or
+    /// running student to score (`sim-workbench eval --run`).
+    pub fn open(
+        folder: &Path,
+        step: Option<u64>,
+        overrides: &[String],
+        options: &RunOptions,
+    ) -> Result<Self> {
+        Self::load_checkpoint(&RunDir::open(folder)?, step, overrides, options)
+    }
+
+    /// The run of `dir` at the checkpoint of `step` (`None`: the newest), without a run folder.
+    fn load_checkpoint(
+        dir: &RunDir,
+        step: Option<u64>,
+        overrides: &[String],
+        options: &RunOptions,
+    ) -> Result<Self> {
+        let config = RunConfig::load(&dir.config_path(), overrides)?;
+        let (step, path) = match step {
+            Some(step) => {
+                let path = dir.checkpoint_path(step);
+                if !path.is_file() {
+                    return Err(EngineError::File {
+                        path,
+                        message: format!(
+                            "no checkpoint of step {step}; the newest is {}",
+                            dir.latest_checkpoint()
+                                .map_or("none".into(), |(s, _)| format!("step {s}"))
+                        ),
+                    });
+                }
+                (step, path)
+            }
+            None => dir.latest_checkpoint().ok_or_else(|| EngineError::File {
+                path: dir.path().to_owned(),
+                message: "no checkpoint in checkpoints/".into(),
+            })?,
+        };
+        let selected = select(options.backend)?;
+        let file = TensorFile::read(&path)?;
+        let world = build_world(
+            &config,
+            options,
+            &selected.device,
+            Some(&file),
+            &mut |_, _| {},
+        )?;
+        let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
+        Ok(Self::assemble(config, selected, world, step, None, wall))
+    }
+
+    fn assemble(
+        config: RunConfig,
+        selected: SelectedDevice,
+        world: Box<dyn World>,
+        step: u64,
+        dir: Option<RunDir>,
+        wall_offset_s: f64,
+    ) -> Self {
+        let SelectedDevice {
+            device,
+            description: backend,
+        } = selected;
+        Self {
+            config,
+            device,
+            backend,
+            world,
+            step,
+            dir,
+            wall_offset_s,
+            started: Instant::now(),
+            view_steps: 18,
+            teacher_view: None,
+            teacher_metrics: None,
+            last_eval: None,
+        }
+    }
+
+    /// Scores the teacher where the world does (images): Heun with `eval.teacher_steps` steps
+    /// on the student's evaluation noise and labels, logged as a `teacher_eval` line.
+    fn score_teacher(&mut self) -> Result<()> {
+        let Some(metrics) = self.world.score_teacher(&self.config)? else {
+            return Ok(());
+        };
+        if let Some(dir) = &self.dir {
+            let steps = self.config.eval.teacher_steps;
+            MetricsLine::TeacherEval {
+                step: self.step,
+                teacher_steps: steps,
+                nfe: Integrator::Heun.nfe(steps),
+                metrics: metrics.clone(),
+            }
+            .append(dir)?;
+        }
+        self.teacher_metrics = Some(metrics);
+        Ok(())
+    }
+
+    /// The run's config (with every tweak applied so far).
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// Iterations done.
+    pub fn step_index(&self) -> u64 {
+        self.step
+    }
+
+    /// Training wall-clock seconds, including time before a resume.
+    pub fn wall_s(&self) -> f64 {
+        self.wall_offset_s + self.started.elapsed().as_secs_f64()
+    }
+
+    /// The run folder, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(RunDir::path)
+    }
+
+    /// The newest checkpoint in the run folder, if any.
+    pub fn latest_checkpoint(&self) -> Option<PathBuf> {
+        self.dir.as_ref()?.latest_checkpoint().map(|(_, path)| path)
+    }
+
+    /// Facts for `Event::Ready`.
+    pub fn info(&self) -> RunInfo {
+        RunInfo {
+            config: self.config.clone(),
+            backend: self.backend.clone(),
+            dir: self.dir().map(Path::to_owned),
+            step: self.step,
+            modes: self.world.modes(),
+            teacher_metrics: self.teacher_metrics.clone(),
+        }
+    }
+
+    /// Runs one iteration and logs it to `metrics.jsonl`.
+    pub fn step(&mut self) -> Result<IterationStats> {
+        let stats = self.world.step(&self.config, self.step, &self.device);
+        self.step += 1;
+        if let Some(dir) = &self.dir {
+            MetricsLine::Iteration {
+                step: self.step,
+                wall_s: self.wall_s(),
+                stats: stats.clone(),
+            }
+            .append(dir)?;
+        }
+        Ok(stats)
+    }
+
+    /// Evaluates the EMA generator on `eval.samples` seeded latents (the same every time), and
+    /// returns the view: student `g(t*·u, y)` next to the teacher's Heun samples from `σ_max·u`
+    /// with the same unit noise `u` and labels `y`.
+    pub fn evaluate(&mut self) -> Result<(Metrics, SampleView)> {
+        let inner = self.device.clone().inner();
+        let (metrics, view) = self.world.evaluate(&self.config, &inner)?;
+        let view = SampleView {
+            step: self.step,
+            teacher: self.teacher_view()?,
+            teacher_steps: self.view_steps,
+            teacher_nfe: Integrator::Heun.nfe(self.view_steps),
+            ..view
+        };
+        if let Some(dir) = &self.dir {
+            MetricsLine::Eval {
+                step: self.step,
+                wall_s: self.wall_s(),
+                metrics: metrics.clone(),
+            }
+            .append(dir)?;
+        }
+        self.last_eval = Some((self.step, metrics.clone(), view.clone()));
+        Ok((metrics, view))
+    }
+
+    /// The EMA generator's scores on `eval.samples` seeded latents (those of [`Run::evaluate`]),
+    /// without a view and without a line in the run folder.
+    pub fn score(&self) -> Result<Metrics> {
+        self.world.score(&self.config, &self.device.clone().inner())
+    }
+
+    /// The evaluation at the current step, reusing one made there already.
+    pub fn evaluate_once(&mut self) -> Result<(Metrics, SampleView)> {
+        if let Some((step, metrics, view)) = &self.last_eval
+            && *step == self.step
+        {
+            return Ok((metrics.clone(), view.clone()));
+        }
+        self.evaluate()
+    }
+
+    /// Teacher samples of the view, computed once per number of Heun steps.
+    fn teacher_view(&mut self) -> Result<Vec<f32>> {
+        if let Some(view) = &self.teacher_view {
+            return Ok(view.clone());
+        }
+        let view = self
+            .world
+            .teacher_view(&self.config, self.view_steps, &self.device)?;
+        self.teacher_view = Some(view.clone());
+        Ok(view)
+    }
+
+    /// Sets the teacher's Heun steps in the view (recomputed at the next evaluation).
+    pub fn set_view_steps(&mut self, steps: usize) {
+        let steps = steps.clamp(1, 256);
+        if steps != self.view_steps {
+            self.view_steps = steps;
+            self.teacher_view = None;
+        }
+    }
+
+    /// Teacher and fake-denoiser scores `(D − x)/σ²` (B.3) on a `grid × grid` lattice over
+    /// `[−extent, extent]²` (2-D runs only).
+    pub fn score_field(&self, sigma: f64, grid: usize, extent: f64) -> Result<ScoreField> {
+        self.world.score_field(sigma, grid, extent, &self.device)
+    }
+
+    /// Writes a sample snapshot PNG into the run folder ([`view::write_view`]).
+    pub fn snapshot(&self, view: &SampleView) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = dir.sample_path(self.step);
+        view::write_view(&path, view)?;
+        Ok(Some(path))
+    }
+
+    /// Applies a live tweak, and records it in the run folder (`config.toml` and a `tweak` line
+    /// with the step it takes effect at) — all of it or nothing: when a file cannot be written
+    /// the run keeps its settings and the error says why.
+    pub fn apply(&mut self, tweak: &Tweak) -> std::result::Result<(), String> {
+        let mut next = self.config.clone();
+        tweak.apply(&mut next.distill).map_err(|e| e.to_string())?;
+        if let Some(dir) = &self.dir {
+            let line = MetricsLine::Tweak {
+                step: self.step,
+                tweak: tweak.clone(),
+                label: tweak.label(),
+            };
+            let config_path = dir.config_path();
+            write_atomic(&config_path, next.to_toml().as_bytes()).map_err(|e| e.to_string())?;
+            if let Err(e) = line.append(dir) {
+                // Undo: config.toml stays the config of the run as it now stands.
+                let _ = write_atomic(&config_path, self.config.to_toml().as_bytes());
+                return Err(e.to_string());
+            }
+        }
+        self.config = next;
+        Ok(())
+    }
+
+    /// Writes a checkpoint of the whole state (θ, ψ, EMA, both Adams, step, wall time).
+    pub fn checkpoint(&self) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let mut file = TensorFile::new();
+        self.world.save(&mut file)?;
+        file.metadata.insert("step".into(), self.step.to_string());
+        file.metadata
+            .insert("wall_s".into(), self.wall_s().to_string());
+        file.metadata
+            .insert("format".into(), "sim-workbench checkpoint v1".into());
+        let path = dir.checkpoint_path(self.step);
+        file.write(&path)?;
+        Ok(Some(path))
+    }
+
+    /// Replaces the state by a checkpoint's (roll-back after divergence).
+    pub fn restore(&mut self, path: &Path) -> Result<()> {
+        let file = TensorFile::read(path)?;
+        self.world.load(&file, &self.config, &self.device)?;
+        self.step = file.meta("step")?.parse().map_err(|e| EngineError::File {
+            path: path.to_owned(),
+            message: format!("metadata `step`: {e}"),
+        })?;
+        if let Some(dir) = &self.dir {
+            dir.truncate_metrics_after(self.step)?;
+        }
+        Ok(())
+    }
+}
+
+/// The world of `config`'s teacher: loaded on `device`, its networks copies of the teacher
+/// (or of its fit), or of a checkpoint's when `from` is given.
+fn build_world(
+    config: &RunConfig,
+    options: &RunOptions,
+    device: &Device,
+    from: Option<&TensorFile>,
+    progress: &mut dyn FnMut(&str, f32),
+) -> Result<Box<dyn World>> {
+    let teacher = Teacher::load(&config.teacher, &config.data, device)?;
+    Ok(match teacher {
+        Teacher::Image(teacher) => Box::new(ImageWorld::new(
+            teacher,
+            config,
+            from,
+            options.cache_dir.as_deref(),
+            device,
+        )?),
+        teacher => Box::new(ToyWorld::new(
+            teacher,
+            config,
+            from,
+            options.cache_dir.as_deref(),
+            device,
+            progress,
+        )?),
+    })
+}
+
+/// θ, ψ and the EMA as copies of `init` with fresh Adams, or a checkpoint's (`from`) rebuilt
+/// into copies of it. `init` is trainable; the EMA is kept without autodiff.
+fn networks<N: DistillNet>(
+    init: N,
+    config: &RunConfig,
+    from: Option<&TensorFile>,
+    device: &Device,
+) -> Result<Networks<N>> {
+    let beta2 = config.distill.adam_beta2;
+    let Some(file) = from else {
+        return Ok(Networks::from_init(init, beta2));
+    };
+    let mut adam_generator = Adam::new(0.0, beta2);
+    let mut adam_fake = Adam::new(0.0, beta2);
+    file.load_adam("adam_generator.", &mut adam_generator, device)?;
+    file.load_adam("adam_fake.", &mut adam_fake, device)?;
+    Ok(Networks {
+        generator: file.load_module("generator.", init.clone(), device)?,
+        fake_denoiser: file.load_module("fake_denoiser.", init.clone(), device)?,
+        ema: file.load_module("ema.", init.valid(), &device.clone().inner())?,
+        adam_generator,
+        adam_fake,
+    })
+}
+
+/// Adds θ, ψ, the EMA and both Adams to a checkpoint.
+fn save_networks<N: DistillNet>(file: &mut TensorFile, nets: &Networks<N>) -> Result<()> {
+    file.insert_module("generator.", &nets.generator)?;
+    file.insert_module("fake_denoiser.", &nets.fake_denoiser)?;
+    file.insert_module("ema.", &nets.ema)?;
+    file.insert_adam("adam_generator.", &nets.adam_generator)?;
+    file.insert_adam("adam_fake.", &nets.adam_fake)
+}

@@ -1,0 +1,208 @@
+//! The 2-D world of a run: MLPs θ and ψ, an exact mixture or trained MLP teacher, and exact
+//! metrics against the mixture (or a Gaussian fit of the teacher's samples).
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use super::{World, networks, save_networks};
+use crate::config::RunConfig;
+use crate::data::toy::GaussianMixture;
+use crate::diffusion::denoiser::Denoiser;
+use crate::diffusion::sampler::{Integrator, sample};
+use crate::distill::iteration::{IterationStats, Networks, iteration};
+use crate::error::{EngineError, Result};
+use crate::metrics::{Gaussian, Metrics, toy_metrics};
+use crate::nets::mlp::MlpDenoiser;
+use crate::protocol::{SampleView, ScoreField};
+use crate::rng::{Stream, rng_for};
+use crate::store::tensor_file::TensorFile;
+use crate::teacher::Teacher;
+use crate::teacher::fit::teacher_fit;
+use crate::tensor::{host, seeded_noise};
+
+/// Points shown in the samples panel per side.
+const VIEW_POINTS: usize = 2000;
+
+/// Stream label of the reference samples.
+const REFERENCE_STREAM: u64 = 0x7e;
+
+/// The networks of a toy run, its teacher and its reference.
+#[derive(Debug)]
+pub(super) struct ToyWorld {
+    nets: Networks<MlpDenoiser>,
+    /// The exact mixture or a trained MLP (never an image teacher).
+    teacher: Teacher,
+    /// The exact mixture when the teacher is exact (exact IS and mode coverage).
+    mixture: Option<GaussianMixture>,
+    /// Gaussian fit of the teacher's samples.
+    reference: Gaussian,
+}
+
+impl ToyWorld {
+    /// The networks (copies of an MLP teacher or of the fit to an exact one, or a checkpoint's
+    /// when `from` is given) and the reference: the exact mixture, or a Gaussian fit of the
+    /// teacher's Heun samples (`eval.teacher_steps` steps).
+    pub(super) fn new(
+        teacher: Teacher,
+        config: &RunConfig,
+        from: Option<&TensorFile>,
+        cache_dir: Option<&std::path::Path>,
+        device: &Device,
+        progress: &mut dyn FnMut(&str, f32),
+    ) -> Result<Self> {
+        let data = config.data.toy().ok_or_else(|| {
+            EngineError::Invalid(
+                "a 2-D run needs toy data; image data needs a U-Net teacher".into(),
+            )
+        })?;
+        let init = match (&teacher, from) {
+            (Teacher::Network(net), _) => net.clone().set_require_grad(true),
+            // A checkpoint overwrites every value: any network of the right shape will do.
+            (_, Some(_)) => blank(config, &teacher, device),
+            (_, None) => teacher_fit(
+                data,
+                &config.net,
+                &config.init,
+                &teacher,
+                cache_dir,
+                device,
+                progress,
+            )?,
+        };
+        let nets = networks(init, config, from, device)?;
+        let mixture = match &teacher {
+            Teacher::Exact(m) => Some(m.clone()),
+            _ => None,
+        };
+        let n = config.eval.samples;
+        let reference_samples = match &mixture {
+            Some(m) => {
+                let mut rng = rng_for(config.seed, 0, Stream::Other(REFERENCE_STREAM));
+                m.sample(&mut rng, n).0
+            }
+            None => {
+                // No input requires a gradient, so no graph is recorded.
+                let stream = Stream::Other(REFERENCE_STREAM);
+                let noise = seeded_noise(config.seed, stream, n, 2, 1.0, device);
+                let steps = config.eval.teacher_steps;
+                host(sample(&teacher, Integrator::Heun, steps, noise))?
+            }
+        };
+        let reference = Gaussian::fit(&reference_samples, 2)
+            .map_err(|e| EngineError::Invalid(format!("teacher reference samples: {e}")))?;
+        Ok(Self {
+            nets,
+            teacher,
+            mixture,
+            reference,
+        })
+    }
+
+    /// The EMA generator's samples `g(t*·u)` on the evaluation noise.
+    fn student(&self, config: &RunConfig, device: &Device) -> Result<Vec<f32>> {
+        let n = config.eval.samples;
+        let t_star = config.distill.t_star;
+        let z = seeded_noise(config.seed, Stream::Eval, n, 2, t_star, device);
+        host(
+            self.nets
+                .ema
+                .denoise(z, Tensor::full([n, 1], t_star, device)),
+        )
+    }
+
+    /// Exact metrics of `samples`.
+    fn judge(&self, samples: &[f32]) -> Result<Metrics> {
+        toy_metrics(samples, &self.reference, self.mixture.as_ref())
+            .map(Metrics::Toy)
+            .map_err(|e| EngineError::Invalid(format!("evaluation: {e}")))
+    }
+}
+
+/// A network of the toy run's shape (values to be overwritten by a checkpoint).
+fn blank(config: &RunConfig, teacher: &Teacher, device: &Device) -> MlpDenoiser {
+    let mut rng = rng_for(0, 0, Stream::Init);
+    MlpDenoiser::new(&config.net, 2, teacher.sigma_data(), &mut rng, device)
+}
+
+impl World for ToyWorld {
+    fn step(&mut self, config: &RunConfig, step: u64, device: &Device) -> IterationStats {
+        iteration(
+            &mut self.nets,
+            &self.teacher,
+            &config.distill,
+            config.seed,
+            step,
+            device,
+        )
+    }
+
+    fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics> {
+        self.judge(&self.student(config, device)?)
+    }
+
+    fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<(Metrics, SampleView)> {
+        let student = self.student(config, device)?;
+        let metrics = self.judge(&student)?;
+        let k = VIEW_POINTS.min(config.eval.samples);
+        let view = SampleView {
+            dim: 2,
+            student: student[..2 * k].to_vec(),
+            ..SampleView::default()
+        };
+        Ok((metrics, view))
+    }
+
+    fn teacher_view(&self, config: &RunConfig, steps: usize, device: &Device) -> Result<Vec<f32>> {
+        let k = VIEW_POINTS.min(config.eval.samples);
+        let u = seeded_noise(config.seed, Stream::Eval, k, 2, 1.0, device);
+        host(sample(&self.teacher, Integrator::Heun, steps, u))
+    }
+
+    fn score_teacher(&self, _: &RunConfig) -> Result<Option<Metrics>> {
+        Ok(None)
+    }
+
+    fn modes(&self) -> Option<usize> {
+        self.mixture.as_ref().map(GaussianMixture::modes)
+    }
+
+    fn score_field(
+        &self,
+        sigma: f64,
+        grid: usize,
+        extent: f64,
+        device: &Device,
+    ) -> Result<ScoreField> {
+        let grid = grid.clamp(2, 64);
+        let points: Vec<f32> = (0..grid * grid)
+            .flat_map(|i| {
+                let at = |j: usize| (-extent + 2.0 * extent * j as f64 / (grid - 1) as f64) as f32;
+                [at(i % grid), at(i / grid)]
+            })
+            .collect();
+        let n = grid * grid;
+        let x = Tensor::<2>::from_data(TensorData::new(points.clone(), [n, 2]), device);
+        let level = Tensor::<2>::full([n, 1], sigma, device);
+        let score =
+            |d: Tensor<2>| -> Result<Vec<f32>> { host(d.sub(x.clone()).div_scalar(sigma * sigma)) };
+        Ok(ScoreField {
+            sigma,
+            teacher: score(self.teacher.denoise(x.clone(), level.clone()))?,
+            fake: score(self.nets.fake_denoiser.denoise(x.clone(), level).detach())?,
+            points,
+        })
+    }
+
+    fn save(&self, file: &mut TensorFile) -> Result<()> {
+        save_networks(file, &self.nets)
+    }
+
+    fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()> {
+        let init = match &self.teacher {
+            Teacher::Network(net) => net.clone().set_require_grad(true),
+            teacher => blank(config, teacher, device),
+        };
+        self.nets = networks(init, config, Some(file), device)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! Denoising regression of an MLP: trains toy teachers (target `x_0`) and the teacher-shaped
+//! initialisation of θ and ψ (target `D_q(x_t; σ)`, lower variance, docs/algorithm.md §6),
+//! which [`teacher_fit`] caches by its settings.
+
+use std::path::Path;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::Teacher;
+use super::mlp_file::{load_network, save_network};
+use crate::data::toy::ToyData;
+use crate::diffusion::denoiser::Denoiser;
+use crate::diffusion::edm::{SIGMA_MAX, SIGMA_MIN};
+use crate::diffusion::loss::denoising_loss;
+use crate::error::Result;
+use crate::nets::mlp::{MlpConfig, MlpDenoiser};
+use crate::optim::adam::Adam;
+use crate::rng::{Stream, normal, rng_for};
+use crate::store::fnv1a;
+use crate::validation::{ValidationError, positive};
+
+/// Fitting an MLP to the teacher by denoising regression; θ and ψ both start from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InitConfig {
+    /// Adam steps of the fit.
+    pub iterations: u64,
+    /// Batch size of the fit.
+    pub batch: usize,
+    /// Learning rate of the fit (cosine-decayed to zero).
+    pub lr: f64,
+    /// Reuse a cached fit with the same data, teacher, net and fit settings.
+    pub cache: bool,
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        Self {
+            iterations: 4000,
+            batch: 1024,
+            lr: 3e-3,
+            cache: true,
+        }
+    }
+}
+
+impl InitConfig {
+    /// Checks ranges; the key is relative to `[init]`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        positive("lr", self.lr, "a learning rate such as 3e-3")?;
+        if self.batch == 0 {
+            return Err(ValidationError::new("batch", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Settings of one fit.
+#[derive(Clone, Copy, Debug)]
+pub struct FitSettings {
+    /// Adam steps.
+    pub iterations: u64,
+    /// Batch size.
+    pub batch: usize,
+    /// Peak learning rate (cosine decay to 0).
+    pub lr: f64,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+/// Trains `net` to denoise `data` at σ log-uniform on `[σ_min, σ_max]`, so it is accurate at
+/// every noise level distillation visits. The regression target is `x_0`, or `target(x_t; σ)`
+/// when an exact teacher is given. `progress(step, loss)` returning `false` stops early.
+pub fn fit_denoiser(
+    mut net: MlpDenoiser,
+    data: &ToyData,
+    target: Option<&dyn Denoiser>,
+    settings: FitSettings,
+    device: &Device,
+    progress: &mut dyn FnMut(u64, f64) -> bool,
+) -> MlpDenoiser {
+    let mut adam = Adam::new(0.9, 0.999);
+    let dim = data.dim();
+    let b = settings.batch;
+    let (ln_lo, ln_hi) = (SIGMA_MIN.ln(), SIGMA_MAX.ln());
+    for step in 0..settings.iterations {
+        let mut rng = rng_for(settings.seed, step, Stream::Init);
+        let x0 =
+            Tensor::<2>::from_data(TensorData::new(data.sample(&mut rng, b), [b, dim]), device);
+        let sigmas: Vec<f32> = (0..b)
+            .map(|_| rng.random_range(ln_lo..ln_hi).exp() as f32)
+            .collect();
+        let sigma = Tensor::<2>::from_data(TensorData::new(sigmas, [b, 1]), device);
+        let eps = Tensor::<2>::from_data(
+            TensorData::new(normal(&mut rng, b * dim, 1.0), [b, dim]),
+            device,
+        );
+        let x_t = x0.clone().add(eps.mul(sigma.clone()));
+        let goal = match target {
+            Some(t) => t.denoise(x_t.clone(), sigma.clone()).detach(),
+            None => x0,
+        };
+        let loss = denoising_loss(
+            net.denoise(x_t, sigma.clone()),
+            goal,
+            sigma,
+            net.sigma_data(),
+        );
+        let value = f64::from(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let progress_frac = step as f64 / settings.iterations as f64;
+        let lr = settings.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress_frac).cos());
+        net = adam.step(net, &grads, lr);
+        if !progress(step, value) {
+            break;
+        }
+    }
+    net
+}
+
+/// The MLP fitted to an exact `teacher` of the toy `data` (the start of θ and ψ), from
+/// `cache_dir` when an identical fit (data, net, init settings) was saved there before.
+/// `progress(message, fraction)` reports the fit.
+pub fn teacher_fit(
+    data: &ToyData,
+    net: &MlpConfig,
+    init: &InitConfig,
+    teacher: &Teacher,
+    cache_dir: Option<&Path>,
+    device: &Device,
+    progress: &mut dyn FnMut(&str, f32),
+) -> Result<MlpDenoiser> {
+    let key = format!(
+        "v1\n{}\n{}\n{}",
+        toml::to_string(data).unwrap_or_default(),
+        toml::to_string(net).unwrap_or_default(),
+        toml::to_string(init)
+            .unwrap_or_default()
+            .replace("cache = true", ""),
+    );
+    let cached = cache_dir.filter(|_| init.cache).map(|d| {
+        d.join(format!(
+            "teacher-fit-{:016x}.safetensors",
+            fnv1a(key.as_bytes())
+        ))
+    });
+    if let Some(path) = cached.as_ref().filter(|p| p.is_file())
+        && let Ok((net, _, _)) = load_network(path, device)
+    {
+        progress("teacher fit (cached)", 1.0);
+        return Ok(net);
+    }
+    let mut rng = rng_for(0, 0, Stream::Init);
+    let start = MlpDenoiser::new(net, 2, teacher.sigma_data(), &mut rng, device);
+    let total = init.iterations.max(1);
+    let settings = FitSettings {
+        iterations: init.iterations,
+        batch: init.batch,
+        lr: init.lr,
+        seed: 0,
+    };
+    let fitted = fit_denoiser(
+        start,
+        data,
+        Some(teacher),
+        settings,
+        device,
+        &mut |step, _| {
+            if step % 50 == 0 {
+                progress("fitting θ and ψ to the teacher", step as f32 / total as f32);
+            }
+            true
+        },
+    );
+    if let Some(path) = cached {
+        save_network(&path, &fitted, net, data)?;
+    }
+    progress("teacher fit", 1.0);
+    Ok(fitted)
+}

@@ -1,0 +1,306 @@
+//! GUI behaviour against the real engine on the CPU backend (egui_kittest): start, pause, a
+//! live learning-rate change with its marker, a two-variant race, a malformed preset, and the
+//! teacher | student grids of a class-conditional image run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sim_engine::config::RunConfig;
+use sim_engine::device::BackendChoice;
+use sim_engine::protocol::Tweak;
+use sim_workbench::gui::{Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The default preset, shortened for tests; never finishes on its own.
+fn config() -> RunConfig {
+    RunConfig::load(
+        &repo().join("presets/default.toml"),
+        &[
+            "eval.samples=1000".into(),
+            "eval.every=10".into(),
+            "iterations=1000000".into(),
+        ],
+    )
+    .expect("default preset")
+}
+
+fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
+    harness_with(runs, config())
+}
+
+fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp> {
+    let options = GuiOptions {
+        autostart: false,
+        quit_after: None,
+        runs_dir: runs.to_owned(),
+        presets_dir: repo().join("presets"),
+        // Shared by all tests: the teacher fit is computed once.
+        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
+        config: Some(config),
+        backend: BackendChoice::Cpu,
+        fresh: true,
+    };
+    Harness::builder()
+        .with_size([1400.0, 900.0])
+        .build_eframe(move |cc| WorkbenchApp::new(cc, options))
+}
+
+/// Steps frames (real time passes) until `done` holds, at most two minutes.
+fn wait_until(
+    h: &mut Harness<'static, WorkbenchApp>,
+    what: &str,
+    done: impl Fn(&WorkbenchApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+/// Steps frames until a widget whose label contains `label` is on screen (a new window takes a
+/// sizing frame before it is shown); panics after 20 frames.
+fn step_until_shown(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
+    for _ in 0..20 {
+        if h.query_by_label_contains(label).is_some() {
+            return;
+        }
+        h.step();
+    }
+    panic!("{label:?} never appeared");
+}
+
+/// Lets the window lay out, then presses Start.
+fn press_start(h: &mut Harness<'static, WorkbenchApp>) {
+    h.step();
+    h.get_by_label("Start").click();
+    h.step();
+}
+
+fn active_step(app: &WorkbenchApp) -> u64 {
+    app.store().active().map_or(0, |r| r.engine.step)
+}
+
+#[test]
+fn start_then_pause_stops_iterations() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    press_start(&mut h);
+    wait_until(&mut h, "iterations to advance", |a| active_step(a) >= 5);
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, "the pause", |a| {
+        a.store()
+            .active()
+            .is_some_and(|r| r.engine.status == RunStatus::Paused)
+    });
+    let paused_at = active_step(h.state());
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(15));
+        h.step();
+    }
+    assert_eq!(
+        active_step(h.state()),
+        paused_at,
+        "no iterations while paused"
+    );
+    // Space resumes.
+    h.key_press(eframe::egui::Key::Space);
+    h.step();
+    wait_until(&mut h, "resume by Space", |a| active_step(a) > paused_at);
+}
+
+#[test]
+fn learning_rate_change_is_acknowledged_with_a_marker() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    press_start(&mut h);
+    wait_until(&mut h, "iterations", |a| active_step(a) >= 3);
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .apply(Action::Tweak(Tweak::LrGenerator(2e-3)), &ctx);
+    wait_until(&mut h, "the marker", |a| {
+        a.store()
+            .active()
+            .is_some_and(|r| !r.history.markers.is_empty())
+    });
+    let run = h.state().store().active().expect("active run");
+    let marker = &run.history.markers[0];
+    assert!(marker.step >= 3, "acknowledged at step {}", marker.step);
+    assert!(marker.label.contains("lr θ"), "{}", marker.label);
+    assert_eq!(run.engine.config.distill.lr_generator, 2e-3);
+    assert_eq!(h.state().config().distill.lr_generator, 2e-3);
+}
+
+#[test]
+fn two_variant_race_draws_two_curves() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_label("Race…").click();
+    h.step();
+    step_until_shown(&mut h, "Start race (2)");
+    h.get_by_label("Start race (2)").click();
+    h.step();
+    wait_until(&mut h, "both racers to progress", |a| {
+        a.store().runs.len() == 2
+            && a.store()
+                .runs
+                .iter()
+                .all(|r| r.history.progress.len() >= 5 && !r.history.evals.is_empty())
+    });
+    let runs = &h.state().store().runs;
+    assert!(
+        runs.iter()
+            .all(|r| r.view.visible && r.label.starts_with("race"))
+    );
+    assert_ne!(
+        runs[0].engine.config.distill.distance,
+        runs[1].engine.config.distill.distance
+    );
+    assert_eq!(runs[0].engine.config.seed, runs[1].engine.config.seed);
+    let labels = [runs[0].label.clone(), runs[1].label.clone()];
+    // Each racer has a legend entry in the curves.
+    h.step();
+    for label in &labels {
+        assert!(
+            h.query_all_by_label(label).count() >= 1,
+            "no legend entry for {label}"
+        );
+    }
+}
+
+#[test]
+fn malformed_preset_shows_an_error_and_keeps_working() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[distill]\nlr_genrator = 1e-4\n").expect("write");
+    let mut h = harness(tmp.path());
+    h.step();
+    let before = h.state().config().clone();
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(Action::LoadPreset(bad), &ctx);
+    step_until_shown(&mut h, "Dismiss");
+    let error = h.state().error().expect("an error is shown").to_owned();
+    assert!(
+        error.contains("lr_genrator") && error.contains("bad.toml"),
+        "{error}"
+    );
+    assert!(
+        h.query_by_label_contains("lr_genrator").is_some(),
+        "the message is on screen"
+    );
+    assert_eq!(
+        h.state().config(),
+        &before,
+        "the edited config is untouched"
+    );
+    h.get_by_label("Dismiss").click();
+    h.step();
+    assert!(h.state().error().is_none());
+}
+
+#[test]
+fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let at = |p: &str| repo().join(p).display().to_string();
+    let config = RunConfig::load(
+        &repo().join("presets/digits_sim.toml"),
+        &[
+            format!(
+                "teacher.path=\"{}\"",
+                at("assets/teachers/digits-cond.safetensors")
+            ),
+            format!(
+                "eval.classifier=\"{}\"",
+                at("assets/classifiers/digits-cnn.safetensors")
+            ),
+            "eval.samples=40".into(),
+            "eval.every=2".into(),
+            "eval.teacher_metrics=false".into(),
+            "distill.batch=4".into(),
+            "iterations=1000000".into(),
+        ],
+    )
+    .expect("digits preset");
+    let mut h = harness_with(tmp.path(), config);
+    press_start(&mut h);
+    wait_until(&mut h, "the first grids", |a| {
+        a.store()
+            .active()
+            .and_then(|r| r.history.samples.as_ref())
+            .is_some_and(|v| v.step >= 2 && !v.teacher.is_empty())
+    });
+    let view = h
+        .state()
+        .store()
+        .active()
+        .and_then(|r| r.history.samples.clone());
+    let view = view.expect("a view");
+    assert_eq!(view.image_shape, Some([1, 8, 8]));
+    assert_eq!(view.columns, 10);
+    // Same seeds and labels on both sides: 10 rows (one per class) of 10 images each.
+    assert_eq!(view.teacher.len(), 100 * 64);
+    assert_eq!(view.student.len(), view.teacher.len());
+    let labels = view.labels.expect("conditional labels");
+    assert_eq!(labels.len(), 100);
+    assert!(labels.iter().enumerate().all(|(i, &y)| y == i / 10));
+    h.step();
+    step_until_shown(&mut h, "one row per class");
+    step_until_shown(&mut h, "FID (digits-CNN)");
+    // Toy-only plots are left out for an image run.
+    assert!(h.query_by_label_contains("mode coverage").is_none());
+
+    // Export → Samples writes the same teacher | student grids as the run folder's snapshots
+    // (10 rows of 10 + blank + 10 tiles of 8×8, 4× with 2 px gaps), not a 384×384 scatter.
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(Action::ExportSamples, &ctx);
+    wait_until(&mut h, "the export", |a| {
+        a.store()
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("samples written to"))
+    });
+    let notice = h.state().store().notice.clone().expect("notice");
+    let path = PathBuf::from(notice.trim_start_matches("samples written to "));
+    let png = std::fs::read(&path).expect("the exported PNG");
+    let be = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
+    assert_eq!(
+        (be(16), be(20)),
+        (21 * 34 + 2, 10 * 34 + 2),
+        "{}",
+        path.display()
+    );
+}
+
+/// A run folder of the previous format (`tests/fixtures/run-v1/`) loads into the runs list as it
+/// was recorded: its `teacher_eval` line is the teacher's score (the reference line of the
+/// curves), not an iteration at step 0 with NaN losses.
+#[test]
+fn a_previous_run_folder_loads_with_its_teacher_score() {
+    let run = RunRecord::load(&repo().join("tests/fixtures/run-v1"), 0).expect("loads");
+    assert_eq!(run.engine.status, RunStatus::Loaded);
+    let steps: Vec<u64> = run.history.progress.iter().map(|p| p.step).collect();
+    assert_eq!(steps, [1, 2, 3]);
+    assert!(
+        run.history
+            .progress
+            .iter()
+            .all(|p| p.loss_generator.is_finite() && p.loss_fake.is_finite())
+    );
+    assert_eq!(run.history.evals.len(), 3);
+    let teacher = run.engine.teacher.as_ref().expect("the teacher's score");
+    assert_eq!(teacher.nfe, 7);
+    assert!(teacher.metrics.image().is_some_and(|m| m.fid > 300.0));
+    assert_eq!(run.history.markers.len(), 1);
+    assert_eq!(run.history.markers[0].step, 2);
+    assert_eq!(run.engine.step, 3);
+}
