@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::validation::ValidationError;
+use crate::validation::{ValidationError, positive};
 
 /// A distance on the (denoiser-space) score difference `y`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,22 +110,12 @@ impl Distance {
                 ))
             }
         };
-        let pos = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(ValidationError::new(
-                    name,
-                    format!("must be a positive number, got {v}"),
-                ))
-            }
-        };
         match *self {
-            Self::PseudoHuber { c } => pos("c", c),
+            Self::PseudoHuber { c } => positive("c", c, "e.g. 0.03"),
             Self::L2 | Self::L1 => Ok(()),
-            Self::Huber { delta } => pos("delta", delta),
+            Self::Huber { delta } => positive("delta", delta, "e.g. 0.1"),
             Self::AlphaPower { alpha } => even(alpha),
-            Self::ExpPower { alpha, beta } => even(alpha).and(pos("beta", beta)),
+            Self::ExpPower { alpha, beta } => even(alpha).and(positive("beta", beta, "e.g. 0.5")),
         }
     }
 

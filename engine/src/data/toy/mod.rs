@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::{Stream, rng_for};
-use crate::validation::ValidationError;
+use crate::validation::{ValidationError, positive};
 
 /// One weighted component of a user-defined mixture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,30 +146,20 @@ impl ToyData {
 
     /// Checks parameters; the message names the field.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let pos = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(ValidationError::new(
-                    name,
-                    format!("must be a positive number, got {v}"),
-                ))
-            }
-        };
         match self {
             Self::Ring { modes, radius, std } => {
                 if *modes == 0 {
                     return Err(ValidationError::new("modes", "must be at least 1"));
                 }
-                pos("radius", *radius)?;
-                pos("std", *std)
+                positive("radius", *radius, "e.g. 1.0")?;
+                positive("std", *std, "e.g. 0.05")
             }
             Self::Grid { side, spacing, std } => {
                 if *side == 0 {
                     return Err(ValidationError::new("side", "must be at least 1"));
                 }
-                pos("spacing", *spacing)?;
-                pos("std", *std)
+                positive("spacing", *spacing, "e.g. 0.5")?;
+                positive("std", *std, "e.g. 0.05")
             }
             Self::Mixture { components } => self.mixture().map(|_| ()).ok_or_else(|| {
                 ValidationError::new(

@@ -8,7 +8,7 @@ use crate::error::{ConfigError, EngineError, Result};
 use crate::nets::unet::UNetConfig;
 use crate::optim::ema::ema_beta;
 use crate::preset::parse_validated;
-use crate::validation::ValidationError;
+use crate::validation::{ValidationError, positive};
 
 /// How an EDM U-Net teacher is trained on an image data set (EDM's `training_loop.py`
 /// settings, scaled down to CPU-sized runs).
@@ -103,16 +103,6 @@ impl ImageTeacherSettings {
 
     /// Checks ranges; the error names the key and says what would be valid.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let positive = |key: &str, v: f64, hint: &str| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(ValidationError::new(
-                    key,
-                    format!("must be a positive number ({hint}), got {v}"),
-                ))
-            }
-        };
         positive("sigma_data", self.sigma_data, "0.5 for images in [-1, 1]")?;
         positive("lr", self.lr, "a learning rate such as 2e-3")?;
         positive("ema_half_life_kimg", self.ema_half_life_kimg, "e.g. 50")?;
