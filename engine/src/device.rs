@@ -16,7 +16,7 @@ pub enum BackendChoice {
     Auto,
     /// Burn's `flex` CPU backend.
     Cpu,
-    /// Burn's wgpu backend on the best adapter (fails without one).
+    /// Burn's wgpu backend on the best adapter, a software one included (fails without any).
     Gpu,
 }
 
@@ -25,46 +25,78 @@ pub enum BackendChoice {
 pub struct SelectedDevice {
     /// The device (autodiff-enabled).
     pub device: Device,
-    /// E.g. "cpu (flex)" or "gpu (NVIDIA H100, Vulkan)".
+    /// E.g. "cpu (flex)" or "gpu (NVIDIA H200, DiscreteGpu, Vulkan, NVIDIA 550.54)".
     pub description: String,
 }
 
-/// The first hardware (non-CPU) adapter, as "name, API".
-pub fn hardware_adapter() -> Option<String> {
-    let instance = wgpu::Instance::default();
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
-    adapters
-        .iter()
-        .map(wgpu::Adapter::get_info)
-        .find(|info| info.device_type != wgpu::DeviceType::Cpu)
-        .map(|info| format!("{}, {:?}", info.name, info.backend))
+/// A wgpu adapter, as plain data: what `sim-workbench devices` lists and the status bar names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adapter {
+    /// E.g. "NVIDIA H200" or "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// Discrete, integrated, virtual or CPU (a software rasteriser).
+    pub kind: String,
+    /// The graphics API wgpu drives it through (Vulkan, Metal, Dx12, Gl).
+    pub api: String,
+    /// Driver name and version.
+    pub driver: String,
+    /// Whether it is a real GPU (not a software rasteriser such as llvmpipe).
+    pub hardware: bool,
 }
 
-/// Resolves a choice to a device.
+impl Adapter {
+    /// "NVIDIA H200, DiscreteGpu, Vulkan, NVIDIA 550.54": the status bar's words.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.name.clone(), self.kind.clone(), self.api.clone()];
+        if !self.driver.trim().is_empty() {
+            parts.push(self.driver.clone());
+        }
+        parts.join(", ")
+    }
+}
+
+/// Every adapter wgpu finds, hardware first (the order `select` prefers them in).
+pub fn adapters() -> Vec<Adapter> {
+    let instance = wgpu::Instance::default();
+    let found = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut list: Vec<Adapter> = found
+        .iter()
+        .map(wgpu::Adapter::get_info)
+        .map(|info| Adapter {
+            hardware: info.device_type != wgpu::DeviceType::Cpu,
+            kind: format!("{:?}", info.device_type),
+            api: format!("{:?}", info.backend),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_owned(),
+            name: info.name,
+        })
+        .collect();
+    list.sort_by_key(|a| !a.hardware);
+    list
+}
+
+/// Resolves a choice to a device. `Auto` takes wgpu only on a hardware adapter; `Gpu` takes
+/// the best adapter there is, a software one too (said so in the description), and fails
+/// when wgpu finds none.
 pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
     let cpu = || SelectedDevice {
         device: Device::flex().autodiff(),
         description: "cpu (flex)".into(),
     };
+    let gpu = |adapter: &Adapter| SelectedDevice {
+        device: Device::wgpu(Default::default()).autodiff(),
+        description: format!("gpu ({})", adapter.describe()),
+    };
     match choice {
         BackendChoice::Cpu => Ok(cpu()),
-        BackendChoice::Gpu => match hardware_adapter() {
-            Some(name) => Ok(SelectedDevice {
-                device: Device::wgpu(Default::default()).autodiff(),
-                description: format!("gpu ({name})"),
-            }),
-            None => Err(EngineError::Invalid(
-                "--backend gpu: no hardware GPU adapter found (software Vulkan does not count); \
-                 use --backend cpu"
+        BackendChoice::Gpu => adapters().first().map(gpu).ok_or_else(|| {
+            EngineError::Invalid(
+                "--backend gpu: wgpu finds no adapter (no Vulkan, Metal, DX12 or GL driver); \
+                 use --backend cpu, or install the GPU's Vulkan driver"
                     .into(),
-            )),
-        },
-        BackendChoice::Auto => Ok(match hardware_adapter() {
-            Some(name) => SelectedDevice {
-                device: Device::wgpu(Default::default()).autodiff(),
-                description: format!("gpu ({name})"),
-            },
-            None => cpu(),
+            )
         }),
+        BackendChoice::Auto => Ok(adapters().iter().find(|a| a.hardware).map_or_else(cpu, gpu)),
     }
 }

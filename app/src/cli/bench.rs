@@ -50,8 +50,16 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             backend: backend.into(),
         };
         let mut run = Run::start(config.clone(), &options, &mut |_, _| {})?;
-        // Warm-up: allocations, kernel caches.
-        for _ in 0..3 {
+        // Warm-up: allocations, kernel caches. The first iteration is reported on its own: on
+        // a GPU it compiles and autotunes kernels (kept in CubeCL's cache for later runs).
+        let first = Instant::now();
+        run.step()?;
+        println!(
+            "{:<24} first iteration {:>8.1} ms",
+            format!("{backend:?} [{}]", run.info().backend),
+            first.elapsed().as_secs_f64() * 1e3
+        );
+        for _ in 0..2 {
             run.step()?;
         }
         runs.push((backend, run, Vec::new()));

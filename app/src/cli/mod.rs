@@ -4,6 +4,7 @@
 //! file per subcommand.
 
 mod bench;
+mod devices;
 mod eval;
 mod gradcheck;
 mod run;
@@ -75,6 +76,8 @@ enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
     /// Time SIM iterations of a preset on one or more backends.
     Bench(bench::BenchArgs),
+    /// List the wgpu adapters and what each `--backend` would run on.
+    Devices(devices::DevicesArgs),
 }
 
 /// Parses the command line and runs what it asks for.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Gradcheck(args)) => gradcheck::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Devices(args)) => devices::run(args),
     };
     match result {
         Ok(code) => code,
