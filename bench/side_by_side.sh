@@ -17,7 +17,7 @@ bin=${SIM_WORKBENCH:-target/release/sim-workbench}
 venv=bench/.venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet torch
+  "$venv/bin/pip" install --quiet torch numpy
 fi
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 for t in "${threads[@]}"; do
