@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
+use sim_engine::distill::objective::Weighting;
 use sim_engine::protocol::Tweak;
 use sim_workbench::gui::{Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp};
 
@@ -303,4 +304,28 @@ fn a_previous_run_folder_loads_with_its_teacher_score() {
     assert_eq!(run.history.markers.len(), 1);
     assert_eq!(run.history.markers[0].step, 2);
     assert_eq!(run.engine.step, 3);
+}
+
+/// A live setting changed in the experiment panel takes the one edit path: the panel returns a
+/// tweak, the draft changes, and the engine acknowledges it with a marker.
+#[test]
+fn a_panel_change_reaches_the_draft_and_the_engine() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    press_start(&mut h);
+    wait_until(&mut h, "iterations", |a| active_step(a) >= 2);
+    h.get_by_label("weighting w(σ)").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    h.get_by_label("sidwgt (SiD)").click();
+    h.step();
+    wait_until(&mut h, "the marker", |a| {
+        a.store()
+            .active()
+            .is_some_and(|r| r.history.markers.iter().any(|m| m.label == "w = Sid"))
+    });
+    assert_eq!(h.state().config().distill.weighting, Weighting::Sid);
+    let run = h.state().store().active().expect("active run");
+    assert_eq!(run.engine.config.distill.weighting, Weighting::Sid);
 }
