@@ -24,7 +24,7 @@ use crate::teacher::image::{ImageTeacher, heun_images, sample_images};
 use crate::tensor::one_hot;
 
 /// Images per row of the view grid (and rows of an unconditional one).
-pub const VIEW_COLUMNS: usize = 10;
+const VIEW_COLUMNS: usize = 10;
 
 /// The networks of an image run, its teacher, and what their samples are judged against.
 #[derive(Debug)]
