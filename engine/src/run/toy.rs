@@ -56,10 +56,7 @@ impl ToyWorld {
             )
         })?;
         let init = match (&teacher, from) {
-            (Teacher::Network(net), _) => net.clone().set_require_grad(true),
-            // A checkpoint overwrites every value: any network of the right shape will do.
-            (_, Some(_)) => blank(config, &teacher, device),
-            (_, None) => teacher_fit(
+            (Teacher::Exact(_), None) => teacher_fit(
                 data,
                 &config.net,
                 &config.init,
@@ -68,6 +65,7 @@ impl ToyWorld {
                 device,
                 progress,
             )?,
+            _ => start_shape(config, &teacher, device),
         };
         let nets = networks(init, config, from, device)?;
         let mixture = match &teacher {
@@ -118,10 +116,16 @@ impl ToyWorld {
     }
 }
 
-/// A network of the toy run's shape (values to be overwritten by a checkpoint).
-fn blank(config: &RunConfig, teacher: &Teacher, device: &Device) -> MlpDenoiser {
-    let mut rng = rng_for(0, 0, Stream::Init);
-    MlpDenoiser::new(&config.net, 2, teacher.sigma_data(), &mut rng, device)
+/// What θ and ψ start from when no fit is needed: a copy of an MLP teacher (trainable), or,
+/// for an exact teacher whose checkpoint overwrites every value, any network of the run's shape.
+fn start_shape(config: &RunConfig, teacher: &Teacher, device: &Device) -> MlpDenoiser {
+    match teacher {
+        Teacher::Network(net) => net.clone().set_require_grad(true),
+        _ => {
+            let mut rng = rng_for(0, 0, Stream::Init);
+            MlpDenoiser::new(&config.net, 2, teacher.sigma_data(), &mut rng, device)
+        }
+    }
 }
 
 impl World for ToyWorld {
@@ -198,10 +202,7 @@ impl World for ToyWorld {
     }
 
     fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()> {
-        let init = match &self.teacher {
-            Teacher::Network(net) => net.clone().set_require_grad(true),
-            teacher => blank(config, teacher, device),
-        };
+        let init = start_shape(config, &self.teacher, device);
         self.nets = networks(init, config, Some(file), device)?;
         Ok(())
     }
