@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
+use sim_engine::data::DataConfig;
 use sim_engine::run::{Run, RunOptions};
 
 use super::run::BackendArg;
@@ -33,14 +34,13 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let config = presets::load(args.preset.as_deref(), &args.overrides)?;
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    let net = match &config.data {
+        DataConfig::Toy(_) => format!("MLP {}×{}", config.net.depth, config.net.width),
+        DataConfig::Image(_) => "U-Net of the teacher".into(),
+    };
     println!(
-        "bench: {} (batch {}, net {}×{}), {} rounds × {} iterations, RAYON_NUM_THREADS={threads}",
-        config.name,
-        config.distill.batch,
-        config.net.depth,
-        config.net.width,
-        args.rounds,
-        args.iterations
+        "bench: {} (batch {}, {net}), {} rounds × {} iterations, RAYON_NUM_THREADS={threads}",
+        config.name, config.distill.batch, args.rounds, args.iterations
     );
     let mut runs = Vec::new();
     for &backend in &args.backends {

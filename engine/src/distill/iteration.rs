@@ -186,18 +186,29 @@ pub fn iteration<N: DistillNet>(
         terms,
         false,
     );
+    // The mean over the finite samples, computed on the device; the loss and the count are read
+    // back together (one synchronisation).
     let finite = per_sample.clone().is_finite();
-    let n_finite = finite.clone().int().sum().into_scalar::<i64>();
-    stats.dropped_samples = (b as i64 - n_finite).max(0) as u64;
+    let n_finite = finite.clone().float().sum();
     let loss = per_sample
         .zeros_like()
         .mask_where(finite, per_sample)
         .sum()
-        .div_scalar(n_finite.max(1) as f64);
-    stats.loss_generator = f64::from(loss.clone().into_scalar::<f32>());
-    if n_finite == 0 {
-        stats.loss_generator = f64::NAN;
-    }
+        .div(n_finite.clone().clamp_min(1.0));
+    let read: Vec<f32> = Tensor::cat(vec![loss.clone().detach(), n_finite], 0)
+        .into_data()
+        .try_to_vec()
+        .unwrap_or_default();
+    let (loss_value, n_finite) = match read[..] {
+        [loss, n] => (loss, n),
+        _ => (f32::NAN, 0.0),
+    };
+    stats.dropped_samples = (b as f64 - f64::from(n_finite)).max(0.0) as u64;
+    stats.loss_generator = if n_finite == 0.0 {
+        f64::NAN
+    } else {
+        f64::from(loss_value)
+    };
     let generator = &nets.generator;
     let mut grads = GradientsParams::from_grads(loss.backward(), generator);
     let (bad, norm) = sanitize_grads(generator, &mut grads);
