@@ -6,5 +6,6 @@ mod gradcheck;
 mod gui;
 mod image_distill;
 mod image_teacher;
+mod kernels;
 mod presets;
 mod sampler;

