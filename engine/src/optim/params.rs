@@ -224,19 +224,19 @@ mod tests {
         );
     }
 
+    /// The default 2-D MLP, seeded.
+    fn default_mlp(device: &Device) -> MlpDenoiser {
+        let rng = &mut rng_for(0, 0, Stream::Init);
+        MlpDenoiser::new(&MlpConfig::default(), 2, 0.5, rng, device)
+    }
+
     /// A finite gradient takes the one-read-back path: nothing is counted or changed, and the
     /// norm is the hand-computed one. `loss = Σ (2·w)` over every parameter has gradient 2 in
     /// every entry, so `‖g‖ = 2·√(number of entries)`.
     #[test]
     fn sanitising_a_finite_gradient_changes_nothing() {
         let device = Device::flex().autodiff();
-        let net = MlpDenoiser::new(
-            &MlpConfig::default(),
-            2,
-            0.5,
-            &mut rng_for(0, 0, Stream::Init),
-            &device,
-        );
+        let net = default_mlp(&device);
         let entries: usize = named_params(&net)
             .values()
             .map(|p| p.shape.iter().product::<usize>())
@@ -267,13 +267,7 @@ mod tests {
     #[test]
     fn sanitising_zeroes_non_finite_entries() {
         let device = Device::flex().autodiff();
-        let net = MlpDenoiser::new(
-            &MlpConfig::default(),
-            2,
-            0.5,
-            &mut rng_for(0, 0, Stream::Init),
-            &device,
-        );
+        let net = default_mlp(&device);
         let x = Tensor::<2>::from_floats([[f32::NAN, 0.0], [1.0, 1.0]], &device);
         let sigma = Tensor::<2>::from_floats([[1.0], [1.0]], &device);
         use crate::diffusion::denoiser::Denoiser;
