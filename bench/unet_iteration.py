@@ -70,8 +70,7 @@ class ResBlock(torch.nn.Module):
 class SelfAttention(torch.nn.Module):
     def __init__(self, channels):
         super().__init__()
-        self.heads = channels // CHANNELS_PER_HEAD if channels % CHANNELS_PER_HEAD == 0 else 1
-        self.heads = max(self.heads, 1)
+        self.heads = max(channels // CHANNELS_PER_HEAD, 1) if channels % CHANNELS_PER_HEAD == 0 else 1
         self.norm, self.qkv = group_norm(channels), conv(channels, 3 * channels, 1)
         self.proj = conv(channels, channels, 1)
 

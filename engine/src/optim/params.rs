@@ -118,7 +118,7 @@ pub fn sanitize_grads<M: Module>(module: &M, grads: &mut GradientsParams) -> (u6
     let squares: Vec<Tensor<1>> = ids
         .0
         .iter()
-        .filter_map(|&(id, rank)| for_rank(grads, id, rank, |g| g.square().sum()))
+        .filter_map(|&(id, rank)| flat_grad(grads, id, rank).map(|g| g.square().sum()))
         .collect();
     if squares.is_empty() {
         return (0, 0.0);
@@ -141,14 +141,9 @@ pub fn sanitize_grads<M: Module>(module: &M, grads: &mut GradientsParams) -> (u6
     (bad, sq.sqrt())
 }
 
-/// `f` of the gradient of parameter `id`, flattened, for the parameter ranks in use (1: biases
-/// and norms, 2: linear weights, 4: convolutions; 3 for completeness).
-fn for_rank(
-    grads: &GradientsParams,
-    id: burn::module::ParamId,
-    rank: usize,
-    f: impl Fn(Tensor<1>) -> Tensor<1>,
-) -> Option<Tensor<1>> {
+/// The gradient of parameter `id` (of rank `rank`), flattened, for the parameter ranks in use
+/// (1: biases and norms, 2: linear weights, 4: convolutions; 3 for completeness).
+fn flat_grad(grads: &GradientsParams, id: burn::module::ParamId, rank: usize) -> Option<Tensor<1>> {
     fn flat<const D: usize>(
         grads: &GradientsParams,
         id: burn::module::ParamId,
@@ -158,14 +153,13 @@ fn for_rank(
             g.reshape([n])
         })
     }
-    let g = match rank {
+    match rank {
         1 => flat::<1>(grads, id),
         2 => flat::<2>(grads, id),
         3 => flat::<3>(grads, id),
         4 => flat::<4>(grads, id),
         _ => None,
-    }?;
-    Some(f(g))
+    }
 }
 
 /// The sum of a vector's entries, in f64 on the host (one read-back).
