@@ -1,7 +1,8 @@
 //! The CPU backend's patched kernels (vendor/README.md), checked through Burn as the engine
 //! calls them: convolution forward, input gradient and weight gradient against a plain f64
-//! loop, over shapes that take every path (stride 1 with symmetric and asymmetric padding,
-//! stride 2, 1×1, tiles that cross image boundaries); the sigmoid against the two-branch libm
+//! loop, over shapes that take every path (the strip kernels of stride 1 with 2×2, 3×3 and
+//! 5×5 kernels, with and without padding, across column chunks; asymmetric padding, stride 2,
+//! 1×1 and one input channel on Burn's own paths); the sigmoid against the two-branch libm
 //! form over the whole f32 range.
 
 use burn::prelude::*;
@@ -137,6 +138,12 @@ fn conv2d_forward_and_gradients_match_the_definition() {
     check(case(4, 5, 3, 4, 4, 1, 1, [(0, 0), (0, 0)]));
     // One input channel (the U-Net's input convolution).
     check(case(3, 1, 8, 8, 8, 3, 1, [(1, 1), (1, 1)]));
+    // A batch whose output grid spans more than one column chunk of the strip kernel.
+    check(case(70, 3, 2, 8, 8, 3, 1, [(1, 1), (1, 1)]));
+    // 5×5 "same"; 3×3 without padding (input gradient padded by 2); an even 2×2 kernel.
+    check(case(2, 3, 4, 7, 6, 5, 1, [(2, 2), (2, 2)]));
+    check(case(2, 3, 2, 6, 6, 3, 1, [(0, 0), (0, 0)]));
+    check(case(2, 2, 3, 5, 5, 2, 1, [(1, 1), (1, 1)]));
 }
 
 /// The branch-free sigmoid: within 4 ulp of `1 / (1 + e^{−x})` (libm, two-branch form) on a

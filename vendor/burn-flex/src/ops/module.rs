@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{conv, conv_strip, conv_transpose, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -66,6 +66,9 @@ impl ModuleOps<Flex> for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
+        if let Some(out) = conv_strip::conv2d(&x, &weight, bias.as_ref(), &options) {
+            return out;
+        }
         match x.dtype() {
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
             DType::F64 => conv::conv2d_f64(x, weight, bias, &options),
@@ -282,6 +285,9 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Flex> {
+        if let Some(out) = conv_strip::conv_transpose2d(&x, &weight, bias.as_ref(), &options) {
+            return out;
+        }
         match x.dtype() {
             DType::F32 => conv_transpose::conv_transpose2d_f32(x, weight, bias, &options),
             DType::F64 => conv_transpose::conv_transpose2d_f64(x, weight, bias, &options),
