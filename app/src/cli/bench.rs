@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use sim_engine::data::DataConfig;
 use sim_engine::run::{Run, RunOptions};
+use sim_engine::session::on_own_pool;
 
 use super::run::BackendArg;
 use sim_workbench::presets;
@@ -31,7 +32,13 @@ pub struct BenchArgs {
     overrides: Vec<String>,
 }
 
+/// The engine's iterations run on a pool of their own, as an engine thread's do
+/// (`Session::spawn`).
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    on_own_pool(|| bench(args))
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode> {
     let config = presets::load(args.preset.as_deref(), &args.overrides)?;
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     let net = match &config.data {
