@@ -2,7 +2,7 @@
 //! Implicit Matching (Luo et al., NeurIPS 2024), and the SiD / Diff-Instruct baselines.
 //!
 //! Layers, ground floor first (each imports only those below it; `ARCHITECTURE.md`):
-//! `validation`, `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
+//! `validation`, `limits`, `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
 //! `device` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
 //! `protocol` · `run` · `session`.
 //!
@@ -18,6 +18,7 @@ pub mod diffusion;
 pub mod distill;
 pub mod error;
 pub mod gradcheck;
+pub mod limits;
 pub mod metrics;
 pub mod nets;
 pub mod optim;

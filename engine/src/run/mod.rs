@@ -469,8 +469,8 @@ fn networks<N: DistillNet>(
     };
     let mut adam_generator = Adam::new(0.0, beta2);
     let mut adam_fake = Adam::new(0.0, beta2);
-    file.load_adam("adam_generator.", &mut adam_generator, device)?;
-    file.load_adam("adam_fake.", &mut adam_fake, device)?;
+    file.load_adam("adam_generator.", &mut adam_generator, &init, device)?;
+    file.load_adam("adam_fake.", &mut adam_fake, &init, device)?;
     Ok(Networks {
         generator: file.load_module("generator.", init.clone(), device)?,
         fake_denoiser: file.load_module("fake_denoiser.", init.clone(), device)?,

@@ -10,6 +10,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use super::atomic::write_atomic;
 use crate::error::{EngineError, Result};
+use crate::limits;
 use crate::optim::adam::Adam;
 use crate::optim::params::{map_params, named_params};
 use crate::tensor::host;
@@ -78,13 +79,16 @@ impl TensorFile {
         write_atomic(path, &bytes)
     }
 
-    /// Reads a file; errors name the file and what is wrong with it.
+    /// Reads a file, trusting nothing in it: it must be a regular file within
+    /// [`limits::max_bytes`], a well-formed safetensors file of F32 tensors, and every value
+    /// must be finite. Errors name the file, the tensor and what is wrong.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
         let bad = |message: String| EngineError::File {
             path: path.to_owned(),
             message,
         };
+        limits::regular_file(path).map_err(bad)?;
+        let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a safetensors file ({e}); was it truncated?")))?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
@@ -106,11 +110,18 @@ impl TensorFile {
                     view.dtype()
                 )));
             }
-            let values = view
+            let values: Vec<f32> = view
                 .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
+            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "tensor `{name}` holds {} at index {index}; the file is damaged or was \
+                     written by a run that diverged — use an earlier checkpoint or retrain",
+                    values[index]
+                )));
+            }
             out.insert(name, view.shape().to_vec(), values);
         }
         Ok(out)
@@ -129,64 +140,116 @@ impl TensorFile {
             })
     }
 
-    /// Loads `prefix` + path tensors into `module`, which must have the same architecture.
+    /// Loads `prefix` + path tensors into `module`, which must have the same architecture:
+    /// every parameter present with exactly its shape, and no other tensor under `prefix` (the
+    /// parts of one file — `generator.`, `ema.`, `adam_generator.` … — never nest).
     pub fn load_module<M: Module>(&self, prefix: &str, module: M, device: &Device) -> Result<M> {
-        let mut problems = Vec::new();
-        let module = map_params(module, None, |path, value, _| {
-            let name = format!("{prefix}{path}");
-            match self.tensors.get(&name) {
-                Some((_, values)) if values.len() == value.dims()[0] => {
-                    Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), device)
-                }
-                Some((shape, _)) => {
-                    problems.push(format!(
-                        "`{name}` has shape {shape:?}, the network expects {} values",
-                        value.dims()[0]
-                    ));
-                    value
-                }
-                None => {
-                    problems.push(format!("`{name}` is missing"));
-                    value
-                }
-            }
-        });
-        if problems.is_empty() {
-            Ok(module)
-        } else {
-            Err(EngineError::File {
-                path: self.origin.clone(),
-                message: format!(
-                    "does not fit this network ({}); check the net settings it was trained with",
-                    problems.join("; ")
-                ),
+        let expected: BTreeMap<String, Vec<usize>> = named_params(&module)
+            .into_iter()
+            .map(|(path, t)| (format!("{prefix}{path}"), t.shape))
+            .collect();
+        let mut problems: Vec<String> = expected
+            .iter()
+            .filter_map(|(name, shape)| match self.tensors.get(name) {
+                None => Some(format!("`{name}` is missing")),
+                Some((found, _)) if found != shape => Some(format!(
+                    "`{name}` has shape {found:?}, the network expects {shape:?}"
+                )),
+                Some(_) => None,
             })
+            .collect();
+        problems.extend(
+            self.tensors
+                .keys()
+                .filter(|name| name.starts_with(prefix) && !expected.contains_key(*name))
+                .map(|name| format!("`{name}` is not a parameter of this network")),
+        );
+        if !problems.is_empty() {
+            return Err(self.mismatch(&problems));
+        }
+        Ok(map_params(module, None, |path, _, _| {
+            let values = &self.tensors[&format!("{prefix}{path}")].1;
+            Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), device)
+        }))
+    }
+
+    /// The error for tensors that do not fit the network being loaded.
+    fn mismatch(&self, problems: &[String]) -> EngineError {
+        const SHOWN: usize = 6;
+        let more = match problems.len() > SHOWN {
+            true => format!("; and {} more", problems.len() - SHOWN),
+            false => String::new(),
+        };
+        EngineError::File {
+            path: self.origin.clone(),
+            message: format!(
+                "does not fit this network ({}{more}); check the net settings it was trained \
+                 with",
+                problems[..problems.len().min(SHOWN)].join("; ")
+            ),
         }
     }
 
-    /// Restores Adam's moments and step count saved under `prefix`.
-    pub fn load_adam(&self, prefix: &str, adam: &mut Adam, device: &Device) -> Result<()> {
-        adam.steps =
-            self.meta(&format!("{prefix}steps"))?
-                .parse()
-                .map_err(|e| EngineError::File {
-                    path: self.origin.clone(),
-                    message: format!("metadata `{prefix}steps`: {e}"),
-                })?;
+    /// Restores Adam's moments and step count saved under `prefix` for the parameters of
+    /// `module`: every moment must belong to a parameter and have its size, and once a step was
+    /// taken every parameter must have its second moment (and its first, when β₁ > 0).
+    pub fn load_adam<M: Module>(
+        &self,
+        prefix: &str,
+        adam: &mut Adam,
+        module: &M,
+        device: &Device,
+    ) -> Result<()> {
+        let steps = self.meta(&format!("{prefix}steps"))?;
+        adam.steps = steps.parse().map_err(|e| EngineError::File {
+            path: self.origin.clone(),
+            message: format!("metadata `{prefix}steps` = {steps:?}: {e}"),
+        })?;
+        let sizes: BTreeMap<String, usize> = named_params(module)
+            .into_iter()
+            .map(|(path, t)| (path, t.shape.iter().product()))
+            .collect();
+        let mut problems = Vec::new();
         adam.m.clear();
         adam.v.clear();
         for (name, (_, values)) in &self.tensors {
             let Some(rest) = name.strip_prefix(prefix) else {
                 continue;
             };
-            let t = Tensor::<1>::from_data(TensorData::new(values.clone(), [values.len()]), device);
-            if let Some(path) = rest.strip_prefix("m.") {
-                adam.m.insert(path.to_owned(), t);
-            } else if let Some(path) = rest.strip_prefix("v.") {
-                adam.v.insert(path.to_owned(), t);
+            let (moments, path) = match (rest.strip_prefix("m."), rest.strip_prefix("v.")) {
+                (Some(path), _) => (&mut adam.m, path),
+                (_, Some(path)) => (&mut adam.v, path),
+                _ => {
+                    problems.push(format!("`{name}` is not an Adam moment"));
+                    continue;
+                }
+            };
+            match sizes.get(path) {
+                Some(&n) if n == values.len() => {
+                    let t = TensorData::new(values.clone(), [n]);
+                    moments.insert(path.to_owned(), Tensor::<1>::from_data(t, device));
+                }
+                Some(&n) => problems.push(format!(
+                    "`{name}` has {} values, the parameter has {n}",
+                    values.len()
+                )),
+                None => problems.push(format!("`{name}` is not the moment of a parameter")),
             }
         }
-        Ok(())
+        if adam.steps > 0 {
+            for path in sizes.keys() {
+                if !adam.v.contains_key(path) {
+                    problems.push(format!("`{prefix}v.{path}` is missing"));
+                }
+                if adam.beta1 > 0.0 && !adam.m.contains_key(path) {
+                    problems.push(format!("`{prefix}m.{path}` is missing"));
+                }
+            }
+        }
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(self.mismatch(&problems)),
+        }
     }
 }
 

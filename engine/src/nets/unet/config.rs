@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits;
 use crate::validation::ValidationError;
 
 /// Shape of an EDM-preconditioned U-Net denoiser for square images (ADM / "DhariwalUNet"
@@ -110,6 +111,7 @@ impl UNetConfig {
                 ),
             ));
         }
+        self.within_limits()?;
         if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
             return Err(ValidationError::new(
                 "dropout",
@@ -117,6 +119,33 @@ impl UNetConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl UNetConfig {
+    /// Every size within the [`limits`], and the parameters (≈ 9·w² per 3×3 convolution, four
+    /// per residual block) within the machine's memory: checked before anything is allocated.
+    fn within_limits(&self) -> Result<(), ValidationError> {
+        limits::at_most("image_size", self.image_size, limits::MAX_IMAGE_SIDE)?;
+        limits::at_most("image_channels", self.image_channels, limits::MAX_WIDTH)?;
+        limits::at_most("classes", self.classes, limits::MAX_CLASSES)?;
+        limits::at_most("noise_frequencies", self.noise_frequencies, limits::MAX_WIDTH)?;
+        limits::at_most("blocks_per_level", self.blocks_per_level, 1024)?;
+        let widest = self.channel_mult.iter().max().copied().unwrap_or(1) as u128;
+        let width = self.channels as u128 * widest;
+        if width > limits::MAX_WIDTH as u128 {
+            return Err(ValidationError::new(
+                "channels",
+                format!(
+                    "channels {} × channel_mult {widest} = {width} channels; at most {} are \
+                     supported",
+                    self.channels,
+                    limits::MAX_WIDTH
+                ),
+            ));
+        }
+        let blocks = (2 * self.blocks_per_level as u128 + 1) * self.levels() as u128;
+        limits::allocation("channels", "the U-Net's parameters", 9 * 4 * width * width * blocks, 4)
     }
 }
 
@@ -158,6 +187,9 @@ mod tests {
         assert!(bad(|c| c.blocks_per_level = 0).contains("blocks_per_level"));
         assert!(bad(|c| c.dropout = 1.0).contains("dropout"));
         assert!(bad(|c| c.noise_frequencies = 0).contains("noise_frequencies"));
+        assert!(bad(|c| c.image_size = 1 << 40).contains("at most 4096"));
+        assert!(bad(|c| c.channels = 1 << 16).contains("at most 65536"));
+        assert!(bad(|c| c.channels = 30_000).contains("the U-Net's parameters"));
         let mut ok = UNetConfig {
             image_size: 32,
             channel_mult: vec![1, 2, 2],

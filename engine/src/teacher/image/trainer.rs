@@ -127,7 +127,7 @@ impl ImageTrainer {
         let mut trainer = Self::new(settings, data, device, file.meta("command")?)?;
         trainer.net = file.load_module("net.", trainer.net, device)?;
         trainer.ema = file.load_module("ema.", trainer.ema, &device.clone().inner())?;
-        file.load_adam("adam.", &mut trainer.adam, device)?;
+        file.load_adam("adam.", &mut trainer.adam, &trainer.net, device)?;
         trainer.step = step;
         trainer.wall_before_s = wall_before_s;
         trainer.command = format!("{}\n{command}", trainer.command);
