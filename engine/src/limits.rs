@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(allocation("distill.batch", "the batch", 1024, 4), Ok(()));
         let err = allocation("distill.batch", "the batch", u128::MAX, 4).expect_err("refused");
         assert_eq!(err.key, "distill.batch");
-        assert!(err.message.contains("PiB") || err.message.contains("TiB"), "{err}");
+        assert!(
+            err.message.contains("PiB") || err.message.contains("TiB"),
+            "{err}"
+        );
         assert!(at_most("image_size", 4097, MAX_IMAGE_SIDE).is_err());
         assert_eq!(human(1536), "1.5 KiB");
     }
@@ -135,7 +138,11 @@ mod tests {
     fn regular_file_refuses_directories_and_fifos() {
         let dir = std::env::temp_dir().join(format!("sim-limits-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        assert!(regular_file(&dir).expect_err("a dir").contains("a directory"));
+        assert!(
+            regular_file(&dir)
+                .expect_err("a dir")
+                .contains("a directory")
+        );
         let file = dir.join("f");
         std::fs::write(&file, b"abc").expect("write");
         assert_eq!(regular_file(&file), Ok(3));

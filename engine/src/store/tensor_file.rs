@@ -257,3 +257,133 @@ impl TensorFile {
 fn bytemuck_f32(values: &[f32]) -> &[u8] {
     bytemuck::cast_slice(values)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hostile files (issue 12's classes "untrusted metadata" and "non-finite values"), each
+    //! generated from a good file by one edit and refused with the file and the tensor named.
+    use super::*;
+    use crate::nets::mlp::{MlpConfig, MlpDenoiser};
+    use crate::rng::{Stream, rng_for};
+
+    fn net(seed: u64, device: &Device) -> MlpDenoiser {
+        let config = MlpConfig {
+            width: 8,
+            depth: 2,
+            ..MlpConfig::default()
+        };
+        MlpDenoiser::new(&config, 2, 0.5, &mut rng_for(seed, 0, Stream::Init), device)
+    }
+
+    /// A good file with the network under `net.`, edited by `edit`, then written and read back
+    /// and loaded into a fresh network: the error text, or `None` when it was accepted.
+    fn load_edited(edit: impl FnOnce(&mut TensorFile)) -> Option<String> {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("net.safetensors");
+        let mut file = TensorFile::new();
+        file.insert_module("net.", &net(1, &device))
+            .expect("insert");
+        edit(&mut file);
+        file.write(&path).expect("write");
+        let loaded = TensorFile::read(&path)
+            .and_then(|f| f.load_module("net.", net(2, &device), &device).map(|_| ()));
+        loaded.err().map(|e| {
+            let text = e.to_string();
+            assert!(text.contains("net.safetensors"), "names the file: {text}");
+            text
+        })
+    }
+
+    /// The name of the file's first matrix.
+    fn first_weight(file: &TensorFile) -> String {
+        let matrix = file.tensors.iter().find(|(_, (shape, _))| shape.len() == 2);
+        matrix.expect("a weight matrix").0.clone()
+    }
+
+    #[test]
+    fn a_good_file_loads_and_every_hostile_edit_is_refused_naming_the_tensor() {
+        assert_eq!(load_edited(|_| {}), None);
+        let reshaped = load_edited(|f| {
+            let name = first_weight(f);
+            let (shape, _) = f.tensors.get_mut(&name).expect("tensor");
+            let n: usize = shape.iter().product();
+            *shape = vec![n];
+        })
+        .expect("a reshaped tensor of the same element count is refused");
+        assert!(reshaped.contains("has shape"), "{reshaped}");
+        let extra = load_edited(|f| f.insert("net.hidden.9.weight".into(), vec![1], vec![0.0]))
+            .expect("an extra tensor is refused");
+        assert!(
+            extra.contains("`net.hidden.9.weight` is not a parameter"),
+            "{extra}"
+        );
+        let missing = load_edited(|f| {
+            let name = first_weight(f);
+            f.tensors.remove(&name);
+        })
+        .expect("a missing tensor is refused");
+        assert!(missing.contains("is missing"), "{missing}");
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let text = load_edited(|f| {
+                let name = first_weight(f);
+                f.tensors.get_mut(&name).expect("tensor").1[3] = bad;
+            })
+            .expect("a non-finite weight is refused at read");
+            assert!(text.contains("at index 3"), "{text}");
+        }
+    }
+
+    #[test]
+    fn adam_moments_must_match_the_parameters() {
+        let device = Device::flex();
+        let module = net(1, &device);
+        let sizes: Vec<(String, usize)> = named_params(&module)
+            .into_iter()
+            .map(|(p, t)| (p, t.shape.iter().product()))
+            .collect();
+        let good = || {
+            let mut f = TensorFile::new();
+            for (path, n) in &sizes {
+                f.insert(format!("adam.v.{path}"), vec![*n], vec![0.5; *n]);
+            }
+            f.metadata.insert("adam.steps".into(), "3".into());
+            f
+        };
+        let load =
+            |f: TensorFile| f.load_adam("adam.", &mut Adam::new(0.0, 0.999), &module, &device);
+        assert!(load(good()).is_ok());
+        let mut missing = good();
+        let (first, n) = &sizes[0];
+        missing.tensors.remove(&format!("adam.v.{first}"));
+        let err = load(missing).expect_err("missing moment").to_string();
+        assert!(err.contains("is missing"), "{err}");
+        let mut short = good();
+        short.insert(format!("adam.v.{first}"), vec![n - 1], vec![0.5; n - 1]);
+        let err = load(short).expect_err("wrong size").to_string();
+        assert!(err.contains(&format!("the parameter has {n}")), "{err}");
+        let mut stray = good();
+        stray.insert("adam.v.nowhere".into(), vec![1], vec![0.5]);
+        let err = load(stray).expect_err("stray moment").to_string();
+        assert!(err.contains("not the moment of a parameter"), "{err}");
+        let mut bogus = good();
+        bogus.metadata.insert("adam.steps".into(), "-1".into());
+        let err = load(bogus).expect_err("bad steps").to_string();
+        assert!(err.contains("adam.steps"), "{err}");
+    }
+
+    #[test]
+    fn read_refuses_what_is_not_a_regular_safetensors_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = TensorFile::read(dir.path())
+            .expect_err("a directory")
+            .to_string();
+        assert!(err.contains("a directory"), "{err}");
+        let junk = dir.path().join("junk.safetensors");
+        std::fs::write(&junk, u64::MAX.to_le_bytes()).expect("write");
+        let err = TensorFile::read(&junk)
+            .expect_err("a huge header")
+            .to_string();
+        assert!(err.contains("not a safetensors file"), "{err}");
+    }
+}

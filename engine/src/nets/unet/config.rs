@@ -129,7 +129,11 @@ impl UNetConfig {
         limits::at_most("image_size", self.image_size, limits::MAX_IMAGE_SIDE)?;
         limits::at_most("image_channels", self.image_channels, limits::MAX_WIDTH)?;
         limits::at_most("classes", self.classes, limits::MAX_CLASSES)?;
-        limits::at_most("noise_frequencies", self.noise_frequencies, limits::MAX_WIDTH)?;
+        limits::at_most(
+            "noise_frequencies",
+            self.noise_frequencies,
+            limits::MAX_WIDTH,
+        )?;
         limits::at_most("blocks_per_level", self.blocks_per_level, 1024)?;
         let widest = self.channel_mult.iter().max().copied().unwrap_or(1) as u128;
         let width = self.channels as u128 * widest;
@@ -145,7 +149,12 @@ impl UNetConfig {
             ));
         }
         let blocks = (2 * self.blocks_per_level as u128 + 1) * self.levels() as u128;
-        limits::allocation("channels", "the U-Net's parameters", 9 * 4 * width * width * blocks, 4)
+        limits::allocation(
+            "channels",
+            "the U-Net's parameters",
+            9 * 4 * width * width * blocks,
+            4,
+        )
     }
 }
 

@@ -102,7 +102,10 @@ pub fn load_image_teacher(path: &Path, device: &Device) -> Result<ImageTeacher> 
     };
     let sigma_data = number("sigma_data")?;
     if !(sigma_data.is_finite() && sigma_data > 0.0) {
-        return Err(bad("sigma_data", format!("is {sigma_data}, must be positive")));
+        return Err(bad(
+            "sigma_data",
+            format!("is {sigma_data}, must be positive"),
+        ));
     }
     let wall_time_s = number("wall_time_s")?;
     if !(wall_time_s.is_finite() && wall_time_s >= 0.0) {
