@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataConfig;
 use crate::distill::config::DistillConfig;
 use crate::error::ConfigError;
+use crate::limits;
 use crate::nets::mlp::MlpConfig;
 use crate::preset::parse_validated;
 use crate::teacher::TeacherConfig;
@@ -126,13 +127,30 @@ impl Default for CheckpointConfig {
 }
 
 impl RunConfig {
-    /// Reads a preset file, applies `key=value` overrides, and validates the result.
+    /// Reads a preset file (or a run folder's `config.toml`), applies `key=value` overrides, and
+    /// validates the result. The file must be a regular file within the [`limits`] and hold at
+    /// least one setting: an empty file is refused, never read as the all-defaults run.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let io = |source| ConfigError::Io {
             path: path.to_owned(),
             source,
-        })?;
-        Self::parse(&text, &path.display().to_string(), overrides)
+        };
+        limits::regular_file(path).map_err(|message| io(std::io::Error::other(message)))?;
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let origin = path.display().to_string();
+        if text
+            .parse::<toml::Table>()
+            .is_ok_and(|table| table.is_empty())
+        {
+            return Err(ConfigError::Parse {
+                origin,
+                message: "holds no settings (empty, or comments only); a preset names at least \
+                          its `name`, and a run folder's config.toml is written whole by its run \
+                          — restore it or start again from a preset in presets/"
+                    .into(),
+            });
+        }
+        Self::parse(&text, &origin, overrides)
     }
 
     /// Parses preset text (`origin` names it in errors), applies overrides, validates.
@@ -274,5 +292,25 @@ mod tests {
     #[test]
     fn override_without_equals_is_an_error() {
         assert!(RunConfig::parse("", "test", &["distill.batch".into()]).is_err());
+    }
+
+    #[test]
+    fn an_empty_or_irregular_file_is_refused_never_the_all_defaults_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("config.toml");
+        for text in ["", "\n  \n", "# only a comment\n"] {
+            std::fs::write(&empty, text).expect("write");
+            let err = RunConfig::load(&empty, &[]).expect_err("empty").to_string();
+            assert!(
+                err.contains("config.toml") && err.contains("holds no settings"),
+                "{err}"
+            );
+        }
+        let err = RunConfig::load(dir.path(), &[])
+            .expect_err("a dir")
+            .to_string();
+        assert!(err.contains("not a regular file (a directory)"), "{err}");
+        std::fs::write(&empty, "name = \"x\"\n").expect("write");
+        assert_eq!(RunConfig::load(&empty, &[]).expect("one setting").name, "x");
     }
 }
