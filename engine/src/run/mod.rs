@@ -132,7 +132,7 @@ impl Run {
 
     /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
     pub fn resume(folder: &Path, options: &RunOptions) -> Result<Self> {
-        let dir = RunDir::open(folder)?;
+        let dir = RunDir::open(folder)?.lock()?;
         let mut run = Self::load_checkpoint(&dir, None, &[], options)?;
         dir.truncate_metrics_after(run.step)?;
         run.dir = Some(dir);
