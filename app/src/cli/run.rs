@@ -53,8 +53,11 @@ pub struct RunArgs {
     /// Override any preset field: --set distill.lr_generator=1e-3 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
-    /// Resume the run in this folder instead of starting one.
-    #[arg(long, conflicts_with = "preset")]
+    /// Resume the run in this folder instead of starting one. It continues exactly as the
+    /// folder's config.toml says, so that the folder keeps reproducing its run: --iterations,
+    /// --seed and --set are refused with it (start a new run from the folder's config.toml to
+    /// change them).
+    #[arg(long, conflicts_with_all = ["preset", "iterations", "seed", "overrides"])]
     pub resume: Option<PathBuf>,
     /// Backend.
     #[arg(long, value_enum, default_value_t)]
@@ -179,6 +182,39 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    #[test]
+    fn resume_refuses_the_flags_it_would_otherwise_ignore() {
+        let parse = |extra: &[&str]| {
+            Wrapper::try_parse_from(["x", "--resume", "runs/r"].iter().chain(extra)).map(|w| w.args)
+        };
+        assert!(parse(&[]).is_ok());
+        for extra in [
+            &["--iterations", "10"][..],
+            &["--seed", "3"],
+            &["--set", "distill.lr_fake=1e-3"],
+            &["presets/default.toml"],
+        ] {
+            let Err(err) = parse(extra) else {
+                panic!("{extra:?} accepted with --resume")
+            };
+            let err = err.to_string();
+            assert!(err.contains("cannot be used with"), "{extra:?}: {err}");
         }
     }
 }
