@@ -92,12 +92,16 @@ pub fn regular_file(path: &Path) -> Result<u64, String> {
 /// What a file that is not a regular file is.
 fn kind(file_type: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
-    match () {
-        _ if file_type.is_dir() => "a directory",
-        _ if file_type.is_fifo() => "a FIFO",
-        _ if file_type.is_socket() => "a socket",
-        _ if file_type.is_block_device() || file_type.is_char_device() => "a device",
-        _ => "not a plain file",
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "not a plain file"
     }
 }
 

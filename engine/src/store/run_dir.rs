@@ -64,8 +64,8 @@ impl RunDir {
 
     /// Takes the folder's writer lock, an advisory `flock` on `.lock` that the system releases
     /// when the process ends however it ends (kill -9 included), so a second writer — a second
-    /// `run --resume`, or a GUI resuming the same run — is refused instead of interleaving its
-    /// lines with the first one's.
+    /// `run --resume` of a folder that is still being written — is refused instead of
+    /// interleaving its lines with the first one's.
     pub fn lock(mut self) -> Result<Self> {
         let path = self.path.join(".lock");
         let file = File::create(&path).map_err(|e| EngineError::io(&path, e))?;

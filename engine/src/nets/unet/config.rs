@@ -120,9 +120,7 @@ impl UNetConfig {
         }
         Ok(())
     }
-}
 
-impl UNetConfig {
     /// Every size within the [`limits`], and the parameters (≈ 9·w² per 3×3 convolution, four
     /// per residual block) within the machine's memory: checked before anything is allocated.
     fn within_limits(&self) -> Result<(), ValidationError> {
