@@ -3,6 +3,8 @@
 
 /// The sklearn digits, 1,797 images of 8×8 with labels (CSV, gzipped).
 pub const DIGITS_DATA: &str = "assets/digits/digits.csv.gz";
+/// [`DIGITS_DATA`] itself, embedded in the binary (the digits work from any folder).
+pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../assets/digits/digits.csv.gz");
 /// The class-conditional EDM U-Net teacher of the digits.
 pub const DIGITS_TEACHER: &str = "assets/teachers/digits-cond.safetensors";
 /// The class-conditional EDM U-Net teacher of Fashion-MNIST (28×28 padded to 32×32).

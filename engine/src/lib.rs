@@ -2,7 +2,8 @@
 //! Implicit Matching (Luo et al., NeurIPS 2024), and the SiD / Diff-Instruct baselines.
 //!
 //! Layers, ground floor first (each imports only those below it; `ARCHITECTURE.md`):
-//! `validation`, `limits`, `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
+//! `sim_formats` (re-exported: `validation`, `limits`; image formats, safetensors) ·
+//! `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
 //! `device` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
 //! `protocol` · `run` · `session`.
 //!
@@ -18,7 +19,6 @@ pub mod diffusion;
 pub mod distill;
 pub mod error;
 pub mod gradcheck;
-pub mod limits;
 pub mod metrics;
 pub mod nets;
 pub mod optim;
@@ -30,6 +30,6 @@ pub mod session;
 pub(crate) mod store;
 pub mod teacher;
 pub(crate) mod tensor;
-pub mod validation;
 
+pub use sim_formats::{limits, validation};
 pub use store::atomic::write_atomic;

@@ -89,42 +89,12 @@ impl TensorFile {
         };
         limits::regular_file(path).map_err(bad)?;
         let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| bad(format!("not a safetensors file ({e}); was it truncated?")))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| bad(format!("not a safetensors file ({e}); was it truncated?")))?;
-        let mut out = Self {
-            metadata: meta
-                .metadata()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+        let parsed = sim_formats::tensors::parse(&bytes).map_err(bad)?;
+        Ok(Self {
+            tensors: parsed.tensors,
+            metadata: parsed.metadata,
             origin: path.to_owned(),
-            ..Self::default()
-        };
-        for (name, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(bad(format!(
-                    "tensor `{name}` is {:?}, expected F32",
-                    view.dtype()
-                )));
-            }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format!(
-                    "tensor `{name}` holds {} at index {index}; the file is damaged or was \
-                     written by a run that diverged — use an earlier checkpoint or retrain",
-                    values[index]
-                )));
-            }
-            out.insert(name, view.shape().to_vec(), values);
-        }
-        Ok(out)
+        })
     }
 
     /// A metadata value, or an error naming the missing key.

@@ -16,7 +16,7 @@ use super::{ImageDataError, ImageSet, scale};
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
 /// Loads the images of `dir` as `channels × size × size`.
-pub(super) fn load(dir: &Path, size: usize, channels: usize) -> Result<ImageSet, ImageDataError> {
+pub fn load(dir: &Path, size: usize, channels: usize) -> Result<ImageSet, ImageDataError> {
     let setting = |field, message: String| ImageDataError::Setting {
         dir: dir.to_path_buf(),
         field,

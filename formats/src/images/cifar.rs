@@ -19,7 +19,7 @@ const CLASSES: usize = 10;
 const ARCHIVE_DIR: &str = "cifar-10-batches-bin";
 
 /// Loads one split from `dir` (or from `dir/cifar-10-batches-bin`).
-pub(super) fn load(dir: &Path, split: Split) -> Result<ImageSet, ImageDataError> {
+pub fn load(dir: &Path, split: Split) -> Result<ImageSet, ImageDataError> {
     let names: Vec<String> = match split {
         Split::Train => (1..=5).map(|k| format!("data_batch_{k}.bin")).collect(),
         Split::Test => vec!["test_batch.bin".into()],

@@ -16,7 +16,7 @@ const CLASSES: usize = 10;
 
 /// Loads one split of IDX images and labels from `dir`; `hint` says how to get the files when
 /// they are missing.
-pub(super) fn load(dir: &Path, split: Split, hint: &str) -> Result<ImageSet, ImageDataError> {
+pub fn load(dir: &Path, split: Split, hint: &str) -> Result<ImageSet, ImageDataError> {
     let prefix = match split {
         Split::Train => "train",
         Split::Test => "t10k",

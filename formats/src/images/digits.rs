@@ -1,5 +1,5 @@
-//! scikit-learn's handwritten digits: 1,797 8×8 images, pixels 0..16, 10 classes, embedded in the
-//! binary (`assets/digits/`, see `assets/README.md` for provenance and licence).
+//! scikit-learn's handwritten digits: 1,797 8×8 images, pixels 0..16, 10 classes (shipped in
+//! `assets/digits/` and embedded in the engine; see `assets/README.md` for provenance and licence).
 //!
 //! The file is a gzipped CSV: one image per line, 64 pixel values (row-major), then the label.
 
@@ -8,9 +8,6 @@ use std::path::Path;
 use super::bytes::Bytes;
 use super::{ImageDataError, ImageSet, scale};
 
-/// The gzipped CSV, as shipped by scikit-learn (`sklearn/datasets/data/digits.csv.gz`).
-const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../../../assets/digits/digits.csv.gz");
-/// How errors name the embedded file.
 /// Image side.
 const SIDE: usize = 8;
 /// Brightest pixel value (4×4 blocks of a 32×32 bitmap, counted).
@@ -18,10 +15,10 @@ const MAX_PIXEL: u8 = 16;
 /// Classes: the digits 0..9.
 const CLASSES: usize = 10;
 
-/// Loads the embedded digits.
-pub(super) fn load() -> Result<ImageSet, ImageDataError> {
-    let path = Path::new(crate::assets::DIGITS_DATA);
-    let bytes = Bytes::from_raw(path, DIGITS_CSV_GZ.to_vec())?;
+/// Reads the digits from `raw`, the gzipped CSV as shipped by scikit-learn
+/// (`sklearn/datasets/data/digits.csv.gz`); `path` names it in errors.
+pub fn load(path: &Path, raw: &[u8]) -> Result<ImageSet, ImageDataError> {
+    let bytes = Bytes::from_raw(path, raw.to_vec())?;
     let text = std::str::from_utf8(bytes.data())
         .map_err(|e| bytes.header_error(e.valid_up_to(), "not UTF-8 text".into()))?;
     parse(path, text)
@@ -85,7 +82,8 @@ mod tests {
 
     #[test]
     fn shipped_digits_load() {
-        let set = load().expect("embedded digits");
+        let raw = include_bytes!("../../../assets/digits/digits.csv.gz");
+        let set = load(Path::new("digits.csv.gz"), raw).expect("shipped digits");
         assert_eq!(
             (set.len(), set.channels, set.height, set.width),
             (1797, 1, 8, 8)
