@@ -1,7 +1,7 @@
 //! Resource limits: the largest sizes the workbench accepts, relative to this machine's memory,
 //! checked *before* anything is allocated or read, so that a hostile value or file header is
 //! refused with the field, the value and the limit instead of aborting on allocation. Imports
-//! nothing of the engine, so every layer may use it.
+//! only [`crate::validation`], so every layer may use it.
 
 use std::path::Path;
 
@@ -33,18 +33,21 @@ pub fn allocation(
     count: u128,
     bytes_each: u128,
 ) -> Result<(), ValidationError> {
+    fits(what, count, bytes_each)
+        .map_err(|message| ValidationError::new(key, format!("{message}; use a smaller value")))
+}
+
+/// `count` values of `bytes_each` bytes must fit in [`max_bytes`]; the error says how much
+/// `what` would take and the limit, for the caller to attach to a file or a field.
+pub fn fits(what: &str, count: u128, bytes_each: u128) -> Result<(), String> {
     let bytes = count.saturating_mul(bytes_each);
     let limit = u128::from(max_bytes());
     match bytes <= limit {
         true => Ok(()),
-        false => Err(ValidationError::new(
-            key,
-            format!(
-                "{what} would take {} but this machine allows {} (half of its memory); use a \
-                 smaller value",
-                human(bytes),
-                human(limit)
-            ),
+        false => Err(format!(
+            "{what} would take {} but this machine allows {} (half of its memory)",
+            human(bytes),
+            human(limit)
         )),
     }
 }
@@ -106,7 +109,7 @@ fn kind(file_type: &std::fs::FileType) -> &'static str {
 }
 
 /// `bytes` for a reader: `3.2 GiB`, `512 B`.
-fn human(bytes: u128) -> String {
+pub fn human(bytes: u128) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -1,10 +1,12 @@
 //! Reading a binary data file: gunzip when it starts with the gzip magic, then read fields and
-//! fixed-size records with errors that name the file and the byte offset.
+//! fixed-size records with errors that name the file and the byte offset. Only regular files are
+//! opened, and neither a file nor what it decompresses to may exceed [`limits::max_bytes`].
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::ImageDataError;
+use crate::limits;
 
 /// The two bytes every gzip stream starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -21,17 +23,17 @@ pub(super) struct Bytes {
 impl Bytes {
     /// Reads `path`, gunzipping it when its first bytes are the gzip magic (whatever its name).
     pub fn read(path: &Path) -> Result<Self, ImageDataError> {
-        let raw = std::fs::read(path).map_err(|source| ImageDataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_raw(path, raw)
+        read_file(path).and_then(|raw| Self::from_raw(path, raw))
     }
 
     /// As [`Bytes::read`], for bytes already in memory; `path` names them in errors.
     pub fn from_raw(path: &Path, raw: Vec<u8>) -> Result<Self, ImageDataError> {
         let gzip = raw.starts_with(&GZIP_MAGIC);
-        let data = if gzip { gunzip(path, &raw)? } else { raw };
+        let data = if gzip {
+            gunzip(path, &raw, limits::max_bytes())?
+        } else {
+            raw
+        };
         Ok(Self {
             path: path.to_path_buf(),
             data,
@@ -136,14 +138,41 @@ impl Bytes {
     }
 }
 
-/// Decompresses a whole gzip stream (all members).
-fn gunzip(path: &Path, raw: &[u8]) -> Result<Vec<u8>, ImageDataError> {
-    let mut out = Vec::with_capacity(raw.len() * 4);
+/// The bytes of the regular file `path`, refused before opening when it is not a regular file
+/// or is larger than [`limits::max_bytes`].
+pub(super) fn read_file(path: &Path) -> Result<Vec<u8>, ImageDataError> {
+    limits::regular_file(path).map_err(|message| ImageDataError::Limit {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    std::fs::read(path).map_err(|source| ImageDataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Decompresses a whole gzip stream (all members), refusing to go past `max` bytes: a
+/// decompression bomb is stopped when it crosses the limit, not when memory runs out.
+fn gunzip(path: &Path, raw: &[u8], max: u64) -> Result<Vec<u8>, ImageDataError> {
+    let capacity = (raw.len() as u64).saturating_mul(4).min(max);
+    let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(usize::MAX));
     let mut decoder = flate2::read::MultiGzDecoder::new(raw);
     let mut chunk = vec![0u8; 1 << 16];
     loop {
         match decoder.read(&mut chunk) {
             Ok(0) => return Ok(out),
+            Ok(n) if (out.len() + n) as u64 > max => {
+                return Err(ImageDataError::Limit {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "decompresses to more than {} ({} compressed); at most {} is read \
+                         (half of this machine's memory) — this is not a data set file",
+                        limits::human(u128::from(max) + 1),
+                        limits::human(raw.len() as u128),
+                        limits::human(u128::from(max))
+                    ),
+                });
+            }
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(source) => {
@@ -190,6 +219,25 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("cut.gz: unreadable gzip stream"), "{msg}");
         assert!(matches!(err, ImageDataError::Gzip { .. }));
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_stopped_at_the_limit() {
+        // 10 MB of zeros compress to ~10 KB; a limit of 1 MB refuses them after ~1 MB.
+        let packed = gz(&vec![0u8; 10_000_000]);
+        let err = gunzip(Path::new("bomb.gz"), &packed, 1_000_000).expect_err("over the limit");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("bomb.gz: decompresses to more than 976.6 KiB"),
+            "{msg}"
+        );
+        assert!(matches!(err, ImageDataError::Limit { .. }));
+        assert_eq!(
+            gunzip(Path::new("ok.gz"), &packed, 10_000_000)
+                .expect("at the limit")
+                .len(),
+            10_000_000
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::bytes::Bytes;
 use super::{ImageDataError, ImageSet, Split, scale};
+use crate::limits;
 
 /// Image side.
 const SIDE: usize = 32;
@@ -54,14 +55,17 @@ pub fn load(dir: &Path, split: Split) -> Result<ImageSet, ImageDataError> {
         classes: CLASSES,
     };
     for name in &names {
-        read_batch(&folder.join(name), &mut set)?;
+        let path = folder.join(name);
+        let raw = super::bytes::read_file(&path)?;
+        batch_from(&path, raw, &mut set)?;
     }
     Ok(set)
 }
 
-/// Appends the records of one batch file to `set`.
-fn read_batch(path: &Path, set: &mut ImageSet) -> Result<(), ImageDataError> {
-    let mut bytes = Bytes::read(path)?;
+/// Appends the records of one batch file, `raw` (gzipped or not; `path` names it in errors), to
+/// `set`, a 32×32×3 set; the pixels of the whole set must stay within [`limits::fits`].
+pub fn batch_from(path: &Path, raw: Vec<u8>, set: &mut ImageSet) -> Result<(), ImageDataError> {
+    let mut bytes = Bytes::from_raw(path, raw)?;
     let n = bytes.data().len() / RECORD;
     if bytes.data().is_empty() {
         return Err(bytes.header_error(0, "the file is empty; download it again".into()));
@@ -74,6 +78,15 @@ fn read_batch(path: &Path, set: &mut ImageSet) -> Result<(), ImageDataError> {
     };
     let data = bytes.records(whole, RECORD, |i| {
         format!("record {i} (label and 32×32×3 pixels)")
+    })?;
+    limits::fits(
+        "the pixels of the split as f32",
+        (set.pixels.len() + n * PIXELS) as u128,
+        4,
+    )
+    .map_err(|message| ImageDataError::Limit {
+        path: path.to_path_buf(),
+        message,
     })?;
     set.pixels.reserve(n * PIXELS);
     set.labels.reserve(n);

@@ -26,6 +26,15 @@ pub enum ImageDataError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file, or what it decompresses or decodes to, exceeds a resource limit
+    /// ([`crate::limits`]).
+    #[error("{path}: {message}")]
+    Limit {
+        /// The file (or folder).
+        path: PathBuf,
+        /// What is too large, the size and the limit.
+        message: String,
+    },
     /// A file starts like gzip but does not decompress.
     #[error(
         "{path}: unreadable gzip stream after {decompressed} decompressed bytes: {source}; \

@@ -11,6 +11,7 @@ use image::DynamicImage;
 use image::imageops::FilterType;
 
 use super::{ImageDataError, ImageSet, scale};
+use crate::limits;
 
 /// File extensions read as images (compared case-insensitively).
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -28,10 +29,11 @@ pub fn load(dir: &Path, size: usize, channels: usize) -> Result<ImageSet, ImageD
             format!("must be 1 (grey) or 3 (RGB), got {channels}"),
         ));
     }
+    let max = limits::MAX_IMAGE_SIDE;
     let side = u32::try_from(size)
         .ok()
-        .filter(|&s| (1..=4096).contains(&s));
-    let side = side.ok_or_else(|| setting("size", format!("must be in 1..=4096, got {size}")))?;
+        .filter(|_| (1..=max).contains(&size));
+    let side = side.ok_or_else(|| setting("size", format!("must be in 1..={max}, got {size}")))?;
 
     let classes = entries(dir)?
         .into_iter()
@@ -46,6 +48,24 @@ pub fn load(dir: &Path, size: usize, channels: usize) -> Result<ImageSet, ImageD
             ),
         ));
     }
+    let files: Vec<(PathBuf, Option<u8>)> = if classes.is_empty() {
+        image_files(dir)?.into_iter().map(|f| (f, None)).collect()
+    } else {
+        let mut files = Vec::new();
+        for (label, class) in (0u8..=255).zip(&classes) {
+            files.extend(image_files(class)?.into_iter().map(|f| (f, Some(label))));
+        }
+        files
+    };
+    limits::fits(
+        &format!("{} images of {channels}×{size}×{size} as f32", files.len()),
+        (files.len() * channels * size * size) as u128,
+        4,
+    )
+    .map_err(|message| ImageDataError::Limit {
+        path: dir.to_path_buf(),
+        message,
+    })?;
     let mut set = ImageSet {
         name: String::new(),
         channels,
@@ -55,17 +75,10 @@ pub fn load(dir: &Path, size: usize, channels: usize) -> Result<ImageSet, ImageD
         labels: Vec::new(),
         classes: classes.len(),
     };
-    if classes.is_empty() {
-        for file in image_files(dir)? {
-            read_image(&file, side, channels, &mut set.pixels)?;
-        }
-    } else {
-        for (label, class) in (0u8..=255).zip(&classes) {
-            for file in image_files(class)? {
-                read_image(&file, side, channels, &mut set.pixels)?;
-                set.labels.push(label);
-            }
-        }
+    for (file, label) in files {
+        let raw = super::bytes::read_file(&file)?;
+        decode(&file, &raw, side, channels, &mut set.pixels)?;
+        set.labels.extend(label);
     }
     if set.is_empty() {
         return Err(ImageDataError::NoImages {
@@ -102,21 +115,31 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>, ImageDataError> {
     Ok(entries(dir)?.into_iter().filter(is_image).collect())
 }
 
-/// Decodes one image, fits it to `side × side` and appends its CHW pixels.
-fn read_image(
+/// Decodes one PNG or JPEG file, `raw` (`path` names it in errors), fits it to `side × side`
+/// and appends its CHW pixels. The decoder may allocate at most [`limits::max_bytes`], and the
+/// image may be at most [`limits::MAX_IMAGE_SIDE`] on each side: a header that declares a huge
+/// image is refused before its pixels are allocated.
+pub fn decode(
     path: &Path,
+    raw: &[u8],
     side: u32,
     channels: usize,
     pixels: &mut Vec<f32>,
 ) -> Result<(), ImageDataError> {
-    let raw = std::fs::read(path).map_err(|source| ImageDataError::Io {
+    let undecodable = |message: String| ImageDataError::Decode {
         path: path.to_path_buf(),
-        source,
-    })?;
-    let decoded = image::load_from_memory(&raw).map_err(|e| ImageDataError::Decode {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(raw))
+        .with_guessed_format()
+        .map_err(|e| undecodable(e.to_string()))?;
+    let max_side = u32::try_from(limits::MAX_IMAGE_SIDE).unwrap_or(u32::MAX);
+    let mut bounds = image::Limits::default();
+    bounds.max_image_width = Some(max_side);
+    bounds.max_image_height = Some(max_side);
+    bounds.max_alloc = Some(limits::max_bytes());
+    reader.limits(bounds);
+    let decoded = reader.decode().map_err(|e| undecodable(e.to_string()))?;
     let fitted = if decoded.width() == side && decoded.height() == side {
         decoded
     } else {
@@ -264,5 +287,28 @@ mod tests {
         assert!(matches!(err, ImageDataError::Decode { .. }));
         let msg = err.to_string();
         assert!(msg.contains("broken.png: cannot decode image: "), "{msg}");
+    }
+
+    #[test]
+    fn a_png_header_declaring_a_huge_image_is_refused_before_decoding() {
+        // A valid 2×2 PNG whose IHDR is rewritten to 100000×100000 with a correct CRC: only the
+        // limits stand between it and a 40 GB allocation.
+        let mut raw = std::io::Cursor::new(Vec::new());
+        gradient(2, 2)
+            .write_to(&mut raw, image::ImageFormat::Png)
+            .expect("png");
+        let mut raw = raw.into_inner();
+        // Signature (8), length (4), "IHDR" (4), then width and height.
+        raw[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        raw[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(&raw[12..29]);
+        raw[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+        let mut pixels = Vec::new();
+        let err = decode(Path::new("bomb.png"), &raw, 8, 3, &mut pixels).expect_err("refused");
+        let msg = err.to_string();
+        assert!(msg.starts_with("bomb.png: cannot decode image: "), "{msg}");
+        assert!(msg.contains("limit"), "{msg}");
+        assert!(pixels.is_empty());
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::bytes::Bytes;
 use super::{ImageDataError, ImageSet, Split, scale};
+use crate::limits;
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -36,8 +37,8 @@ pub fn load(dir: &Path, split: Split, hint: &str) -> Result<ImageSet, ImageDataE
         &what("labels"),
         hint,
     )?;
-    let (rows, cols, pixels) = read_images(&images_path)?;
-    let labels = read_labels(&labels_path)?;
+    let (rows, cols, pixels) = parse_images(Bytes::read(&images_path)?)?;
+    let labels = parse_labels(Bytes::read(&labels_path)?)?;
     let n_images = pixels.len() / (rows * cols);
     if n_images != labels.len() {
         return Err(ImageDataError::CountMismatch {
@@ -102,50 +103,68 @@ fn magic(bytes: &mut Bytes, expected: u32, what: &str) -> Result<(), ImageDataEr
     })
 }
 
-/// Reads a header dimension that must be at least 1.
-fn dimension(bytes: &mut Bytes, what: &str) -> Result<usize, ImageDataError> {
+/// Reads a header dimension that must be in `1..=max`.
+fn dimension(bytes: &mut Bytes, what: &str, max: usize) -> Result<usize, ImageDataError> {
     let at = bytes.pos();
-    let v = bytes.u32_be(&format!("the header's {what}"))?;
-    if v == 0 {
-        return Err(bytes.header_error(at, format!("the header declares 0 {what}")));
+    let v = bytes.u32_be(&format!("the header's {what}"))? as usize;
+    match v {
+        0 => Err(bytes.header_error(at, format!("the header declares 0 {what}"))),
+        v if v > max => Err(bytes.header_error(
+            at,
+            format!("the header declares {v} {what}; at most {max} are supported"),
+        )),
+        v => Ok(v),
     }
-    Ok(v as usize)
 }
 
-/// Reads an images file: `(rows, cols, pixels scaled to [-1, 1])`.
-fn read_images(path: &Path) -> Result<(usize, usize, Vec<f32>), ImageDataError> {
-    let mut bytes = Bytes::read(path)?;
+/// Parses the bytes of an images file (`path` names it in errors; gzipped or not):
+/// `(rows, cols, pixels scaled to [-1, 1])`.
+pub fn images_from(path: &Path, raw: Vec<u8>) -> Result<(usize, usize, Vec<f32>), ImageDataError> {
+    parse_images(Bytes::from_raw(path, raw)?)
+}
+
+/// Parses the bytes of a labels file (`path` names it in errors; gzipped or not).
+pub fn labels_from(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, ImageDataError> {
+    parse_labels(Bytes::from_raw(path, raw)?)
+}
+
+/// Parses an images file: `(rows, cols, pixels scaled to [-1, 1])`. The pixels are checked
+/// against the file's length (a header cannot promise more than the file holds) and against
+/// [`limits::allocation`] (four bytes of `f32` per byte read) before they are allocated.
+fn parse_images(mut bytes: Bytes) -> Result<(usize, usize, Vec<f32>), ImageDataError> {
     magic(
         &mut bytes,
         IMAGES_MAGIC,
         "IDX images: unsigned bytes, 3 dimensions",
     )?;
-    let n = dimension(&mut bytes, "images")?;
-    let rows = dimension(&mut bytes, "rows")?;
-    let cols = dimension(&mut bytes, "columns")?;
+    let n = dimension(&mut bytes, "images", u32::MAX as usize)?;
+    let rows = dimension(&mut bytes, "rows", limits::MAX_IMAGE_SIDE)?;
+    let cols = dimension(&mut bytes, "columns", limits::MAX_IMAGE_SIDE)?;
     let size = rows * cols;
+    let path = bytes.path().to_path_buf();
     let data = bytes.records(n, size, |i| format!("image {i} of {n}"))?;
+    limits::fits("its pixels as f32", (n * size) as u128, 4)
+        .map_err(|message| ImageDataError::Limit { path, message })?;
     let pixels = data.iter().map(|&v| scale(v, 255.0)).collect();
     bytes.finish(|| format!("{n} images of {rows}×{cols}"))?;
     Ok((rows, cols, pixels))
 }
 
-/// Reads a labels file; every label must be below [`CLASSES`].
-fn read_labels(path: &Path) -> Result<Vec<u8>, ImageDataError> {
-    let mut bytes = Bytes::read(path)?;
+/// Parses a labels file; every label must be below [`CLASSES`].
+fn parse_labels(mut bytes: Bytes) -> Result<Vec<u8>, ImageDataError> {
     magic(
         &mut bytes,
         LABELS_MAGIC,
         "IDX labels: unsigned bytes, 1 dimension",
     )?;
-    let n = dimension(&mut bytes, "labels")?;
+    let n = dimension(&mut bytes, "labels", u32::MAX as usize)?;
     let start = bytes.pos();
     let labels = bytes
         .records(n, 1, |i| format!("label {i} of {n}"))?
         .to_vec();
     if let Some(i) = labels.iter().position(|&l| usize::from(l) >= CLASSES) {
         return Err(ImageDataError::LabelOutOfRange {
-            path: path.to_path_buf(),
+            path: bytes.path().to_path_buf(),
             gzip: bytes.gzip(),
             offset: (start + i) as u64,
             label: u32::from(labels[i]),
@@ -388,5 +407,18 @@ mod tests {
             assert_eq!(counts, vec![n / 10; 10]);
             assert_eq!((min, max), (-1.0, 1.0));
         }
+    }
+
+    #[test]
+    fn header_sides_beyond_the_limit_are_refused() {
+        let mut raw = images_file(1, 2, 2);
+        raw[8..12].copy_from_slice(&5000u32.to_be_bytes());
+        let msg = images_from(Path::new("big-idx3-ubyte"), raw)
+            .expect_err("5000 rows")
+            .to_string();
+        assert_eq!(
+            msg,
+            "big-idx3-ubyte: byte 8: the header declares 5000 rows; at most 4096 are supported"
+        );
     }
 }
