@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataConfig;
+use crate::diffusion::sampler::MAX_STEPS;
 use crate::distill::config::DistillConfig;
 use crate::error::ConfigError;
 use crate::limits;
@@ -19,7 +20,7 @@ use crate::nets::mlp::MlpConfig;
 use crate::preset::parse_validated;
 use crate::teacher::TeacherConfig;
 use crate::teacher::fit::InitConfig;
-use crate::validation::{ValidationError, positive};
+use crate::validation::{ValidationError, count, positive};
 
 /// Everything that defines a run. Serialises to the run folder's `config.toml`, which is itself a
 /// preset that reproduces the run.
@@ -179,22 +180,21 @@ impl RunConfig {
     }
 }
 
+/// Most samples of one evaluation (FID / IS of a million images is already far past need).
+pub const MAX_EVAL_SAMPLES: usize = 1_000_000;
+
 impl EvalConfig {
     /// Checks ranges; the key is relative to `[eval]`.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.samples < 2 {
-            return Err(ValidationError::new(
-                "samples",
-                "must be at least 2 (a covariance needs two)",
-            ));
-        }
-        if self.every == 0 {
-            return Err(ValidationError::new("every", "must be at least 1"));
-        }
-        if self.teacher_steps < 2 {
-            return Err(ValidationError::new("teacher_steps", "must be at least 2"));
-        }
-        Ok(())
+        // Two samples at least: a covariance needs two.
+        count("samples", self.samples as u64, 2, MAX_EVAL_SAMPLES as u64)?;
+        count("every", self.every, 1, u64::MAX)?;
+        count(
+            "teacher_steps",
+            self.teacher_steps as u64,
+            2,
+            MAX_STEPS as u64,
+        )
     }
 }
 

@@ -61,6 +61,22 @@ pub enum EngineError {
     /// A tensor could not be read back from the device.
     #[error("device read-back failed: {0}")]
     Device(String),
+    /// A tensor bound for a file holds NaN or ±inf: training diverged, and the file is not
+    /// written (an earlier version of it stays as it was).
+    #[error(
+        "{path}: not written: tensor `{tensor}` holds {value} at index {index}, so training \
+         diverged; the previous file, if any, is kept — retrain with a lower learning rate"
+    )]
+    NonFinite {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+        /// The first non-finite value's index.
+        index: usize,
+        /// That value.
+        value: f32,
+    },
     /// Invalid input to a computation (shapes, parameters).
     #[error("{0}")]
     Invalid(String),

@@ -15,6 +15,7 @@ use crate::distill::distance::Distance;
 use crate::distill::objective::{GeneratorTerms, Objective, Weighting, generator_loss};
 use crate::error::{EngineError, Result};
 use crate::rng::{Stream, normal, rng_for};
+use crate::validation::{ValidationError, count, finite, positive};
 
 /// Where the distance is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +71,30 @@ impl Default for GradcheckSpec {
     }
 }
 
+/// Most Monte-Carlo samples of one check (25× the default; about a minute on one core).
+pub const MAX_SAMPLES: usize = 100_000_000;
+
+impl GradcheckSpec {
+    /// Checks every field; keys are the field names (`s_q`, `samples`, the distance's `c`).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        finite("mu_q", self.mu_q, "the teacher's mean")?;
+        finite("b", self.b, "the student's shift")?;
+        positive("s_q", self.s_q, "the teacher's standard deviation")?;
+        positive("sigma", self.sigma, "a noise level such as 0.8")?;
+        if !(self.a.is_finite() && self.a != 0.0) {
+            return Err(ValidationError::new(
+                "a",
+                format!(
+                    "must be finite and non-zero (the student's scale), got {}",
+                    self.a
+                ),
+            ));
+        }
+        self.distance.validate()?;
+        count("samples", self.samples as u64, 2, MAX_SAMPLES as u64)
+    }
+}
+
 /// Gradients `[∂/∂a, ∂/∂b]` and their Monte-Carlo standard errors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GradcheckResult {
@@ -120,23 +145,8 @@ impl Moments {
 
 /// Runs the check on `device` (autodiff-enabled), in chunks of at most 500,000 samples.
 pub fn gradcheck(spec: &GradcheckSpec, device: &Device) -> Result<GradcheckResult> {
-    spec.distance
-        .validate()
-        .map_err(|e| EngineError::Invalid(format!("distance: {e}")))?;
-    for (name, v) in [
-        ("s_q", spec.s_q),
-        ("a", spec.a.abs()),
-        ("sigma", spec.sigma),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(EngineError::Invalid(format!(
-                "--{name} must be non-zero and finite"
-            )));
-        }
-    }
-    if spec.samples < 2 {
-        return Err(EngineError::Invalid("--samples must be at least 2".into()));
-    }
+    spec.validate()
+        .map_err(|e| EngineError::Invalid(format!("gradcheck: {e}")))?;
     let teacher = GaussianMixture::new(vec![1.0], vec![vec![spec.mu_q]], vec![spec.s_q])
         .map_err(EngineError::Invalid)?;
     // ψ is the exact denoiser of the student's own distribution, with θ stop-gradient.

@@ -37,6 +37,19 @@ pub enum Tweak {
 }
 
 impl Tweak {
+    /// The `[distill]` fields a tweak may change during a run — the only settings in which a
+    /// checkpoint may differ from its run's `config.toml` (a tweak applied after it).
+    pub const FIELDS: [&str; 8] = [
+        "lr_generator",
+        "lr_fake",
+        "distance",
+        "objective",
+        "generator_sigma",
+        "fake_sigma",
+        "weighting",
+        "k_fake",
+    ];
+
     /// Applies the change to a config; the result is checked as a preset's `[distill]` is
     /// (`DistillConfig::validate`), and an invalid one leaves the config unchanged.
     pub fn apply(&self, config: &mut DistillConfig) -> Result<(), ValidationError> {

@@ -20,8 +20,8 @@ pub type Waker = Box<dyn Fn() + Send>;
 pub enum Launch {
     /// A new run of this config.
     New(Box<RunConfig>),
-    /// Resume the run in this folder.
-    Resume(PathBuf),
+    /// Resume the run in this folder, with a new total of iterations when given.
+    Resume(PathBuf, Option<u64>),
 }
 
 /// Runs `f` on a worker of a rayon pool of its own (`RAYON_NUM_THREADS` threads, else one per
@@ -142,7 +142,7 @@ impl Engine {
                     fraction,
                 });
             }),
-            Launch::Resume(dir) => Run::resume(&dir, options),
+            Launch::Resume(dir, iterations) => Run::resume(&dir, iterations, options),
         };
         let mut run = match loaded {
             Ok(run) => run,

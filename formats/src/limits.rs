@@ -63,6 +63,20 @@ pub fn at_most(key: &str, value: usize, max: usize) -> Result<(), ValidationErro
     }
 }
 
+/// `batch` (of the setting `key`) must be in `1..=`[`MAX_BATCH`].
+pub fn batch(key: &str, batch: usize) -> Result<(), ValidationError> {
+    match (1..=MAX_BATCH).contains(&batch) {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!("must be in 1..={MAX_BATCH}, got {batch}"),
+        )),
+    }
+}
+
+/// Largest batch of any training (2²⁰ samples); what one batch of a given network takes is
+/// checked against [`allocation`] where the network is known.
+pub const MAX_BATCH: usize = 1 << 20;
 /// Largest image side, in pixels, of data, networks and pads.
 pub const MAX_IMAGE_SIDE: usize = 4096;
 /// Largest channel count or layer width of a network.

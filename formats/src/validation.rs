@@ -55,3 +55,25 @@ pub fn positive(key: &str, value: f64, hint: &str) -> Result<(), ValidationError
         ))
     }
 }
+
+/// `value` must be finite; the message gives `hint`.
+pub fn finite(key: &str, value: f64, hint: &str) -> Result<(), ValidationError> {
+    match value.is_finite() {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!("must be a finite number ({hint}), got {value}"),
+        )),
+    }
+}
+
+/// The count `value` must lie in `min..=max`.
+pub fn count(key: &str, value: u64, min: u64, max: u64) -> Result<(), ValidationError> {
+    match (min..=max).contains(&value) {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!("must be in {min}..={max}, got {value}"),
+        )),
+    }
+}

@@ -10,6 +10,7 @@ use clap::Args;
 use sim_engine::data::DataConfig;
 use sim_engine::run::{Run, RunOptions};
 use sim_engine::session::on_own_pool;
+use sim_engine::validation::count;
 
 use super::run::BackendArg;
 use sim_workbench::presets;
@@ -39,6 +40,13 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 }
 
 fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let counts = [
+        ("iterations", args.iterations, 1_000_000),
+        ("rounds", args.rounds as u64, 10_000),
+    ];
+    for (key, value, max) in counts {
+        count(key, value, 1, max).map_err(|e| super::flag_error(e, &[]))?;
+    }
     let config = presets::load(args.preset.as_deref(), &args.overrides)?;
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
     let net = match &config.data {

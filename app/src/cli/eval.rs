@@ -9,12 +9,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
+use sim_engine::config::MAX_EVAL_SAMPLES;
 use sim_engine::device::select;
-use sim_engine::diffusion::sampler::Integrator;
+use sim_engine::diffusion::sampler::{Integrator, MAX_STEPS};
 use sim_engine::metrics::Metrics;
 use sim_engine::run::image::{ImageJudge, score_teacher};
 use sim_engine::run::{Run, RunOptions};
 use sim_engine::teacher::image::load_image_teacher;
+use sim_engine::validation::count;
 
 use super::run::BackendArg;
 use sim_workbench::presets;
@@ -54,11 +56,11 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
-    if args.samples < 2 {
-        anyhow::bail!("--samples {}: FID needs at least 2 samples", args.samples);
-    }
-    if let Some(bad) = args.steps.iter().find(|&&s| s == 0) {
-        anyhow::bail!("--steps {bad}: Heun sampling needs at least 1 step");
+    // FID needs two samples at least (a covariance), Heun sampling one step.
+    count("samples", args.samples as u64, 2, MAX_EVAL_SAMPLES as u64)
+        .map_err(|e| super::flag_error(e, &[]))?;
+    for &steps in &args.steps {
+        count("steps", steps as u64, 1, MAX_STEPS as u64).map_err(|e| super::flag_error(e, &[]))?;
     }
     match (&args.teacher, &args.run) {
         (Some(path), _) => teacher(path, &args),

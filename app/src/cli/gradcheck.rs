@@ -102,6 +102,7 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
         samples: args.samples,
         seed: args.seed,
     };
+    spec.validate().map_err(|e| super::flag_error(e, &[]))?;
     let device = select(BackendChoice::Cpu)?.device;
     let r = gradcheck(&spec, &device)?;
     if args.json {

@@ -15,9 +15,10 @@ mod train_teacher;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sim_workbench::presets;
-
 use clap::{Parser, Subcommand};
+use sim_engine::error::EngineError;
+use sim_engine::validation::ValidationError;
+use sim_workbench::presets;
 
 /// Exit code for bad input (preset, flags, files).
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -106,9 +107,40 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_BAD_INPUT)
+            let diverged = e.chain().any(|cause| {
+                matches!(
+                    cause.downcast_ref::<EngineError>(),
+                    Some(EngineError::NonFinite { .. })
+                )
+            });
+            ExitCode::from(if diverged {
+                EXIT_DIVERGED
+            } else {
+                EXIT_BAD_INPUT
+            })
         }
     }
+}
+
+/// A settings error seen from the command line: the field `max_shift` is the flag
+/// `--max-shift`, or the flag `renamed` gives for it (`[("max_shift", "shift")]`).
+pub fn flag_error(e: ValidationError, renamed: &[(&str, &str)]) -> anyhow::Error {
+    let key = renamed
+        .iter()
+        .find(|(field, _)| *field == e.key)
+        .map_or(e.key.replace('_', "-"), |(_, flag)| (*flag).to_owned());
+    anyhow::anyhow!("--{key}: {}", e.message)
+}
+
+/// The error of a training whose loss turned non-finite at `step`: nothing is written to
+/// `out` (exit [`EXIT_DIVERGED`]).
+pub fn diverged(step: u64, loss: f64, out: &std::path::Path, lr: f64) -> ExitCode {
+    eprintln!(
+        "error: training diverged at step {step} (loss {loss}); nothing was written to {} — \
+         retrain with a lower --lr (now {lr:.1e})",
+        out.display()
+    );
+    ExitCode::from(EXIT_DIVERGED)
 }
 
 fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {

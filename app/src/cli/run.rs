@@ -44,7 +44,8 @@ pub struct RunArgs {
     /// Parent folder of run folders.
     #[arg(long, default_value = "runs")]
     pub out: Option<PathBuf>,
-    /// Override the number of iterations.
+    /// Override the number of iterations (with --resume: the new total, at least the
+    /// iteration the run is at).
     #[arg(long)]
     pub iterations: Option<u64>,
     /// Override the seed.
@@ -53,11 +54,11 @@ pub struct RunArgs {
     /// Override any preset field: --set distill.lr_generator=1e-3 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
-    /// Resume the run in this folder instead of starting one. It continues exactly as the
-    /// folder's config.toml says, so that the folder keeps reproducing its run: --iterations,
-    /// --seed and --set are refused with it (start a new run from the folder's config.toml to
-    /// change them).
-    #[arg(long, conflicts_with_all = ["preset", "iterations", "seed", "overrides"])]
+    /// Resume the run in this folder instead of starting one. It continues under the config
+    /// its newest checkpoint was written with, so that the folder keeps reproducing its run:
+    /// only --iterations may change (a new total); --seed, --set and a preset are refused
+    /// with it (start a new run from the folder's config.toml to change them).
+    #[arg(long, conflicts_with_all = ["preset", "seed", "overrides"])]
     pub resume: Option<PathBuf>,
     /// Backend.
     #[arg(long, value_enum, default_value_t)]
@@ -81,7 +82,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         backend: args.backend.into(),
     };
     let launch = match &args.resume {
-        Some(dir) => Launch::Resume(dir.clone()),
+        Some(dir) => Launch::Resume(dir.clone(), args.iterations),
         None => Launch::New(Box::new(presets::load(args.preset.as_deref(), &overrides)?)),
     };
     let session = Session::spawn(launch, options, None)?;
@@ -199,14 +200,19 @@ mod tests {
     }
 
     #[test]
-    fn resume_refuses_the_flags_it_would_otherwise_ignore() {
+    fn resume_takes_iterations_and_refuses_the_flags_it_cannot_honour() {
         let parse = |extra: &[&str]| {
             Wrapper::try_parse_from(["x", "--resume", "runs/r"].iter().chain(extra)).map(|w| w.args)
         };
         assert!(parse(&[]).is_ok());
+        assert_eq!(
+            parse(&["--iterations", "10"])
+                .ok()
+                .and_then(|a| a.iterations),
+            Some(10)
+        );
         for extra in [
-            &["--iterations", "10"][..],
-            &["--seed", "3"],
+            &["--seed", "3"][..],
             &["--set", "distill.lr_fake=1e-3"],
             &["presets/default.toml"],
         ] {

@@ -89,6 +89,9 @@ pub fn run(args: TrainClassifierArgs) -> Result<ExitCode> {
         seed: args.seed,
         max_shift: args.shift.unwrap_or(if train.height < 16 { 1 } else { 2 }),
     };
+    settings
+        .validate()
+        .map_err(|e| super::flag_error(e, &[("max_shift", "shift")]))?;
     let selected = select(args.backend.into())?;
     println!(
         "train-classifier: {} ({}×{}×{}, {} classes) on {}; {}",
@@ -108,7 +111,12 @@ pub fn run(args: TrainClassifierArgs) -> Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut smoothed: Option<f64> = None;
+    let mut diverged = None;
     let net = train_classifier(&config, train, &settings, &selected.device, &mut |p| {
+        if !p.loss.is_finite() {
+            diverged = Some((p.step, p.loss));
+            return false;
+        }
         let s = smoothed.map_or(p.loss, |s| 0.98 * s + 0.02 * p.loss);
         smoothed = Some(s);
         if p.step == 1 {
@@ -120,6 +128,10 @@ pub fn run(args: TrainClassifierArgs) -> Result<ExitCode> {
         }
         true
     })?;
+    if let Some((step, loss)) = diverged {
+        bar.abandon();
+        return Ok(super::diverged(step, loss, &args.out, args.lr));
+    }
     bar.finish();
     let train_seconds = started.elapsed().as_secs_f64();
     let test_accuracy = accuracy(&net, test)?;

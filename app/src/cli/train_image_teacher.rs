@@ -14,7 +14,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sim_engine::device::select;
+use sim_engine::diffusion::sampler::MAX_STEPS;
 use sim_engine::teacher::image::{ImageTeacherSettings, ImageTrainer, write_sample_grid};
+use sim_engine::validation::count;
 
 use super::run::BackendArg;
 
@@ -74,6 +76,13 @@ pub struct TrainImageTeacherArgs {
 }
 
 pub fn run(args: TrainImageTeacherArgs) -> Result<ExitCode> {
+    count(
+        "sample_steps",
+        args.sample_steps as u64,
+        1,
+        MAX_STEPS as u64,
+    )
+    .map_err(|e| super::flag_error(e, &[]))?;
     let command = command_line();
     let selected = select(args.backend.into())?;
     let device = selected.device;
@@ -96,7 +105,9 @@ pub fn run(args: TrainImageTeacherArgs) -> Result<ExitCode> {
         }
     };
     if let Some(steps) = args.steps {
-        trainer.set_total_steps(steps);
+        trainer
+            .set_total_steps(steps)
+            .map_err(|e| super::flag_error(e, &[]))?;
     }
     let total = trainer.settings().steps;
     describe(&trainer, &selected.description);

@@ -57,6 +57,13 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
             config.data.label()
         );
     };
+    let settings = FitSettings {
+        iterations: args.iterations,
+        batch: args.batch,
+        lr: args.lr,
+        seed: args.seed,
+    };
+    settings.validate().map_err(|e| super::flag_error(e, &[]))?;
     let device = select(args.backend.into())?.device;
     let sigma_data = data.sigma_data();
     let mut rng = rng_for(args.seed, 0, Stream::Init);
@@ -66,14 +73,13 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
         ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let settings = FitSettings {
-        iterations: args.iterations,
-        batch: args.batch,
-        lr: args.lr,
-        seed: args.seed,
-    };
     let mut smoothed = None;
+    let mut diverged = None;
     let net = fit_denoiser(net, data, None, settings, &device, &mut |step, loss| {
+        if !loss.is_finite() {
+            diverged = Some((step, loss));
+            return false;
+        }
         let s = smoothed.map_or(loss, |s: f64| 0.99 * s + 0.01 * loss);
         smoothed = Some(s);
         if step % 100 == 0 {
@@ -82,6 +88,10 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
         }
         true
     });
+    if let Some((step, loss)) = diverged {
+        bar.abandon();
+        return Ok(super::diverged(step, loss, &args.out, args.lr));
+    }
     bar.finish();
     save_network(&args.out, &net, &config.net, data)?;
     println!(

@@ -27,6 +27,9 @@ impl Integrator {
     }
 }
 
+/// Most steps of one sampling (EDM uses 18 to 511; more only multiplies the time).
+pub const MAX_STEPS: usize = 10_000;
+
 /// The EDM time steps `σ_0 > … > σ_{N−1}`, then `σ_N = 0` (EDM Algorithm 1, eq. 5).
 pub fn sigma_steps(steps: usize) -> Vec<f64> {
     let (hi, lo) = (SIGMA_MAX.powf(1.0 / RHO), SIGMA_MIN.powf(1.0 / RHO));

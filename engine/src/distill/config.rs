@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::distance::Distance;
 use super::objective::{Objective, Weighting};
 use crate::diffusion::sigma::SigmaDistribution;
+use crate::limits;
 use crate::validation::{ValidationError, positive};
 
 /// The distillation settings; all of these can change while a run is live (see `Tweak`),
@@ -75,9 +76,7 @@ impl DistillConfig {
                 format!("must be in [0, 1), got {}", self.adam_beta2),
             ));
         }
-        if self.batch == 0 {
-            return Err(ValidationError::new("batch", "must be at least 1"));
-        }
+        limits::batch("batch", self.batch)?;
         if self.k_fake == 0 {
             return Err(ValidationError::new(
                 "k_fake",

@@ -10,7 +10,7 @@
 //! the numbers compare only under the same classifier and are always labelled with its name:
 //! "FID (digits-CNN)" (docs/algorithm.md §4).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
@@ -22,6 +22,7 @@ use super::classifier::TrainedClassifier;
 use super::{Gaussian, frechet_distance, inception_score};
 use crate::data::images::ImageSet;
 use crate::error::{EngineError, Result};
+use crate::limits;
 use crate::store::atomic::write_atomic;
 use crate::store::fnv1a;
 
@@ -83,12 +84,20 @@ impl ReferenceStats {
     }
 
     /// The statistics from the cache file in `dir` for this classifier and set when one exists
-    /// and matches, else computed and written there (a failed write is logged, not an error).
+    /// and passes every check, else computed and written there (a corrupt file is discarded
+    /// with a warning and replaced; a failed write is logged, not an error).
     /// Files are named `ref-<classifier hash>-<data hash>.safetensors`.
     pub fn cached(classifier: &TrainedClassifier, set: &ImageSet, dir: &Path) -> Result<Self> {
-        let path = Self::cache_path(dir, classifier.net.fingerprint()?, data_hash(set));
-        if let Some(stats) = read_cache(&path) {
-            return Ok(stats);
+        let (classifier_hash, data_hash) = (classifier.net.fingerprint()?, data_hash(set));
+        let path = Self::cache_path(dir, classifier_hash, data_hash);
+        if path.exists() {
+            match read_cache(&path, classifier_hash, data_hash) {
+                Ok(stats) => return Ok(stats),
+                Err(why) => tracing::warn!(
+                    "{}: corrupt reference-statistics cache ({why}); discarded and recomputed",
+                    path.display()
+                ),
+            }
         }
         let stats = Self::compute(classifier, set)?;
         if let Err(e) = stats.write(&path) {
@@ -179,41 +188,70 @@ pub fn image_metrics(
     })
 }
 
-/// A valid cache file's statistics, or `None` (missing, unreadable or malformed: recompute).
-fn read_cache(path: &Path) -> Option<ReferenceStats> {
-    let bytes = std::fs::read(path).ok()?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).ok()?;
-    let meta = header.metadata().as_ref()?;
-    if meta.get("format")? != CACHE_FORMAT {
-        return None;
+/// A cache file's statistics, checked as untrusted input: a regular file of the cache format,
+/// F64 mean and covariance of matching sizes, every value finite, and the classifier and data
+/// hashes its name promises. The error says why it cannot be used.
+fn read_cache(path: &Path, classifier_hash: u64, data_hash: u64) -> Result<ReferenceStats, String> {
+    limits::regular_file(path)?;
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let broken = |e| format!("not a safetensors file ({e})");
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(broken)?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(broken)?;
+    let no_meta = BTreeMap::new();
+    let meta: BTreeMap<&String, &String> = match header.metadata() {
+        Some(meta) => meta.iter().collect(),
+        None => no_meta,
+    };
+    let field = |key: &str| -> Result<&String, String> {
+        meta.get(&key.to_owned())
+            .copied()
+            .ok_or_else(|| format!("metadata `{key}` is missing"))
+    };
+    if field("format")? != CACHE_FORMAT {
+        return Err(format!("format is not {CACHE_FORMAT:?}"));
     }
-    let tensors = SafeTensors::deserialize(&bytes).ok()?;
-    let read = |name: &str| -> Option<(Vec<usize>, Vec<f64>)> {
-        let view = tensors.tensor(name).ok()?;
-        (view.dtype() == Dtype::F64).then(|| {
-            let values = view
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-                .collect();
-            (view.shape().to_vec(), values)
-        })
+    let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>), String> {
+        let view = tensors
+            .tensor(name)
+            .map_err(|_| format!("tensor `{name}` is missing"))?;
+        if view.dtype() != Dtype::F64 {
+            return Err(format!("tensor `{name}` is {:?}, not F64", view.dtype()));
+        }
+        let values: Vec<f64> = view
+            .data()
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect();
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(i) => Err(format!("tensor `{name}` holds {} at index {i}", values[i])),
+            None => Ok((view.shape().to_vec(), values)),
+        }
     };
     let (mean_shape, mean) = read("mean")?;
     let (cov_shape, cov) = read("cov")?;
     let dim = mean.len();
     if mean_shape != [dim] || cov_shape != [dim, dim] || dim == 0 {
-        return None;
+        return Err(format!(
+            "shapes {mean_shape:?} and {cov_shape:?} are not a mean and its covariance"
+        ));
     }
-    Some(ReferenceStats {
-        feature_net: meta.get("feature_net")?.clone(),
-        data: meta.get("data")?.clone(),
-        classifier_hash: u64::from_str_radix(meta.get("classifier_hash")?, 16).ok()?,
-        data_hash: u64::from_str_radix(meta.get("data_hash")?, 16).ok()?,
+    let hash = |key: &str| -> Result<u64, String> {
+        u64::from_str_radix(field(key)?, 16).map_err(|e| format!("metadata `{key}`: {e}"))
+    };
+    if (hash("classifier_hash")?, hash("data_hash")?) != (classifier_hash, data_hash) {
+        return Err("its hashes are not the ones its name promises".into());
+    }
+    Ok(ReferenceStats {
+        feature_net: field("feature_net")?.clone(),
+        data: field("data")?.clone(),
+        classifier_hash,
+        data_hash,
         gaussian: Gaussian {
             mean: DVector::from_vec(mean),
             cov: DMatrix::from_vec(dim, dim, cov),
-            count: meta.get("count")?.parse().ok()?,
+            count: field("count")?
+                .parse()
+                .map_err(|e| format!("metadata `count`: {e}"))?,
         },
     })
 }
@@ -358,12 +396,34 @@ mod tests {
         let other = ReferenceStats::cached(&cnn, &test, dir.path()).expect("compute");
         assert_ne!(other.data_hash, fresh.data_hash);
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 2);
-        // A damaged file is recomputed.
-        std::fs::write(&path, b"{").expect("damage");
-        assert_eq!(
-            ReferenceStats::cached(&cnn, &train, dir.path()).expect("recompute"),
-            fresh
-        );
+        // A damaged file is discarded and recomputed, whatever the damage.
+        let good = std::fs::read(&path).expect("read");
+        let nan_mean = {
+            let mut bytes = good.clone();
+            let header = 8 + u64::from_le_bytes(bytes[..8].try_into().expect("8")) as usize;
+            // The first data bytes belong to `cov` or `mean`: either way a NaN in a tensor.
+            bytes[header..header + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+            bytes
+        };
+        let damages = [b"{".to_vec(), good[..good.len() / 2].to_vec(), nan_mean];
+        for damaged in damages {
+            std::fs::write(&path, &damaged).expect("damage");
+            assert!(read_cache(&path, fresh.classifier_hash, fresh.data_hash).is_err());
+            assert_eq!(
+                ReferenceStats::cached(&cnn, &train, dir.path()).expect("recompute"),
+                fresh
+            );
+            let rewritten = read_cache(&path, fresh.classifier_hash, fresh.data_hash);
+            assert_eq!(
+                rewritten.ok().as_ref(),
+                Some(&fresh),
+                "replaced by a good file"
+            );
+        }
+        // A file under another key's name is not believed.
+        let why =
+            read_cache(&path, fresh.classifier_hash ^ 1, fresh.data_hash).expect_err("wrong key");
+        assert!(why.contains("hashes"), "{why}");
         // Statistics of another classifier are refused.
         let foreign = ReferenceStats {
             classifier_hash: fresh.classifier_hash ^ 1,

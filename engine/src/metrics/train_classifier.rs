@@ -14,9 +14,11 @@ use rand::seq::SliceRandom;
 
 use crate::data::images::{ImageSet, ImageSource, Split};
 use crate::error::{EngineError, Result};
+use crate::limits;
 use crate::nets::classifier::{Classifier, ClassifierConfig};
 use crate::optim::adam::Adam;
 use crate::rng::{Stream, rng_for};
+use crate::validation::{ValidationError, count, positive};
 
 /// Fraction of the images held out for testing where a data set has no test split (80/20).
 pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
@@ -52,6 +54,19 @@ impl Default for ClassifierTraining {
             seed: 0,
             max_shift: 1,
         }
+    }
+}
+
+/// Most epochs of one training.
+pub const MAX_EPOCHS: usize = 100_000;
+
+impl ClassifierTraining {
+    /// Checks ranges; keys are the field names.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        count("epochs", self.epochs as u64, 1, MAX_EPOCHS as u64)?;
+        limits::batch("batch", self.batch)?;
+        positive("lr", self.lr, "a learning rate such as 2e-3")?;
+        limits::at_most("max_shift", self.max_shift, limits::MAX_IMAGE_SIDE)
     }
 }
 
@@ -186,12 +201,9 @@ pub fn train_classifier(
     progress: &mut dyn FnMut(&TrainProgress) -> bool,
 ) -> Result<Classifier> {
     check_fits(config, train)?;
-    if settings.epochs == 0 || settings.batch == 0 {
-        return Err(EngineError::Invalid(format!(
-            "classifier training needs epochs > 0 and batch > 0, got {} and {}",
-            settings.epochs, settings.batch
-        )));
-    }
+    settings
+        .validate()
+        .map_err(|e| EngineError::Invalid(format!("classifier training: {e}")))?;
     let mut net = Classifier::new(config, settings.seed, device)?;
     let mut adam = Adam::new(0.9, 0.999);
     let n = train.len();

@@ -18,6 +18,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+use crate::limits;
 use crate::rng::{Stream, rng_for};
 use crate::tensor::host;
 
@@ -73,7 +74,8 @@ impl ClassifierConfig {
         self.channels * self.height * self.width
     }
 
-    /// Errors when a size is 0 or the image is smaller than 4×4 (two 2×2 poolings).
+    /// Errors when a size is 0 or beyond [`limits`], or the image is smaller than 4×4 (two
+    /// 2×2 poolings).
     pub fn validate(&self) -> Result<()> {
         let sizes = [
             self.channels,
@@ -87,6 +89,30 @@ impl ClassifierConfig {
                 "classifier: channels, classes, widths and features must be > 0, got {self:?}"
             )));
         }
+        let too_large = [
+            ("channels", self.channels, limits::MAX_WIDTH),
+            ("classes", self.classes, limits::MAX_CLASSES),
+            (
+                "widths",
+                self.widths[0].max(self.widths[1]),
+                limits::MAX_WIDTH,
+            ),
+            ("features", self.features, limits::MAX_WIDTH),
+            ("height", self.height, limits::MAX_IMAGE_SIDE),
+            ("width", self.width, limits::MAX_IMAGE_SIDE),
+        ];
+        for (key, value, max) in too_large {
+            limits::at_most(key, value, max)
+                .map_err(|e| EngineError::Invalid(format!("classifier: {e}")))?;
+        }
+        // The largest weight matrix: the flattened maps to the features.
+        limits::allocation(
+            "features",
+            "the classifier's feature layer",
+            (self.flat_dim() as u128) * self.features as u128,
+            4,
+        )
+        .map_err(|e| EngineError::Invalid(format!("classifier: {e}")))?;
         if self.height < 4 || self.width < 4 {
             return Err(EngineError::Invalid(format!(
                 "classifier: images must be at least 4×4 (two 2×2 poolings), got {}×{}",

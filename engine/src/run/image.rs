@@ -12,7 +12,8 @@ use super::{World, networks, save_networks};
 use crate::config::RunConfig;
 use crate::data::images::ImageSource;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
-use crate::error::{EngineError, Result};
+use crate::error::{ConfigError, EngineError, Result};
+use crate::limits;
 use crate::metrics::classifier::TrainedClassifier;
 use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, image_metrics};
 use crate::nets::unet::UNetDenoiser;
@@ -164,6 +165,15 @@ impl ImageWorld {
         cache_dir: Option<&Path>,
         device: &Device,
     ) -> Result<Self> {
+        let unet = &teacher.info.unet;
+        // The widest activation of one batch (the first level's feature maps) must fit.
+        limits::allocation(
+            "distill.batch",
+            "one feature map of the batch",
+            (config.distill.batch * unet.channels * unet.image_size * unet.image_size) as u128,
+            4,
+        )
+        .map_err(ConfigError::from)?;
         let nets = networks(
             teacher.net.clone().set_require_grad(true),
             config,

@@ -5,10 +5,12 @@
 //! - [`toy`] and [`image`]: the two worlds (2-D MLPs judged exactly, image U-Nets judged by a
 //!   classifier), the only places that know which one a run is;
 //! - [`view`]: what the samples panel and the run folder's PNGs show;
-//! - [`log`]: the run folder's `metrics.jsonl`, one typed line per event.
+//! - [`log`]: the run folder's `metrics.jsonl`, one typed line per event;
+//! - [`resume`]: what a resume may change (the checkpoint's config against `config.toml`).
 
 pub mod image;
 pub mod log;
+mod resume;
 mod toy;
 pub mod view;
 
@@ -130,10 +132,16 @@ impl Run {
         Ok(run)
     }
 
-    /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend.
-    pub fn resume(folder: &Path, options: &RunOptions) -> Result<Self> {
+    /// Continues a run from the newest checkpoint in its folder, bit for bit on the CPU backend,
+    /// under the config the checkpoint was written with ([`resume`]), with a new total of
+    /// `iterations` when given; `config.toml` is rewritten to the config it continues under.
+    pub fn resume(folder: &Path, iterations: Option<u64>, options: &RunOptions) -> Result<Self> {
         let dir = RunDir::open(folder)?.lock()?;
         let mut run = Self::load_checkpoint(&dir, None, &[], options)?;
+        run.config = resume::with_iterations(run.config, iterations, run.step)?;
+        if RunConfig::load(&dir.config_path(), &[])? != run.config {
+            write_atomic(&dir.config_path(), run.config.to_toml().as_bytes())?;
+        }
         dir.truncate_metrics_after(run.step)?;
         run.dir = Some(dir);
         Ok(run)
@@ -158,7 +166,8 @@ impl Run {
         overrides: &[String],
         options: &RunOptions,
     ) -> Result<Self> {
-        let config = RunConfig::load(&dir.config_path(), overrides)?;
+        let config_path = dir.config_path();
+        let file_config = RunConfig::load(&config_path, &[])?;
         let (step, path) = match step {
             Some(step) => {
                 let path = dir.checkpoint_path(step);
@@ -179,8 +188,17 @@ impl Run {
                 message: "no checkpoint in checkpoints/".into(),
             })?,
         };
-        let selected = select(options.backend)?;
         let file = TensorFile::read(&path)?;
+        let config = resume::reconcile(file_config, &file, &path)?;
+        let config = match overrides.is_empty() {
+            true => config,
+            false => RunConfig::parse(
+                &config.to_toml(),
+                &config_path.display().to_string(),
+                overrides,
+            )?,
+        };
+        let selected = select(options.backend)?;
         let world = build_world(
             &config,
             options,
@@ -406,6 +424,8 @@ impl Run {
             .insert("wall_s".into(), self.wall_s().to_string());
         file.metadata
             .insert("format".into(), "sim-workbench checkpoint v1".into());
+        file.metadata
+            .insert(resume::CONFIG_KEY.into(), self.config.to_toml());
         let path = dir.checkpoint_path(self.step);
         file.write(&path)?;
         Ok(Some(path))

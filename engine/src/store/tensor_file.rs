@@ -56,8 +56,24 @@ impl TensorFile {
         Ok(())
     }
 
-    /// Writes the file atomically.
+    /// Writes the file atomically, or nothing when a tensor holds NaN or ±inf
+    /// ([`EngineError::NonFinite`]): a broken network never replaces a good file.
     pub fn write(&self, path: &Path) -> Result<()> {
+        for (name, (_, values)) in &self.tensors {
+            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                return Err(EngineError::NonFinite {
+                    path: path.to_owned(),
+                    tensor: name.clone(),
+                    index,
+                    value: values[index],
+                });
+            }
+        }
+        write_atomic(path, &self.encode(path)?)
+    }
+
+    /// The safetensors bytes of the file, whatever its values; `path` names it in errors.
+    fn encode(&self, path: &Path) -> Result<Vec<u8>> {
         let views: Vec<(String, TensorView<'_>)> = self
             .tensors
             .iter()
@@ -71,12 +87,10 @@ impl TensorFile {
                 message: format!("cannot encode tensor: {e}"),
             })?;
         let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        let bytes =
-            safetensors::serialize(views, Some(metadata)).map_err(|e| EngineError::File {
-                path: path.to_owned(),
-                message: format!("cannot encode safetensors: {e}"),
-            })?;
-        write_atomic(path, &bytes)
+        safetensors::serialize(views, Some(metadata)).map_err(|e| EngineError::File {
+            path: path.to_owned(),
+            message: format!("cannot encode safetensors: {e}"),
+        })
     }
 
     /// Reads a file, trusting nothing in it: it must be a regular file within
@@ -255,7 +269,8 @@ mod tests {
         file.insert_module("net.", &net(1, &device))
             .expect("insert");
         edit(&mut file);
-        file.write(&path).expect("write");
+        // Bytes as a hostile writer would leave them: `write` itself refuses non-finite values.
+        std::fs::write(&path, file.encode(&path).expect("encode")).expect("write");
         let loaded = TensorFile::read(&path)
             .and_then(|f| f.load_module("net.", net(2, &device), &device).map(|_| ()));
         loaded.err().map(|e| {
@@ -302,6 +317,31 @@ mod tests {
             .expect("a non-finite weight is refused at read");
             assert!(text.contains("at index 3"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_non_finite_tensor_is_never_written_and_the_old_file_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("teacher.safetensors");
+        let mut file = TensorFile::new();
+        file.insert("w".into(), vec![3], vec![1.0, 2.0, 3.0]);
+        file.write(&path).expect("a finite file is written");
+        let good = std::fs::read(&path).expect("read");
+        file.insert("w".into(), vec![3], vec![1.0, f32::NAN, 3.0]);
+        let err = file.write(&path).expect_err("NaN refused");
+        assert!(
+            matches!(err, EngineError::NonFinite { index: 1, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("teacher.safetensors: not written: tensor `w`")
+        );
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            good,
+            "the old file is untouched"
+        );
     }
 
     #[test]

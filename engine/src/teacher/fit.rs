@@ -16,11 +16,12 @@ use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::{SIGMA_MAX, SIGMA_MIN};
 use crate::diffusion::loss::denoising_loss;
 use crate::error::Result;
+use crate::limits;
 use crate::nets::mlp::{MlpConfig, MlpDenoiser};
 use crate::optim::adam::Adam;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::fnv1a;
-use crate::validation::{ValidationError, positive};
+use crate::validation::{ValidationError, count, positive};
 
 /// Fitting an MLP to the teacher by denoising regression; θ and ψ both start from it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,9 +52,7 @@ impl InitConfig {
     /// Checks ranges; the key is relative to `[init]`.
     pub fn validate(&self) -> Result<(), ValidationError> {
         positive("lr", self.lr, "a learning rate such as 3e-3")?;
-        if self.batch == 0 {
-            return Err(ValidationError::new("batch", "must be at least 1"));
-        }
+        limits::batch("batch", self.batch)?;
         Ok(())
     }
 }
@@ -69,6 +68,16 @@ pub struct FitSettings {
     pub lr: f64,
     /// Seed of the draws.
     pub seed: u64,
+}
+
+impl FitSettings {
+    /// Checks ranges: at least one step, a batch within [`limits::batch`], a positive learning
+    /// rate. Keys are the field names.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        count("iterations", self.iterations, 1, u64::MAX)?;
+        limits::batch("batch", self.batch)?;
+        positive("lr", self.lr, "a learning rate such as 2e-3")
+    }
 }
 
 /// Trains `net` to denoise `data` at σ log-uniform on `[σ_min, σ_max]`, so it is accurate at
@@ -147,11 +156,14 @@ pub fn teacher_fit(
             fnv1a(key.as_bytes())
         ))
     });
-    if let Some(path) = cached.as_ref().filter(|p| p.is_file())
-        && let Ok((net, _, _)) = load_network(path, device)
-    {
-        progress("teacher fit (cached)", 1.0);
-        return Ok(net);
+    if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
+        match load_network(path, device) {
+            Ok((net, _, _)) => {
+                progress("teacher fit (cached)", 1.0);
+                return Ok(net);
+            }
+            Err(e) => tracing::warn!("corrupt teacher-fit cache ({e}); discarded and refitted"),
+        }
     }
     let mut rng = rng_for(0, 0, Stream::Init);
     let start = MlpDenoiser::new(net, 2, teacher.sigma_data(), &mut rng, device);

@@ -68,6 +68,18 @@ impl ImageSet {
     /// kept; an odd margin puts the extra row (column) at the bottom (right). 28×28 → 32×32 adds
     /// 2 on each side. Images already `size × size` come back unchanged.
     pub fn pad_to(&self, size: usize) -> Result<Self, ImageDataError> {
+        let planes = self.len() * self.channels;
+        let too_large = crate::limits::at_most("pad", size, crate::limits::MAX_IMAGE_SIDE)
+            .map_err(|e| e.message)
+            .and_then(|()| {
+                crate::limits::fits("the padded images", (planes * size * size) as u128, 4)
+            });
+        if let Err(message) = too_large {
+            return Err(ImageDataError::Limit {
+                path: self.name.clone().into(),
+                message: format!("padding to {size}×{size}: {message}"),
+            });
+        }
         if self.height > size || self.width > size {
             return Err(ImageDataError::PadTooSmall {
                 name: self.name.clone(),
@@ -77,7 +89,6 @@ impl ImageSet {
             });
         }
         let (top, left) = ((size - self.height) / 2, (size - self.width) / 2);
-        let planes = self.len() * self.channels;
         let mut pixels = vec![-1.0f32; planes * size * size];
         let rows_in = self.pixels.chunks_exact(self.width.max(1));
         for (r, row) in rows_in.enumerate() {
@@ -251,6 +262,12 @@ mod tests {
             -1.0, -1.0, -1.0, -1.0,
         ];
         assert_eq!(p.image(0), &want);
+        let msg = s.pad_to(1 << 40).expect_err("absurd").to_string();
+        assert_eq!(
+            msg,
+            "t: padding to 1099511627776×1099511627776: is 1099511627776; at most 4096 is \
+             supported"
+        );
         let err = s.pad_to(2).expect_err("3 wide does not fit in 2");
         assert_eq!(
             err.to_string(),

@@ -171,7 +171,7 @@ fn resume_continues_the_same_curve_bit_for_bit() {
     stopped.shutdown(); // writes the step-20 checkpoint
     let dir_b = dir_b.expect("folder");
     let resumed = Session::spawn(
-        Launch::Resume(dir_b.clone()),
+        Launch::Resume(dir_b.clone(), None),
         options(&tmp.path().join("b")),
         None,
     )

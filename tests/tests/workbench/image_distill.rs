@@ -171,7 +171,7 @@ fn image_resume_is_bit_exact() {
     first.checkpoint().expect("checkpoint");
     let dir = first.dir().expect("dir").to_owned();
     drop(first);
-    let mut resumed = Run::resume(&dir, &options(Some(&runs))).expect("resume");
+    let mut resumed = Run::resume(&dir, None, &options(Some(&runs))).expect("resume");
     assert_eq!(resumed.step_index(), 2);
     let rest: Vec<IterationStats> = (0..2).map(|_| resumed.step().expect("step")).collect();
     assert_eq!(

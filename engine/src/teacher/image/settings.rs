@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::images::{ImageSet, ImageSource};
 use crate::error::{ConfigError, EngineError, Result};
+use crate::limits;
 use crate::nets::unet::UNetConfig;
 use crate::optim::ema::ema_beta;
 use crate::preset::parse_validated;
@@ -126,9 +127,7 @@ impl ImageTeacherSettings {
                 ),
             ));
         }
-        if self.batch == 0 {
-            return Err(ValidationError::new("batch", "must be at least 1"));
-        }
+        limits::batch("batch", self.batch)?;
         // The data-dependent fields are filled in later; check the rest with valid stand-ins.
         let unet = UNetConfig {
             image_channels: 1,

@@ -19,6 +19,7 @@ use crate::optim::ema::ema_update;
 use crate::optim::params::sanitize_grads;
 use crate::rng::{Stream, rng_for};
 use crate::store::tensor_file::TensorFile;
+use crate::validation::ValidationError;
 
 /// `format` metadata of a training checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "sim-workbench image-teacher checkpoint v1";
@@ -173,9 +174,21 @@ impl ImageTrainer {
     }
 
     /// Changes the planned total of steps (a resumed run may be extended); recorded in
-    /// checkpoints and the teacher file, without effect on the steps themselves.
-    pub fn set_total_steps(&mut self, steps: u64) {
+    /// checkpoints and the teacher file, without effect on the steps themselves. Refused when
+    /// it is 0 or fewer than the steps already done.
+    pub fn set_total_steps(&mut self, steps: u64) -> Result<(), ValidationError> {
+        if steps == 0 || steps < self.step {
+            return Err(ValidationError::new(
+                "steps",
+                format!(
+                    "is {steps}, but at least {} is needed ({} steps are already done)",
+                    self.step.max(1),
+                    self.step
+                ),
+            ));
+        }
         self.settings.steps = steps;
+        Ok(())
     }
 
     /// The U-Net's shape, with the data's image size, channels and classes filled in.
