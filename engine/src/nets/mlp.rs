@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::embedding::{embedding_width, fourier_embedding};
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::Precond;
+use crate::limits;
 use crate::validation::ValidationError;
 
 /// Shape of the EDM-preconditioned MLP denoiser (the `[net]` table of a preset), shared by a
@@ -46,7 +47,15 @@ impl MlpConfig {
                 "width and depth must be at least 1",
             ));
         }
-        Ok(())
+        limits::at_most("width", self.width, limits::MAX_WIDTH)?;
+        limits::at_most("depth", self.depth, 1024)?;
+        // The largest tensor: one hidden layer's weights.
+        limits::allocation(
+            "width",
+            "one hidden layer's weights",
+            (self.width as u128).pow(2),
+            4,
+        )
     }
 }
 

@@ -166,11 +166,13 @@ impl ImageWorld {
         device: &Device,
     ) -> Result<Self> {
         let unet = &teacher.info.unet;
-        // The widest activation of one batch (the first level's feature maps) must fit.
+        // What one iteration keeps for backpropagation, estimated as 32 feature maps of the
+        // first level per sample, must fit.
+        let map = unet.channels * unet.image_size * unet.image_size;
         limits::allocation(
             "distill.batch",
-            "one feature map of the batch",
-            (config.distill.batch * unet.channels * unet.image_size * unet.image_size) as u128,
+            "the activations of one iteration (≈ 32 first-level feature maps a sample)",
+            (config.distill.batch as u128) * (map as u128) * 32,
             4,
         )
         .map_err(ConfigError::from)?;

@@ -189,6 +189,7 @@ impl Run {
             })?,
         };
         let file = TensorFile::read(&path)?;
+        resume::check_format(&file, &path)?;
         let config = resume::reconcile(file_config, &file, &path)?;
         let config = match overrides.is_empty() {
             true => config,
@@ -423,7 +424,7 @@ impl Run {
         file.metadata
             .insert("wall_s".into(), self.wall_s().to_string());
         file.metadata
-            .insert("format".into(), "sim-workbench checkpoint v1".into());
+            .insert("format".into(), resume::CHECKPOINT_FORMAT.into());
         file.metadata
             .insert(resume::CONFIG_KEY.into(), self.config.to_toml());
         let path = dir.checkpoint_path(self.step);
@@ -434,6 +435,7 @@ impl Run {
     /// Replaces the state by a checkpoint's (roll-back after divergence).
     pub fn restore(&mut self, path: &Path) -> Result<()> {
         let file = TensorFile::read(path)?;
+        resume::check_format(&file, path)?;
         self.world.load(&file, &self.config, &self.device)?;
         self.step = file.meta("step")?.parse().map_err(|e| EngineError::File {
             path: path.to_owned(),

@@ -21,6 +21,23 @@ use crate::store::tensor_file::TensorFile;
 
 /// Metadata key of the config a checkpoint was written under (its TOML).
 pub(super) const CONFIG_KEY: &str = "config";
+/// Metadata `format` of a run checkpoint.
+pub(super) const CHECKPOINT_FORMAT: &str = "sim-workbench checkpoint v1";
+
+/// Refuses a file that is not a run checkpoint (a teacher, another tool's safetensors).
+pub(super) fn check_format(file: &TensorFile, path: &Path) -> Result<()> {
+    let format = file.meta("format")?;
+    match format == CHECKPOINT_FORMAT {
+        true => Ok(()),
+        false => Err(EngineError::File {
+            path: path.to_owned(),
+            message: format!(
+                "is a `{format}` file, not a run checkpoint (`{CHECKPOINT_FORMAT}`); the \
+                 checkpoints/ folder holds only what the run wrote"
+            ),
+        }),
+    }
+}
 
 /// The config to continue with: `file_config` (`config.toml`) reconciled with the config
 /// recorded in `checkpoint` (read from `path`). Checkpoints written before the config was

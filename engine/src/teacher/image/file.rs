@@ -95,6 +95,23 @@ pub fn load_image_teacher(path: &Path, device: &Device) -> Result<ImageTeacher> 
     }
     let unet: UNetConfig =
         toml::from_str(file.meta("unet")?).map_err(|e| bad("unet", e.to_string()))?;
+    // The shape facts beside `unet` must say what `unet` says.
+    let shape = format!(
+        "{}×{}×{}",
+        unet.image_channels, unet.image_size, unet.image_size
+    );
+    for (key, expected) in [
+        ("classes", unet.classes.to_string()),
+        ("image_shape", shape),
+    ] {
+        let found = file.meta(key)?;
+        if found != expected {
+            return Err(bad(
+                key,
+                format!("is {found:?} but `unet` says {expected:?}"),
+            ));
+        }
+    }
     let number = |key: &str| -> Result<f64> {
         file.meta(key)?
             .parse::<f64>()
