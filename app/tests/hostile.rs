@@ -532,6 +532,8 @@ fn every_flag_is_checked_and_divergence_is_not_success() {
             vec!["eval", "--teacher", TEACHER, "--steps", "0"],
             "--steps",
         ),
+        (vec!["--quit-after", "nan"], "--quit-after"),
+        (vec!["--quit-after", "inf"], "--quit-after"),
     ];
     for (args, needle) in cases {
         refused(&cli(&cache, &args), &[needle]);
@@ -740,12 +742,10 @@ fn a_full_disk_loses_nothing_and_resume_works_after() {
     // The reference: the same run with space to spare.
     let reference = tmp.path().join("reference");
     assert_eq!(small_run(&cache, &reference, "40").code, Some(0));
-    let reference_metrics =
-        std::fs::read_to_string(run_folder(&reference).join("metrics.jsonl")).expect("metrics");
 
     let mount = tmp.path().join("small");
     std::fs::create_dir_all(&mount).expect("dir");
-    // Room for a few checkpoints of the toy run (≈ 100 kB each) and little more.
+    // Room for the first checkpoint of the toy run (≈ 170 kB each) and little more.
     let mounted = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=400k", "tmpfs", path_str(&mount)])
         .stderr(Stdio::null())
@@ -813,19 +813,11 @@ fn a_full_disk_loses_nothing_and_resume_works_after() {
     );
     let metrics = std::fs::read_to_string(folder.join("metrics.jsonl")).unwrap_or_default();
     assert_eq!(o.code, Some(0), "{o:#?}");
-    // Every iteration line but its wall-clock time.
-    let iterations = |text: &str| -> Vec<serde_json::Value> {
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["event"] == "iteration")
-            .map(|mut v| {
-                v.as_object_mut().map(|o| o.remove("wall_s"));
-                v
-            })
-            .collect()
-    };
-    assert_eq!(iterations(&metrics).len(), 40, "{metrics}");
-    assert_eq!(iterations(&metrics), iterations(&reference_metrics));
+    assert_eq!(iteration_lines(&folder).len(), 40, "{metrics}");
+    assert_eq!(
+        iteration_lines(&folder),
+        iteration_lines(&run_folder(&reference))
+    );
 }
 
 /// Unmounts the tmpfs at its path when dropped (also when the test fails).
@@ -842,4 +834,65 @@ impl Drop for Unmount {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// kill -9 at a moment of the run's choosing (once a mid-run checkpoint exists): the folder
+/// keeps its last complete checkpoint, and a resume ends on the curve of an uninterrupted run.
+#[test]
+fn kill_9_mid_run_loses_only_the_work_since_the_checkpoint() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let reference = tmp.path().join("reference");
+    assert_eq!(small_run(&cache, &reference, "400").code, Some(0));
+    let runs = tmp.path().join("runs");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim-workbench"))
+        .args(["run", "--out", path_str(&runs), "--iterations", "400"])
+        .args(["--set", "init.iterations=20", "--set", "checkpoint.every=5"])
+        .args(["--set", "eval.every=5", "--set", "eval.samples=256"])
+        .current_dir(root())
+        .env("SIM_WORKBENCH_CACHE", &cache)
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let started = Instant::now();
+    let killed_mid_run = loop {
+        let mid = files_under(&runs)
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with("step-000050.safetensors"));
+        if mid {
+            child.kill().expect("kill -9");
+            break true;
+        }
+        if child.try_wait().expect("wait").is_some() || started.elapsed() > DEADLINE {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let _ = child.wait();
+    if !killed_mid_run {
+        eprintln!("skipped: the run ended before it could be killed");
+        return;
+    }
+    let folder = run_folder(&runs);
+    let o = cli(&cache, &["run", "--resume", path_str(&folder)]);
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    let resumed = iteration_lines(&folder);
+    assert_eq!(resumed.len(), 400);
+    assert_eq!(resumed, iteration_lines(&run_folder(&reference)));
+}
+
+/// Every iteration line of a run folder's `metrics.jsonl` but its wall-clock time.
+fn iteration_lines(folder: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(folder.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "iteration")
+        .map(|mut v| {
+            v.as_object_mut().map(|o| o.remove("wall_s"));
+            v
+        })
+        .collect()
 }

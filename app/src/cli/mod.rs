@@ -144,6 +144,10 @@ pub fn diverged(step: u64, loss: f64, out: &std::path::Path, lr: f64) -> ExitCod
 }
 
 fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
+    if let Some(seconds) = args.quit_after {
+        sim_engine::validation::positive("quit_after", seconds, "seconds, such as 30")
+            .map_err(|e| flag_error(e, &[]))?;
+    }
     let config = match &args.preset {
         Some(p) => Some(presets::load(Some(p), &[])?),
         None => None,
