@@ -40,17 +40,23 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs the CLI with `args` from the repository root, its cache in `cache`; kills it (and
-/// fails) past [`DEADLINE`].
-fn cli(cache: &Path, args: &[&str]) -> Outcome {
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_sim-workbench"))
+/// The CLI with `args`, run from the repository root with its cache in `cache`, one thread.
+fn command(cache: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sim-workbench"));
+    command
         .args(args)
         .current_dir(root())
         .env("SIM_WORKBENCH_CACHE", cache)
         .env("RAYON_NUM_THREADS", "1")
         .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs [`command`]; kills it (and fails) past [`DEADLINE`].
+fn cli(cache: &Path, args: &[&str]) -> Outcome {
+    let started = Instant::now();
+    let child = command(cache, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -613,26 +619,23 @@ fn absurd_sizes_do_not_panic() {
     assert!(!out.exists());
 }
 
-/// A short toy run (a 20-step fit, checkpoints every 5 iterations) in `runs`.
+/// Settings of a short toy run: a 20-step fit, checkpoints and evaluations every 5 iterations.
+const SMALL_RUN: [&str; 8] = [
+    "--set",
+    "init.iterations=20",
+    "--set",
+    "checkpoint.every=5",
+    "--set",
+    "eval.every=5",
+    "--set",
+    "eval.samples=256",
+];
+
+/// A [`SMALL_RUN`] of `iterations` in `runs`.
 fn small_run(cache: &Path, runs: &Path, iterations: &str) -> Outcome {
-    cli(
-        cache,
-        &[
-            "run",
-            "--out",
-            path_str(runs),
-            "--iterations",
-            iterations,
-            "--set",
-            "init.iterations=20",
-            "--set",
-            "checkpoint.every=5",
-            "--set",
-            "eval.every=5",
-            "--set",
-            "eval.samples=256",
-        ],
-    )
+    let mut args = vec!["run", "--out", path_str(runs), "--iterations", iterations];
+    args.extend(SMALL_RUN);
+    cli(cache, &args)
 }
 
 /// The one run folder under `runs`.
@@ -845,13 +848,9 @@ fn kill_9_mid_run_loses_only_the_work_since_the_checkpoint() {
     let reference = tmp.path().join("reference");
     assert_eq!(small_run(&cache, &reference, "400").code, Some(0));
     let runs = tmp.path().join("runs");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sim-workbench"))
-        .args(["run", "--out", path_str(&runs), "--iterations", "400"])
-        .args(["--set", "init.iterations=20", "--set", "checkpoint.every=5"])
-        .args(["--set", "eval.every=5", "--set", "eval.samples=256"])
-        .current_dir(root())
-        .env("SIM_WORKBENCH_CACHE", &cache)
-        .env("RAYON_NUM_THREADS", "1")
+    let mut args = vec!["run", "--out", path_str(&runs), "--iterations", "400"];
+    args.extend(SMALL_RUN);
+    let mut child = command(&cache, &args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
