@@ -764,6 +764,13 @@ fn a_full_disk_loses_nothing_and_resume_works_after() {
         assert_eq!(o.code, Some(0), "{o:#?}");
         let checkpoints = run_folder(&runs).join("checkpoints");
         set_mode(&checkpoints, 0o555);
+        // Root ignores the mode: with neither a tmpfs nor a refused write, nothing can fill up.
+        let probe = checkpoints.join("probe");
+        if std::fs::write(&probe, b"x").is_ok() {
+            let _ = std::fs::remove_file(&probe);
+            eprintln!("skipped: no tmpfs can be mounted and writes cannot be refused here");
+            return;
+        }
         cli(
             &cache,
             &[

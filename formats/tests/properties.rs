@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use proptest::prelude::*;
-use sim_formats::images::{ImageSet, cifar, digits, folder, idx};
+use sim_formats::images::{cifar, digits, folder, idx};
 use sim_formats::tensors;
 
 /// Bytes gzipped.
@@ -138,7 +138,7 @@ proptest! {
         let keep = valid.len() - cut;
         let bytes = mutate(valid, &edits, keep);
         let bytes = if zip { gz(&bytes) } else { bytes };
-        let mut set = cifar_set();
+        let mut set = cifar::empty_set();
         if cifar::batch_from(path, bytes, &mut set).is_ok() {
             prop_assert_eq!(set.pixels.len(), set.labels.len() * 3072);
             prop_assert!(set.labels.iter().all(|&l| l < 10) && in_unit_range(&set.pixels));
@@ -194,18 +194,5 @@ proptest! {
                 }
             }
         }
-    }
-}
-
-/// An empty CIFAR-shaped set.
-fn cifar_set() -> ImageSet {
-    ImageSet {
-        name: String::new(),
-        channels: 3,
-        height: 32,
-        width: 32,
-        pixels: Vec::new(),
-        labels: Vec::new(),
-        classes: 10,
     }
 }

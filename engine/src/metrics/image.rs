@@ -10,11 +10,10 @@
 //! the numbers compare only under the same classifier and are always labelled with its name:
 //! "FID (digits-CNN)" (docs/algorithm.md §4).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
-use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
@@ -194,38 +193,30 @@ pub fn image_metrics(
 fn read_cache(path: &Path, classifier_hash: u64, data_hash: u64) -> Result<ReferenceStats, String> {
     limits::regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let broken = |e| format!("not a safetensors file ({e})");
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(broken)?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(broken)?;
-    let no_meta = BTreeMap::new();
-    let meta: BTreeMap<&String, &String> = match header.metadata() {
-        Some(meta) => meta.iter().collect(),
-        None => no_meta,
-    };
+    let mut file = sim_formats::tensors::parse_as::<f64>(&bytes)?;
+    let meta = &file.metadata;
     let field = |key: &str| -> Result<&String, String> {
-        meta.get(&key.to_owned())
-            .copied()
+        meta.get(key)
             .ok_or_else(|| format!("metadata `{key}` is missing"))
     };
     if field("format")? != CACHE_FORMAT {
         return Err(format!("format is not {CACHE_FORMAT:?}"));
     }
-    let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>), String> {
-        let view = tensors
-            .tensor(name)
-            .map_err(|_| format!("tensor `{name}` is missing"))?;
-        if view.dtype() != Dtype::F64 {
-            return Err(format!("tensor `{name}` is {:?}, not F64", view.dtype()));
-        }
-        let values: Vec<f64> = view
-            .data()
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-            .collect();
-        match values.iter().position(|v| !v.is_finite()) {
-            Some(i) => Err(format!("tensor `{name}` holds {} at index {i}", values[i])),
-            None => Ok((view.shape().to_vec(), values)),
-        }
+    let feature_net = field("feature_net")?.clone();
+    let data = field("data")?.clone();
+    let hash = |key: &str| -> Result<u64, String> {
+        u64::from_str_radix(field(key)?, 16).map_err(|e| format!("metadata `{key}`: {e}"))
+    };
+    if (hash("classifier_hash")?, hash("data_hash")?) != (classifier_hash, data_hash) {
+        return Err("its hashes are not the ones its name promises".into());
+    }
+    let count = field("count")?
+        .parse()
+        .map_err(|e| format!("metadata `count`: {e}"))?;
+    let mut read = |name: &str| {
+        file.tensors
+            .remove(name)
+            .ok_or_else(|| format!("tensor `{name}` is missing"))
     };
     let (mean_shape, mean) = read("mean")?;
     let (cov_shape, cov) = read("cov")?;
@@ -235,23 +226,15 @@ fn read_cache(path: &Path, classifier_hash: u64, data_hash: u64) -> Result<Refer
             "shapes {mean_shape:?} and {cov_shape:?} are not a mean and its covariance"
         ));
     }
-    let hash = |key: &str| -> Result<u64, String> {
-        u64::from_str_radix(field(key)?, 16).map_err(|e| format!("metadata `{key}`: {e}"))
-    };
-    if (hash("classifier_hash")?, hash("data_hash")?) != (classifier_hash, data_hash) {
-        return Err("its hashes are not the ones its name promises".into());
-    }
     Ok(ReferenceStats {
-        feature_net: field("feature_net")?.clone(),
-        data: field("data")?.clone(),
+        feature_net,
+        data,
         classifier_hash,
         data_hash,
         gaussian: Gaussian {
             mean: DVector::from_vec(mean),
             cov: DMatrix::from_vec(dim, dim, cov),
-            count: field("count")?
-                .parse()
-                .map_err(|e| format!("metadata `count`: {e}"))?,
+            count,
         },
     })
 }

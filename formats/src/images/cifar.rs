@@ -45,7 +45,18 @@ pub fn load(dir: &Path, split: Split) -> Result<ImageSet, ImageDataError> {
             ),
         });
     }
-    let mut set = ImageSet {
+    let mut set = empty_set();
+    for name in &names {
+        let path = folder.join(name);
+        let raw = super::bytes::read_file(&path)?;
+        batch_from(&path, raw, &mut set)?;
+    }
+    Ok(set)
+}
+
+/// A CIFAR-10 set (3×32×32, 10 classes) without images, for [`batch_from`] to fill.
+pub fn empty_set() -> ImageSet {
+    ImageSet {
         name: String::new(),
         channels: 3,
         height: SIDE,
@@ -53,13 +64,7 @@ pub fn load(dir: &Path, split: Split) -> Result<ImageSet, ImageDataError> {
         pixels: Vec::new(),
         labels: Vec::new(),
         classes: CLASSES,
-    };
-    for name in &names {
-        let path = folder.join(name);
-        let raw = super::bytes::read_file(&path)?;
-        batch_from(&path, raw, &mut set)?;
     }
-    Ok(set)
 }
 
 /// Appends the records of one batch file, `raw` (gzipped or not; `path` names it in errors), to
