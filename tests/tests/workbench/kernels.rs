@@ -3,7 +3,7 @@
 //! loop, over shapes that take every path (the strip kernels of stride 1 with 2×2, 3×3 and
 //! 5×5 kernels, with and without padding, across column chunks; asymmetric padding, stride 2,
 //! 1×1 and one input channel on Burn's own paths); the sigmoid against the two-branch libm
-//! form over the whole f32 range.
+//! form over the whole f32 range, and bit for bit the same on each storage path.
 
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -185,4 +185,29 @@ fn sigmoid_matches_libm_and_keeps_nan() {
         .try_into_vec_as::<f32>()
         .expect("f32");
     assert!(nan[0].is_nan() && (nan[1] - 0.731_058_6).abs() < 1e-6);
+}
+
+/// The sigmoid's storage cases give the same bits: a tensor it may overwrite (in place), one
+/// still shared (read into a fresh buffer), a row range at an offset, and a transposed view
+/// (strided: Burn's element loop). The vector loop is chosen at run time (AVX-512, AVX2 or
+/// portable), with the same operations per element on each.
+#[test]
+fn sigmoid_storage_paths_agree_bit_for_bit() {
+    let device = Device::flex();
+    let xs: Vec<f32> = (0..4096).map(|i| (i as f32 - 2048.0) * 0.031).collect();
+    let t = Tensor::<2>::from_data(TensorData::new(xs, [64, 64]), &device);
+    let bits = |t: Tensor<2>| -> Vec<u32> {
+        t.try_into_vec_as::<f32>()
+            .expect("f32")
+            .into_iter()
+            .map(f32::to_bits)
+            .collect()
+    };
+    let shared = bits(sigmoid(t.clone()));
+    let rows = bits(sigmoid(t.clone().narrow(0, 1, 63)));
+    let strided = bits(sigmoid(t.clone().swap_dims(0, 1)).swap_dims(0, 1));
+    let owned = bits(sigmoid(t));
+    assert_eq!(shared, owned);
+    assert_eq!(rows, owned[64..].to_vec());
+    assert_eq!(strided, owned);
 }
