@@ -189,8 +189,8 @@ fn sigmoid_matches_libm_and_keeps_nan() {
 
 /// The sigmoid's storage cases give the same bits: a tensor it may overwrite (in place), one
 /// still shared (read into a fresh buffer), a row range at an offset, and a transposed view
-/// (strided: Burn's element loop). The vector loop is chosen at run time (AVX-512, AVX2 or
-/// portable), with the same operations per element on each.
+/// (strided: Burn's element loop). The vector loop is chosen at run time for the CPU, with the
+/// same operations per element on each.
 #[test]
 fn sigmoid_storage_paths_agree_bit_for_bit() {
     let device = Device::flex();

@@ -172,6 +172,7 @@ impl ActivationOps<Flex> for Flex {
 /// The sigmoid of a tensor. f32 tensors with contiguous storage go through
 /// `sigmoid_slice_f32`, whose loop is compiled for the widest vector unit the CPU has (chosen at
 /// run time); everything else through `unary_op`.
+#[cfg(feature = "simd")]
 fn sigmoid(mut tensor: FlexTensor) -> FlexTensor {
     if tensor.dtype() != DType::F32 {
         return unary_op(tensor, sigmoid_f32, sigmoid_f64);
@@ -194,44 +195,21 @@ fn sigmoid(mut tensor: FlexTensor) -> FlexTensor {
     )
 }
 
-/// `sigmoid_f32` of every element, in place. The build targets baseline x86-64, where the loop
-/// vectorises 4 lanes wide (SSE); the same loop compiled with AVX2 or AVX-512 enabled runs 8 or
-/// 16 lanes, with the same IEEE operations per element (no contraction into FMA), so the
-/// results are bit-identical on every path.
-fn sigmoid_slice_f32(xs: &mut [f32]) {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked above).
-            unsafe { sigmoid_slice_avx512(xs) };
-            return;
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked above).
-            unsafe { sigmoid_slice_avx2(xs) };
-            return;
-        }
-    }
-    sigmoid_slice_portable(xs);
+#[cfg(not(feature = "simd"))]
+fn sigmoid(tensor: FlexTensor) -> FlexTensor {
+    unary_op(tensor, sigmoid_f32, sigmoid_f64)
 }
 
-#[inline(always)]
-fn sigmoid_slice_portable(xs: &mut [f32]) {
+/// `sigmoid_f32` of every element, in place, compiled for the widest vector unit the CPU has
+/// (macerator's run-time dispatch, as the other kernels here): the build targets baseline
+/// x86-64, where this loop vectorised only 4 lanes wide (SSE). Each element runs the same IEEE
+/// operations on every path (no contraction into FMA), so the results are bit-identical.
+#[cfg(feature = "simd")]
+#[macerator::with_simd]
+fn sigmoid_slice_f32<S: macerator::Simd>(xs: &mut [f32]) {
     for x in xs.iter_mut() {
         *x = sigmoid_f32(*x);
     }
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx512f")]
-unsafe fn sigmoid_slice_avx512(xs: &mut [f32]) {
-    sigmoid_slice_portable(xs);
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx2")]
-unsafe fn sigmoid_slice_avx2(xs: &mut [f32]) {
-    sigmoid_slice_portable(xs);
 }
 
 /// `1 / (1 + exp(−x))`, branch-free so that the loops of `unary_op` vectorise (the libm
