@@ -27,6 +27,8 @@ pub struct SelectedDevice {
     pub device: Device,
     /// E.g. "cpu (flex)" or "gpu (NVIDIA H200, DiscreteGpu, Vulkan, NVIDIA 550.54)".
     pub description: String,
+    /// Whether its kernels run on the CPU, on the engine's rayon pool (`crate::pool`).
+    pub on_cpu: bool,
 }
 
 /// A wgpu adapter, as plain data: what `sim-workbench devices` lists and the status bar names.
@@ -83,10 +85,12 @@ pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
     let cpu = || SelectedDevice {
         device: Device::flex().autodiff(),
         description: "cpu (flex)".into(),
+        on_cpu: true,
     };
     let gpu = |adapter: &Adapter| SelectedDevice {
         device: Device::wgpu(Default::default()).autodiff(),
         description: format!("gpu ({})", adapter.describe()),
+        on_cpu: false,
     };
     match choice {
         BackendChoice::Cpu => Ok(cpu()),

@@ -4,7 +4,7 @@
 //! Layers, ground floor first (each imports only those below it; `ARCHITECTURE.md`):
 //! `sim_formats` (re-exported: `validation`, `limits`; image formats, safetensors) ·
 //! `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
-//! `device` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
+//! `device`, `pool` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
 //! `protocol` · `run` · `session`.
 //!
 //! A driver (the GUI, the CLI, the tests) builds a [`config::RunConfig`], starts a
@@ -22,6 +22,7 @@ pub mod gradcheck;
 pub mod metrics;
 pub mod nets;
 pub mod optim;
+pub mod pool;
 pub(crate) mod preset;
 pub mod protocol;
 pub mod rng;

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unboun
 
 use crate::config::RunConfig;
 use crate::distill::iteration::IterationStats;
+use crate::pool::on_own_pool;
 use crate::protocol::{Command, Event};
 use crate::run::{Run, RunOptions};
 
@@ -22,20 +23,6 @@ pub enum Launch {
     New(Box<RunConfig>),
     /// Resume the run in this folder, with a new total of iterations when given.
     Resume(PathBuf, Option<u64>),
-}
-
-/// Runs `f` on a worker of a rayon pool of its own (`RAYON_NUM_THREADS` threads, else one per
-/// core), the pool the CPU backend's parallel kernels then use. Started from a thread outside
-/// the pool, every parallel kernel would hand its work to the workers and sleep until woken,
-/// and the caller plus the workers would oversubscribe the cores: measured on 2 cores, the
-/// digits iteration took 99 → 88 ms at 1 thread and 117 → 99 ms at 2 (README, Performance).
-/// One pool per engine, so the engines of a race never wait for each other's workers.
-pub fn on_own_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    match rayon::ThreadPoolBuilder::new().build() {
-        Ok(pool) => pool.install(f),
-        // No threads to be had: run where we are, on the global pool.
-        Err(_) => f(),
-    }
 }
 
 /// The driver's end of an engine thread.

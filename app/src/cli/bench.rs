@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 use sim_engine::data::DataConfig;
+use sim_engine::pool::on_own_pool;
 use sim_engine::run::{Run, RunOptions};
-use sim_engine::session::on_own_pool;
 use sim_engine::validation::count;
 
 use super::run::BackendArg;

@@ -30,6 +30,7 @@ use crate::distill::net::DistillNet;
 use crate::error::{EngineError, Result};
 use crate::metrics::Metrics;
 use crate::optim::adam::Adam;
+use crate::pool::warm;
 use crate::protocol::{RunInfo, SampleView, ScoreField, Tweak};
 use crate::store::atomic::write_atomic;
 use crate::store::run_dir::RunDir;
@@ -91,6 +92,8 @@ pub struct Run {
     config: RunConfig,
     device: Device,
     backend: String,
+    /// Whether the iterations run on the CPU backend (then on a warm pool, `pool::warm`).
+    on_cpu: bool,
     world: Box<dyn World>,
     step: u64,
     dir: Option<RunDir>,
@@ -222,11 +225,13 @@ impl Run {
         let SelectedDevice {
             device,
             description: backend,
+            on_cpu,
         } = selected;
         Self {
             config,
             device,
             backend,
+            on_cpu,
             world,
             step,
             dir,
@@ -298,7 +303,12 @@ impl Run {
 
     /// Runs one iteration and logs it to `metrics.jsonl`.
     pub fn step(&mut self) -> Result<IterationStats> {
-        let stats = self.world.step(&self.config, self.step, &self.device);
+        let mut iteration = || self.world.step(&self.config, self.step, &self.device);
+        let stats = if self.on_cpu {
+            warm(iteration)
+        } else {
+            iteration()
+        };
         self.step += 1;
         if let Some(dir) = &self.dir {
             MetricsLine::Iteration {

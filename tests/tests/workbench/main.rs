@@ -7,5 +7,6 @@ mod gui;
 mod image_distill;
 mod image_teacher;
 mod kernels;
+mod pool;
 mod presets;
 mod sampler;
