@@ -6,6 +6,7 @@ mod curves;
 mod experiment;
 mod export;
 mod formula;
+mod painter;
 mod palette;
 mod race;
 mod runs;
@@ -21,6 +22,8 @@ use std::time::Instant;
 use eframe::egui;
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
+
+use painter::Painter;
 
 pub use actions::Action;
 pub use settings::Settings;
@@ -76,6 +79,8 @@ impl FrameTimes {
 /// The application.
 pub struct WorkbenchApp {
     settings: Settings,
+    /// Who paints the window (sets the default redraw interval).
+    painter: Painter,
     /// The config being edited: what `Start` launches.
     config: RunConfig,
     store: RunStore,
@@ -107,9 +112,14 @@ impl WorkbenchApp {
             .or_else(|| settings.config())
             .unwrap_or_else(|| crate::presets::load(None, &[]).unwrap_or_default());
         let presets = crate::presets::list(&options.presets_dir);
-        let store = RunStore::new(cc.egui_ctx.clone(), settings.refresh_ms);
+        let painter = Painter::of(cc);
+        let store = RunStore::new(
+            cc.egui_ctx.clone(),
+            painter.effective_refresh_ms(settings.redraw_ms),
+        );
         Self {
             settings,
+            painter,
             config,
             store,
             presets,
@@ -203,7 +213,8 @@ impl eframe::App for WorkbenchApp {
                 ui,
                 &self.store,
                 self.frames.percentiles(),
-                &mut self.settings.refresh_ms,
+                self.painter,
+                &mut self.settings.redraw_ms,
             );
         });
         egui::Panel::left("experiment")

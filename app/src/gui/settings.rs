@@ -13,9 +13,6 @@ pub enum XAxis {
     WallTime,
 }
 
-/// Redraw interval while training, unless the user picks another: live curves at 2 Hz.
-pub const DEFAULT_REFRESH_MS: u64 = 500;
-
 /// Persisted settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
@@ -32,9 +29,9 @@ pub struct Settings {
     pub score_sigma: f64,
     /// Teacher Heun steps in the samples view.
     pub view_steps: usize,
-    /// Milliseconds between redraws while engines train (input redraws at once). Software
-    /// rendering (llvmpipe) costs ~0.25 s of CPU per frame, taken from training.
-    pub refresh_ms: u64,
+    /// Milliseconds between redraws while engines train (input redraws at once); `None`: the
+    /// painter's default (`Painter::refresh_ms`).
+    pub redraw_ms: Option<u64>,
 }
 
 impl Default for Settings {
@@ -46,7 +43,7 @@ impl Default for Settings {
             score_field: false,
             score_sigma: 0.3,
             view_steps: 18,
-            refresh_ms: DEFAULT_REFRESH_MS,
+            redraw_ms: None,
         }
     }
 }

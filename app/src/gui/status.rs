@@ -5,10 +5,17 @@ use std::sync::atomic::Ordering;
 use eframe::egui;
 
 use super::actions::Action;
+use super::painter::{Painter, REFRESH_CHOICES_MS};
 use super::palette;
 use super::store::{RunStatus, RunStore};
 
-pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, refresh_ms: &mut u64) {
+pub fn ui(
+    ui: &mut egui::Ui,
+    store: &RunStore,
+    frame_ms: Option<(f64, f64)>,
+    painter: Painter,
+    redraw_ms: &mut Option<u64>,
+) {
     ui.horizontal(|ui| {
         match store.active() {
             Some(run) => {
@@ -53,19 +60,29 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore, frame_ms: Option<(f64, f64)>, ref
         }
         ui.separator();
         let label = ui.label("refresh");
-        let before = *refresh_ms;
+        let before = *redraw_ms;
+        let label_of = |choice: Option<u64>| match choice {
+            None => painter.auto_label(),
+            Some(ms) => format!("{:.2} s", ms as f64 / 1e3),
+        };
         egui::ComboBox::from_id_salt("refresh")
-            .selected_text(format!("{:.2} s", *refresh_ms as f64 / 1e3))
+            .selected_text(label_of(*redraw_ms))
             .show_ui(ui, |ui| {
-                for ms in [100, 250, 500, 1000, 2000] {
-                    ui.selectable_value(refresh_ms, ms, format!("{:.2} s", ms as f64 / 1e3));
+                ui.selectable_value(redraw_ms, None, label_of(None));
+                for ms in REFRESH_CHOICES_MS {
+                    ui.selectable_value(redraw_ms, Some(ms), label_of(Some(ms)));
                 }
             })
             .response
             .labelled_by(label.id)
-            .on_hover_text("redraw interval while training: each frame takes CPU from training");
-        if *refresh_ms != before {
-            store.refresh_ms.store(*refresh_ms, Ordering::Relaxed);
+            .on_hover_text(
+                "redraw interval while training: each frame takes CPU from training, \
+                 ~0.25 s of it when the window is painted in software (auto then redraws every 5 s)",
+            );
+        if *redraw_ms != before {
+            store
+                .refresh_ms
+                .store(painter.effective_refresh_ms(*redraw_ms), Ordering::Relaxed);
         }
         if let Some(notice) = &store.notice {
             ui.separator();

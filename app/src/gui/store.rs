@@ -414,7 +414,7 @@ pub struct RunStore {
     pub active: Option<usize>,
     /// A short message for the status bar (exports, loads).
     pub notice: Option<String>,
-    /// Milliseconds between redraws that engine events ask for (see `Settings::refresh_ms`).
+    /// Milliseconds between redraws that engine events ask for (`Settings::redraw_ms`, else the painter's default).
     pub refresh_ms: Arc<AtomicU64>,
     ctx: egui::Context,
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sim_engine::config::RunConfig;
@@ -328,4 +329,21 @@ fn a_panel_change_reaches_the_draft_and_the_engine() {
     assert_eq!(h.state().config().distill.weighting, Weighting::Sid);
     let run = h.state().store().active().expect("active run");
     assert_eq!(run.engine.config.distill.weighting, Weighting::Sid);
+}
+
+/// The redraw interval starts on `auto` (a test harness has no wgpu adapter, so the GPU
+/// default) and a pick in the status bar reaches the store that paces the engine's redraws.
+#[test]
+fn the_refresh_picker_starts_on_auto_and_sets_the_redraw_interval() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    assert_eq!(h.state().store().refresh(), Duration::from_millis(500));
+    h.get_by_role_and_label(Role::ComboBox, "refresh").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    h.get_by_label("5.00 s").click();
+    h.step();
+    assert_eq!(h.state().store().refresh(), Duration::from_millis(5000));
 }
