@@ -1,7 +1,26 @@
 //! The engine's rayon pool, which the CPU backend's parallel kernels use: one per engine, and
 //! kept warm while an iteration runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Engine pools alive in this process (`on_own_pool`): a race runs several.
+static POOLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a pool for as long as it lives.
+struct Counted;
+
+impl Counted {
+    fn new() -> Self {
+        POOLS.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        POOLS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Runs `f` on a worker of a rayon pool of its own (`RAYON_NUM_THREADS` threads, else one per
 /// core), the pool the CPU backend's parallel kernels then use. Started from a thread outside
@@ -10,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// digits iteration took 99 → 88 ms at 1 thread and 117 → 99 ms at 2 (README, Performance).
 /// One pool per engine, so the engines of a race never wait for each other's workers.
 pub fn on_own_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let _counted = Counted::new();
     match rayon::ThreadPoolBuilder::new().build() {
         Ok(pool) => pool.install(f),
         // No threads to be had: run where we are, on the global pool.
@@ -26,13 +46,14 @@ pub fn on_own_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// with serial work between them, so the workers were asleep at nearly every one: 2 threads
 /// gave no speed-up over 1, with ~300 context switches per iteration (README, Performance).
 /// Here every other worker runs a job that steals and runs work (`rayon::yield_now`) until
-/// `f` returns, as OpenMP's workers spin between PyTorch's kernels. Outside a pool, or on a
-/// pool of one, `f` just runs.
+/// `f` returns, as OpenMP's workers spin between PyTorch's kernels. Outside a pool, on a pool
+/// of one, or while other engines' pools are alive, `f` just runs: the engines of a race share
+/// the cores, and a spinning worker would take from the others what it does not use.
 pub fn warm<R>(f: impl FnOnce() -> R) -> R {
     let Some(me) = rayon::current_thread_index() else {
         return f();
     };
-    if rayon::current_num_threads() < 2 {
+    if rayon::current_num_threads() < 2 || POOLS.load(Ordering::Relaxed) > 1 {
         return f();
     }
     let done = AtomicBool::new(false);
