@@ -1,7 +1,8 @@
 //! Live curves (egui_plot): IS, and mode coverage and FD (raw 2-D) for toys or FID for images,
 //! losses, gradient norms and it/s; x = iteration or wall time; log-y toggle; hover read-outs;
-//! tweak markers; the teacher's own FID / IS as a dashed level line. Plots of a world no shown
-//! run belongs to are left out.
+//! tweak markers; the teacher's own FID / IS as a dashed level line; the per-iteration curves
+//! smoothed (debiased EMA) over their raw values drawn faint. Plots of a world no shown run
+//! belongs to are left out.
 
 use eframe::egui::{self, Color32, Rect};
 use egui_plot::{
@@ -10,10 +11,14 @@ use egui_plot::{
 };
 
 use super::settings::{Settings, XAxis};
+use super::smoothing::debiased_ema;
 use sim_engine::data::DataConfig;
 use sim_engine::metrics::Metrics;
 
 use super::store::{RunRecord, RunStore, inception};
+
+/// A curve's plot points.
+type Curve = Vec<[f64; 2]>;
 
 /// Most points drawn per curve (longer series are strided).
 const MAX_POINTS: usize = 1500;
@@ -37,6 +42,8 @@ struct Series {
     named: bool,
     /// May the log-y toggle apply (positive quantities only).
     loggable: bool,
+    /// A value per iteration, noisy enough to be drawn smoothed.
+    smoothable: bool,
     /// (x-source step, wall, value) per run.
     values: fn(&RunRecord) -> Vec<(u64, f64, f64)>,
     /// The same quantity of the multi-step teacher, drawn as a dashed level line.
@@ -65,6 +72,7 @@ const SERIES: [Series; 8] = [
         world: World::Any,
         named: true,
         loggable: false,
+        smoothable: false,
         values: |r| evals(r, inception),
         teacher: Some(inception),
     },
@@ -73,6 +81,7 @@ const SERIES: [Series; 8] = [
         world: World::Image,
         named: true,
         loggable: true,
+        smoothable: false,
         values: |r| evals(r, |m| m.image().map(|i| i.fid)),
         teacher: Some(|m| m.image().map(|i| i.fid)),
     },
@@ -81,6 +90,7 @@ const SERIES: [Series; 8] = [
         world: World::Toy,
         named: false,
         loggable: false,
+        smoothable: false,
         values: |r| evals(r, |m| m.toy().and_then(|t| t.mode_coverage)),
         teacher: None,
     },
@@ -89,6 +99,7 @@ const SERIES: [Series; 8] = [
         world: World::Toy,
         named: false,
         loggable: true,
+        smoothable: false,
         values: |r| evals(r, |m| m.toy().map(|t| t.fd)),
         teacher: None,
     },
@@ -97,6 +108,7 @@ const SERIES: [Series; 8] = [
         world: World::Any,
         named: false,
         loggable: false,
+        smoothable: true,
         values: |r| progress(r, |p| p.loss_generator),
         teacher: None,
     },
@@ -105,6 +117,7 @@ const SERIES: [Series; 8] = [
         world: World::Any,
         named: false,
         loggable: true,
+        smoothable: true,
         values: |r| progress(r, |p| p.loss_fake),
         teacher: None,
     },
@@ -113,6 +126,7 @@ const SERIES: [Series; 8] = [
         world: World::Any,
         named: false,
         loggable: true,
+        smoothable: true,
         values: |r| progress(r, |p| p.grad_norm_generator),
         teacher: None,
     },
@@ -121,6 +135,7 @@ const SERIES: [Series; 8] = [
         world: World::Any,
         named: false,
         loggable: false,
+        smoothable: true,
         values: |r| progress(r, |p| p.it_per_s),
         teacher: None,
     },
@@ -133,6 +148,11 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
         ui.selectable_value(&mut settings.x_axis, XAxis::Iteration, "x: iteration");
         ui.selectable_value(&mut settings.x_axis, XAxis::WallTime, "x: wall time (s)");
         ui.checkbox(&mut settings.log_y, "log y (losses, FD, norms)");
+        ui.add(egui::Slider::new(&mut settings.smoothing, 0.0..=0.99).text("smoothing"))
+            .on_hover_text(
+                "debiased exponential moving average of the per-iteration curves (weight on the \
+                 past); the raw values stay drawn faint underneath and are logged unchanged",
+            );
     });
     let top = ui.cursor().min;
     let runs: Vec<&RunRecord> = store.runs.iter().filter(|r| r.view.visible).collect();
@@ -240,31 +260,55 @@ fn plot(
                 })
             })
             .show(ui, |plot_ui| {
-                let curves: Vec<Vec<[f64; 2]>> = runs
+                let smoothing = if series.smoothable {
+                    settings.smoothing
+                } else {
+                    0.0
+                };
+                let points = |values: &[(u64, f64, f64)], ys: &[f64]| -> Curve {
+                    let stride = values.len().div_ceil(MAX_POINTS).max(1);
+                    values
+                        .iter()
+                        .zip(ys)
+                        .step_by(stride)
+                        .filter(|&(_, &v)| v.is_finite() && (!log || v > 0.0))
+                        .map(|(&(step, wall_s, _), &v)| {
+                            [
+                                if wall { wall_s } else { step as f64 },
+                                if log { v.log10() } else { v },
+                            ]
+                        })
+                        .collect()
+                };
+                // (drawn, raw underneath when smoothed) per run.
+                let curves: Vec<(Curve, Option<Curve>)> = runs
                     .iter()
                     .map(|run| {
                         let values = (series.values)(run);
-                        let stride = values.len().div_ceil(MAX_POINTS).max(1);
-                        values
-                            .iter()
-                            .step_by(stride)
-                            .filter(|(_, _, v)| v.is_finite() && (!log || *v > 0.0))
-                            .map(|&(step, wall_s, v)| {
-                                [
-                                    if wall { wall_s } else { step as f64 },
-                                    if log { v.log10() } else { v },
-                                ]
-                            })
-                            .collect()
+                        let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
+                        if smoothing > 0.0 {
+                            let smooth = debiased_ema(&raw, smoothing);
+                            (points(&values, &smooth), Some(points(&values, &raw)))
+                        } else {
+                            (points(&values, &raw), None)
+                        }
                     })
                     .collect();
                 // Marker labels sit at the top of the data (not of the view: that would creep).
                 let top = curves
                     .iter()
-                    .flatten()
+                    .flat_map(|(drawn, raw)| drawn.iter().chain(raw.iter().flatten()))
                     .map(|p| p[1])
                     .fold(f64::NEG_INFINITY, f64::max);
-                for (run, points) in runs.iter().zip(curves) {
+                for (run, (points, raw)) in runs.iter().zip(curves) {
+                    if let Some(raw) = raw {
+                        // Unnamed: out of the legend and of the hover names.
+                        plot_ui.line(
+                            Line::new("", PlotPoints::from(raw))
+                                .color(run.color.gamma_multiply(0.3))
+                                .width(1.0),
+                        );
+                    }
                     plot_ui.line(
                         Line::new(run.label.clone(), PlotPoints::from(points))
                             .color(run.color)

@@ -12,6 +12,7 @@ mod race;
 mod runs;
 mod samples;
 mod settings;
+mod smoothing;
 mod status;
 mod store;
 mod toolbar;

@@ -23,6 +23,9 @@ pub struct Settings {
     pub x_axis: XAxis,
     /// Log-scale y for losses, FD and gradient norms.
     pub log_y: bool,
+    /// Weight on the past of the per-iteration curves' debiased EMA (`smoothing::debiased_ema`);
+    /// 0 draws them raw.
+    pub smoothing: f64,
     /// Show the score-field arrows over the samples.
     pub score_field: bool,
     /// σ of the score field.
@@ -40,6 +43,7 @@ impl Default for Settings {
             config_toml: String::new(),
             x_axis: XAxis::Iteration,
             log_y: true,
+            smoothing: 0.6,
             score_field: false,
             score_sigma: 0.3,
             view_steps: 18,
