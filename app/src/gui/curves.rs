@@ -6,8 +6,7 @@
 
 use eframe::egui::{self, Color32, Rect};
 use egui_plot::{
-    AxisHints, Corner, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints,
-    Text, VLine,
+    AxisHints, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Text, VLine,
 };
 
 use super::settings::{Settings, XAxis};
@@ -218,8 +217,9 @@ fn plot(
         } else {
             title.to_owned()
         });
+        // No legend in the plot, where it covered the curves' newest values: the runs panel is
+        // the legend (each run's colour, and a tick that shows or hides it); hover names a run.
         Plot::new(series.title)
-            .legend(Legend::default().position(Corner::RightBottom))
             .width(width)
             .height(height)
             .link_axis(link, [true, false])
