@@ -75,6 +75,9 @@ impl Default for RunConfig {
 pub struct EvalConfig {
     /// Evaluate every this many iterations (and at 0 and at the end).
     pub every: u64,
+    /// Also evaluate ten times as often during the first `every` iterations (`every ≥ 10`),
+    /// where the curves change fastest: at 10, 20, … 90 with `every = 100`.
+    pub early: bool,
     /// Samples of the EMA generator per evaluation.
     pub samples: usize,
     /// Heun steps of the teacher sampler: reference samples of a toy network teacher, and the
@@ -99,6 +102,7 @@ impl Default for EvalConfig {
     fn default() -> Self {
         Self {
             every: 100,
+            early: true,
             samples: 4096,
             teacher_steps: 18,
             teacher_metrics: false,
@@ -184,6 +188,14 @@ impl RunConfig {
 pub const MAX_EVAL_SAMPLES: usize = 1_000_000;
 
 impl EvalConfig {
+    /// Whether the EMA generator is evaluated after iteration `step` (the end of a run is
+    /// evaluated whatever this says).
+    pub fn is_due(&self, step: u64) -> bool {
+        let early = self.every / 10;
+        step.is_multiple_of(self.every)
+            || (self.early && early > 0 && step < self.every && step.is_multiple_of(early))
+    }
+
     /// Checks ranges; the key is relative to `[eval]`.
     pub fn validate(&self) -> Result<(), ValidationError> {
         // Two samples at least: a covariance needs two.

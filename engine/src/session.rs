@@ -219,7 +219,7 @@ impl Engine {
                 continue;
             }
             let eval = &run.config().eval;
-            if step % eval.every == 0 {
+            if eval.is_due(step) {
                 let snapshot = eval.snapshot_every > 0 && step % eval.snapshot_every == 0;
                 self.evaluate(&mut run, snapshot);
             }

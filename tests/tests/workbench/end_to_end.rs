@@ -73,6 +73,10 @@ fn default_preset_improves_exact_inception_score_in_200_iterations() {
     session.shutdown();
     let first = evals.first().expect("initial evaluation");
     let last = evals.last().expect("final evaluation");
+    // Ten times as often in the first interval (`eval.early`), where the curves move most.
+    let steps: Vec<u64> = evals.iter().map(|e| e.0).collect();
+    let want: Vec<u64> = (0..10).map(|k| 10 * k).chain([100, 200]).collect();
+    assert_eq!(steps, want);
     assert_eq!(first.0, 0);
     assert_eq!(last.0, 200);
     let (is0, is1) = (first.1.is.expect("exact IS"), last.1.is.expect("exact IS"));

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use sim_engine::config::RunConfig;
+use sim_engine::config::{EvalConfig, RunConfig};
 
 fn presets_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../presets"))
@@ -94,4 +94,24 @@ fn image_presets_pair_image_data_with_a_network_teacher() {
         // The paper's t* and σ distributions are kept; only batch and lr are scaled.
         assert_eq!(config.distill.t_star, 2.5, "{name}");
     }
+}
+
+/// `eval.early`: ten times as often before the first `eval.every`, then every `eval.every`; off,
+/// or with `every < 10`, only the multiples of `every`.
+#[test]
+fn evaluations_are_denser_in_the_first_interval() {
+    let due = |eval: &EvalConfig| -> Vec<u64> { (0..=300).filter(|&s| eval.is_due(s)).collect() };
+    let eval = EvalConfig::default();
+    let want: Vec<u64> = (0..10).map(|k| 10 * k).chain([100, 200, 300]).collect();
+    assert_eq!(due(&eval), want);
+    let late = EvalConfig {
+        early: false,
+        ..EvalConfig::default()
+    };
+    assert_eq!(due(&late), [0, 100, 200, 300]);
+    let short = EvalConfig {
+        every: 5,
+        ..EvalConfig::default()
+    };
+    assert_eq!(due(&short).len(), 61);
 }
