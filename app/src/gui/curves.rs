@@ -1,5 +1,6 @@
 //! Live curves (egui_plot): IS, and mode coverage and FD (raw 2-D) for toys or FID for images,
-//! losses, gradient norms and it/s; x = iteration or wall time; log-y toggle; hover read-outs;
+//! losses, gradient norms and it/s; x = iteration or wall time, linked across the plots with a
+//! shared hover cursor (double-click resets a view); log-y toggle; hover read-outs;
 //! tweak markers; the teacher's own FID / IS as a dashed level line; the per-iteration curves
 //! smoothed (debiased EMA) over their raw values drawn faint. Plots of a world no shown run
 //! belongs to are left out.
@@ -223,6 +224,8 @@ fn plot(
             .width(width)
             .height(height)
             .link_axis(link, [true, false])
+            // Hovering one plot draws the same iteration's cursor on all of them.
+            .link_cursor(link, [true, false])
             // Iteration labels fit closer than egui_plot's default 60 pt apart.
             .custom_x_axes(vec![AxisHints::new_x().label_spacing(32.0..=48.0)])
             .allow_scroll(false)
