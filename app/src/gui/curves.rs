@@ -2,14 +2,15 @@
 //! losses, gradient norms and it/s; x = iteration or wall time, linked across the plots with a
 //! shared hover cursor (double-click resets a view); log-y toggle; hover read-outs;
 //! tweak markers; the teacher's own FID / IS as a dashed level line; the per-iteration curves
-//! smoothed (debiased EMA) over their raw values drawn faint. Plots of a world no shown run
-//! belongs to are left out.
+//! smoothed (debiased EMA) over their raw values drawn faint; long curves min/max downsampled.
+//! Plots of a world no shown run belongs to are left out.
 
 use eframe::egui::{self, Color32, Rect};
 use egui_plot::{
     AxisHints, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Text, VLine,
 };
 
+use super::downsample::min_max;
 use super::settings::{Settings, XAxis};
 use super::smoothing::debiased_ema;
 use sim_engine::data::DataConfig;
@@ -20,7 +21,7 @@ use super::store::{RunRecord, RunStore, inception};
 /// A curve's plot points.
 type Curve = Vec<[f64; 2]>;
 
-/// Most points drawn per curve (longer series are strided).
+/// Most points drawn per curve (longer series are downsampled to their extremes).
 const MAX_POINTS: usize = 1500;
 
 /// The runs a plot is about.
@@ -269,11 +270,9 @@ fn plot(
                     0.0
                 };
                 let points = |values: &[(u64, f64, f64)], ys: &[f64]| -> Curve {
-                    let stride = values.len().div_ceil(MAX_POINTS).max(1);
-                    values
+                    let all: Curve = values
                         .iter()
                         .zip(ys)
-                        .step_by(stride)
                         .filter(|&(_, &v)| v.is_finite() && (!log || v > 0.0))
                         .map(|(&(step, wall_s, _), &v)| {
                             [
@@ -281,7 +280,8 @@ fn plot(
                                 if log { v.log10() } else { v },
                             ]
                         })
-                        .collect()
+                        .collect();
+                    min_max(&all, MAX_POINTS)
                 };
                 // (drawn, raw underneath when smoothed) per run.
                 let curves: Vec<(Curve, Option<Curve>)> = runs

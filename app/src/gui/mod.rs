@@ -3,6 +3,7 @@
 
 mod actions;
 mod curves;
+mod downsample;
 mod experiment;
 mod export;
 mod formula;
