@@ -37,6 +37,10 @@ pub enum Action {
     SetBackend(BackendChoice),
     /// Replace the edited config by a preset file.
     LoadPreset(PathBuf),
+    /// Put the edited config on the clipboard as a preset (TOML), to share as text.
+    CopyPreset,
+    /// Replace the edited config by a preset given as text (pasted).
+    PastePreset(String),
     /// Ask for a preset file to open (dialog).
     OpenPresetDialog,
     /// Ask where to save the edited config as a preset (dialog).
@@ -118,6 +122,20 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             Ok(config) => {
                 app.config = config;
                 app.store.notice = Some(format!("loaded {}", path.display()));
+            }
+            Err(e) => app.error = Some(e.to_string()),
+        },
+        Action::CopyPreset => {
+            ctx.copy_text(app.config.to_toml());
+            app.store.notice = Some(format!(
+                "copied {} as a preset (TOML): paste it into another workbench or a .toml file",
+                app.config.name
+            ));
+        }
+        Action::PastePreset(text) => match RunConfig::parse(&text, "the pasted preset", &[]) {
+            Ok(config) => {
+                app.store.notice = Some(format!("pasted preset {}", config.name));
+                app.config = config;
             }
             Err(e) => app.error = Some(e.to_string()),
         },

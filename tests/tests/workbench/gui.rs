@@ -347,3 +347,36 @@ fn the_refresh_picker_starts_on_auto_and_sets_the_redraw_interval() {
     h.step();
     assert_eq!(h.state().store().refresh(), Duration::from_millis(5000));
 }
+
+/// The experiment as one string: "Copy preset" puts the draft on the clipboard, a pasted preset
+/// replaces the draft, and a malformed one is refused with the place of the error, the draft
+/// kept.
+#[test]
+fn a_preset_string_is_copied_and_pasted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_label("Copy preset").click();
+    h.step();
+    let notice = h.state().store().notice.clone().unwrap_or_default();
+    assert!(notice.contains("copied"), "{notice}");
+
+    let mut shared = h.state().config().clone();
+    shared.name = "shared-by-a-friend".into();
+    shared.distill.lr_generator = 3e-4;
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .apply(Action::PastePreset(shared.to_toml()), &ctx);
+    assert_eq!(*h.state().config(), shared);
+
+    h.state_mut().apply(
+        Action::PastePreset("[distill]\nbatch = \"big\"\n".into()),
+        &ctx,
+    );
+    let error = h.state().error().expect("an error").to_owned();
+    assert!(
+        error.contains("pasted preset") && error.contains("batch"),
+        "{error}"
+    );
+    assert_eq!(*h.state().config(), shared);
+}

@@ -110,4 +110,31 @@ fn presets_row(ui: &mut egui::Ui, config: &RunConfig, presets: &[PathBuf], out: 
         }
     });
     ui.data_mut(|d| d.insert_temp(id, typed));
+    // The whole experiment as one string: copy it to share, paste one to use it.
+    let id = egui::Id::unique("pasted-preset");
+    let mut pasted: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
+    ui.horizontal(|ui| {
+        if ui
+            .button("Copy preset")
+            .on_hover_text("copy these settings to the clipboard as a preset (TOML text)")
+            .clicked()
+        {
+            out.push(Action::CopyPreset);
+        }
+        if ui
+            .add_enabled(!pasted.trim().is_empty(), egui::Button::new("Use pasted"))
+            .on_hover_text("replace these settings by the preset pasted below")
+            .clicked()
+        {
+            out.push(Action::PastePreset(std::mem::take(&mut pasted)));
+        }
+    });
+    ui.add(
+        egui::TextEdit::multiline(&mut pasted)
+            .hint_text("paste a preset (TOML) here")
+            .desired_rows(1)
+            .desired_width(f32::INFINITY),
+    )
+    .on_hover_text("pasted preset");
+    ui.data_mut(|d| d.insert_temp(id, pasted));
 }
