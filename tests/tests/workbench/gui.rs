@@ -380,3 +380,25 @@ fn a_preset_string_is_copied_and_pasted() {
     );
     assert_eq!(*h.state().config(), shared);
 }
+
+/// Every experiment control says what it is in the paper's words: hovering the distance picker
+/// shows its equation and what it does.
+#[test]
+fn hovering_a_setting_tells_what_it_is_in_the_papers_words() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_label("distance d").hover();
+    for _ in 0..40 {
+        h.step();
+        if h.query_by_label_contains("(Eq. 3.7)").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        h.query_by_label_contains("Pseudo-Huber (Eq. 3.8) normalises the update")
+            .is_some(),
+        "no tooltip on the distance picker"
+    );
+}

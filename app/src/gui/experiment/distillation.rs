@@ -8,6 +8,7 @@ use sim_engine::distill::distance::Distance;
 use sim_engine::distill::objective::{Objective, Weighting};
 use sim_engine::protocol::Tweak;
 
+use super::about;
 use super::widgets::{committed, keep, lr_ui, sigma_ui};
 use crate::gui::actions::Action;
 
@@ -36,9 +37,13 @@ pub(super) fn ui(ui: &mut egui::Ui, distill: &DistillConfig) -> Vec<Action> {
                 Objective::DiffInstruct,
                 "Diff-Instruct (KL)",
             );
-        });
+        })
+        .response
+        .on_hover_text(about::OBJECTIVE);
     if let Objective::Sid { alpha } = &mut objective {
-        let r = ui.add(egui::Slider::new(alpha, 0.0..=2.0).text("SiD α"));
+        let r = ui
+            .add(egui::Slider::new(alpha, 0.0..=2.0).text("SiD α"))
+            .on_hover_text(about::SID_ALPHA);
         if committed(&r) {
             out.push(Action::Tweak(Tweak::Objective(objective)));
         }
@@ -82,7 +87,9 @@ pub(super) fn ui(ui: &mut egui::Ui, distill: &DistillConfig) -> Vec<Action> {
                         .to_owned();
                     ui.selectable_value(&mut distance, option, name);
                 }
-            });
+            })
+            .response
+            .on_hover_text(about::DISTANCE);
         let changed_kind = std::mem::discriminant(&distance) != std::mem::discriminant(&d.distance);
         let param = match &mut distance {
             Distance::PseudoHuber { c } => Some(
@@ -90,34 +97,39 @@ pub(super) fn ui(ui: &mut egui::Ui, distill: &DistillConfig) -> Vec<Action> {
                     egui::Slider::new(c, 1e-4..=10.0)
                         .logarithmic(true)
                         .text("c"),
-                ),
+                )
+                .on_hover_text(about::PSEUDO_HUBER_C),
             ),
             Distance::Huber { delta } => Some(
                 ui.add(
                     egui::Slider::new(delta, 1e-4..=10.0)
                         .logarithmic(true)
                         .text("δ"),
-                ),
+                )
+                .on_hover_text(about::HUBER_DELTA),
             ),
             Distance::AlphaPower { alpha } => Some(
                 ui.add(
                     egui::Slider::new(alpha, 2..=8)
                         .step_by(2.0)
                         .text("α (even)"),
-                ),
+                )
+                .on_hover_text(about::POWER_ALPHA),
             ),
             Distance::ExpPower { alpha, beta } => {
                 ui.add(
                     egui::Slider::new(alpha, 2..=8)
                         .step_by(2.0)
                         .text("α (even)"),
-                );
+                )
+                .on_hover_text(about::POWER_ALPHA);
                 Some(
                     ui.add(
                         egui::Slider::new(beta, 1e-3..=10.0)
                             .logarithmic(true)
                             .text("β"),
-                    ),
+                    )
+                    .on_hover_text(about::EXP_BETA),
                 )
             }
             Distance::L2 | Distance::L1 => None,
@@ -137,26 +149,40 @@ pub(super) fn ui(ui: &mut egui::Ui, distill: &DistillConfig) -> Vec<Action> {
         .show_ui(ui, |ui| {
             ui.selectable_value(&mut weighting, Weighting::NoWeight, "nowgt (w = 1)");
             ui.selectable_value(&mut weighting, Weighting::Sid, "sidwgt (SiD)");
-        });
+        })
+        .response
+        .on_hover_text(about::WEIGHTING);
     if weighting != d.weighting {
         out.push(Action::Tweak(Tweak::Weighting(weighting)));
         d.weighting = weighting;
     }
 
-    if let Some(s) = sigma_ui(ui, "σ for θ (p_G)", &mut d.generator_sigma) {
+    if let Some(s) = sigma_ui(
+        ui,
+        "σ for θ (p_G)",
+        about::SIGMA_GENERATOR,
+        &mut d.generator_sigma,
+    ) {
         out.push(Action::Tweak(Tweak::GeneratorSigma(s)));
     }
-    if let Some(s) = sigma_ui(ui, "σ for ψ", &mut d.fake_sigma) {
+    if let Some(s) = sigma_ui(ui, "σ for ψ", about::SIGMA_FAKE, &mut d.fake_sigma) {
         out.push(Action::Tweak(Tweak::FakeSigma(s)));
     }
 
-    if let Some(v) = lr_ui(ui, "lr θ (generator)", &mut d.lr_generator) {
+    if let Some(v) = lr_ui(
+        ui,
+        "lr θ (generator)",
+        about::LR_GENERATOR,
+        &mut d.lr_generator,
+    ) {
         out.push(Action::Tweak(Tweak::LrGenerator(v)));
     }
-    if let Some(v) = lr_ui(ui, "lr ψ (fake denoiser)", &mut d.lr_fake) {
+    if let Some(v) = lr_ui(ui, "lr ψ (fake denoiser)", about::LR_FAKE, &mut d.lr_fake) {
         out.push(Action::Tweak(Tweak::LrFake(v)));
     }
-    let r = ui.add(egui::Slider::new(&mut d.k_fake, 1..=10).text("k_ψ (fake steps per θ step)"));
+    let r = ui
+        .add(egui::Slider::new(&mut d.k_fake, 1..=10).text("k_ψ (fake steps per θ step)"))
+        .on_hover_text(about::K_FAKE);
     if committed(&r) {
         out.push(Action::Tweak(Tweak::KFake(d.k_fake)));
     }

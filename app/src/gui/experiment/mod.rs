@@ -5,6 +5,7 @@
 //! `Action::Tweak`s; restart-only settings are edited on a copy, returned as one
 //! `Action::EditDraft`. The draft changes only where actions are applied.
 
+mod about;
 mod data;
 mod distillation;
 mod run_settings;

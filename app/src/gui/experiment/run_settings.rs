@@ -6,6 +6,7 @@ use sim_engine::config::RunConfig;
 use sim_engine::data::DataConfig;
 use sim_engine::device::BackendChoice;
 
+use super::about;
 use super::widgets::restart_section;
 use crate::gui::actions::Action;
 
@@ -32,40 +33,48 @@ pub(super) fn ui(
             egui::Slider::new(&mut d.batch, 16..=8192)
                 .logarithmic(true)
                 .text("batch"),
-        );
+        )
+        .on_hover_text(about::BATCH);
         ui.add(
             egui::Slider::new(&mut d.t_star, 0.1..=80.0)
                 .logarithmic(true)
                 .text("t*"),
-        );
+        )
+        .on_hover_text(about::T_STAR);
         ui.add(
             egui::Slider::new(&mut d.ema_half_life_kimg, 0.1..=500.0)
                 .logarithmic(true)
                 .text("EMA half-life (kimg)"),
-        );
+        )
+        .on_hover_text(about::EMA);
         ui.horizontal(|ui| {
             ui.add(egui::DragValue::new(&mut config.seed).range(0..=u32::MAX as u64))
-                .labelled_by(ui.label("seed").id);
+                .labelled_by(ui.label("seed").id)
+                .on_hover_text(about::SEED);
         });
         ui.add(
             egui::Slider::new(&mut config.iterations, 10..=100_000)
                 .logarithmic(true)
                 .text("iterations"),
-        );
+        )
+        .on_hover_text(about::ITERATIONS);
         // Image runs copy the teacher's U-Net: its shape is the teacher file's.
         if !matches!(config.data, DataConfig::Image(_)) {
             ui.add(
                 egui::Slider::new(&mut config.net.width, 8..=512)
                     .logarithmic(true)
                     .text("net width"),
-            );
-            ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"));
+            )
+            .on_hover_text(about::NET_SHAPE);
+            ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"))
+                .on_hover_text(about::NET_SHAPE);
         }
         ui.add(
             egui::Slider::new(&mut config.eval.every, 10..=2000)
                 .logarithmic(true)
                 .text("evaluate every"),
-        );
+        )
+        .on_hover_text(about::EVAL_EVERY);
         let mut chosen = backend;
         egui::ComboBox::from_label("backend")
             .selected_text(backend_name(chosen))

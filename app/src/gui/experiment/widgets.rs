@@ -32,6 +32,7 @@ pub(super) fn path_edit(ui: &mut egui::Ui, path: &mut PathBuf, what: &str) {
 pub(super) fn sigma_ui(
     ui: &mut egui::Ui,
     label: &str,
+    about: &str,
     sigma: &mut SigmaDistribution,
 ) -> Option<SigmaDistribution> {
     let mut committed_change = false;
@@ -53,7 +54,9 @@ pub(super) fn sigma_ui(
                     committed_change = true;
                 }
             }
-        });
+        })
+        .response
+        .on_hover_text(about);
     match sigma {
         SigmaDistribution::LogNormal { p_mean, p_std } => {
             ui.horizontal(|ui| {
@@ -79,12 +82,14 @@ pub(super) fn sigma_ui(
 }
 
 /// A learning rate: logarithmic slider plus numeric entry; returns it when committed.
-pub(super) fn lr_ui(ui: &mut egui::Ui, label: &str, lr: &mut f64) -> Option<f64> {
-    let slider = ui.add(
-        egui::Slider::new(lr, 1e-6..=1e-1)
-            .logarithmic(true)
-            .text(label),
-    );
+pub(super) fn lr_ui(ui: &mut egui::Ui, label: &str, about: &str, lr: &mut f64) -> Option<f64> {
+    let slider = ui
+        .add(
+            egui::Slider::new(lr, 1e-6..=1e-1)
+                .logarithmic(true)
+                .text(label),
+        )
+        .on_hover_text(about);
     let entry = ui
         .add(
             egui::DragValue::new(lr)
