@@ -72,3 +72,12 @@ pub const NET_SHAPE: &str = "The MLP's hidden width and depth of a 2-D run's net
 
 pub const EVAL_EVERY: &str = "Evaluate the EMA generator every this many iterations (and ten \
     times as often before the first, eval.early): IS, mode coverage and FD, or FID and IS.";
+
+pub const DATA: &str = "The data the teacher models. The mixtures (ring, grid, any list of \
+    components) have an exact teacher: their score is known in closed form, so the student is \
+    judged against the truth. The shapes and image sets need a network teacher. Applies on \
+    restart.";
+
+pub const TEACHER: &str = "The teacher q whose score the student matches. Exact: the mixture's \
+    closed-form denoiser D_q(x; σ) (B.3). Network: a trained denoiser loaded from a file (a \
+    toy MLP fitted by the workbench, or an image U-Net).";

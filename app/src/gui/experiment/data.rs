@@ -11,6 +11,7 @@ use sim_engine::data::images::{ImageSource, Split};
 use sim_engine::data::toy::ToyData;
 use sim_engine::teacher::TeacherConfig;
 
+use super::about;
 use super::widgets::path_edit;
 use crate::gui::actions::Action;
 
@@ -74,7 +75,9 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
                     config.data = option;
                 }
             }
-        });
+        })
+        .response
+        .on_hover_text(about::DATA);
     match &mut config.data {
         DataConfig::Toy(ToyData::Ring { modes, radius, std }) => {
             ui.add(egui::Slider::new(modes, 1..=32).text("modes"));
@@ -134,6 +137,7 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
         if exact {
             if ui
                 .radio(config.teacher == TeacherConfig::Exact, "exact mixture")
+                .on_hover_text(about::TEACHER)
                 .clicked()
             {
                 config.teacher = TeacherConfig::Exact;
@@ -148,6 +152,7 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
                 matches!(config.teacher, TeacherConfig::Network { .. }),
                 "network",
             )
+            .on_hover_text(about::TEACHER)
             .clicked()
             && config.teacher == TeacherConfig::Exact
         {
