@@ -231,8 +231,6 @@ impl eframe::App for WorkbenchApp {
                         &self.store,
                         &self.presets,
                     ));
-                    ui.separator();
-                    formula::ui(ui, &self.config);
                 });
             });
         egui::Panel::right("runs")

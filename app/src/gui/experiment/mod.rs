@@ -1,5 +1,6 @@
 //! The experiment panel: preset, data and teacher (`data`), the live distillation settings
-//! (`distillation`), and the settings that apply on restart (`run_settings`).
+//! (`distillation`) with the generator loss they make (`formula`), and the settings that apply
+//! on restart (`run_settings`).
 //!
 //! One edit path: the panel reads the draft config and returns `Action`s. Live settings return
 //! `Action::Tweak`s; restart-only settings are edited on a copy, returned as one
@@ -18,6 +19,7 @@ use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
 
 use super::actions::Action;
+use super::formula;
 use super::store::RunStore;
 use widgets::restart_section;
 
@@ -51,6 +53,9 @@ pub fn ui(
     ui.separator();
     ui.strong("Distillation (live)");
     out.extend(distillation::ui(ui, &config.distill));
+    // The loss these settings make, next to them (at the panel's foot it was cut off).
+    ui.add_space(4.0);
+    formula::ui(ui, config);
     ui.separator();
     run_settings::ui(ui, &mut edited, running.as_ref(), backend, &mut out);
     if edited != *config {
