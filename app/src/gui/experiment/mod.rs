@@ -21,7 +21,7 @@ use sim_engine::device::BackendChoice;
 use super::actions::Action;
 use super::formula;
 use super::store::RunStore;
-use widgets::restart_section;
+use widgets::{kept_text, restart_section};
 
 /// Draws the panel for the draft `config`; `backend` is the next run's.
 pub fn ui(
@@ -99,48 +99,50 @@ fn presets_row(ui: &mut egui::Ui, config: &RunConfig, presets: &[PathBuf], out: 
         }
     });
     // Typed path: works where no file-dialog portal exists.
-    let id = egui::Id::unique("typed-preset-path");
-    let mut typed: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
-    ui.horizontal(|ui| {
+    kept_text(ui, "typed-preset-path", |ui, typed| {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(typed)
+                    .hint_text("path/to/preset.toml")
+                    .desired_width(150.0),
+            )
+            .on_hover_text("preset path");
+            if ui.button("Load").clicked() && !typed.is_empty() {
+                out.push(Action::LoadPreset(PathBuf::from(&*typed)));
+            }
+            if ui.button("Save").clicked() && !typed.is_empty() {
+                out.push(Action::SavePreset(PathBuf::from(&*typed)));
+            }
+        });
+    });
+    preset_string_row(ui, out);
+}
+
+/// The whole experiment as one string: copy it to share, paste one to use it.
+fn preset_string_row(ui: &mut egui::Ui, out: &mut Vec<Action>) {
+    kept_text(ui, "pasted-preset", |ui, pasted| {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Copy preset")
+                .on_hover_text("copy these settings to the clipboard as a preset (TOML text)")
+                .clicked()
+            {
+                out.push(Action::CopyPreset);
+            }
+            if ui
+                .add_enabled(!pasted.trim().is_empty(), egui::Button::new("Use pasted"))
+                .on_hover_text("replace these settings by the preset pasted below")
+                .clicked()
+            {
+                out.push(Action::PastePreset(std::mem::take(pasted)));
+            }
+        });
         ui.add(
-            egui::TextEdit::singleline(&mut typed)
-                .hint_text("path/to/preset.toml")
-                .desired_width(150.0),
+            egui::TextEdit::multiline(pasted)
+                .hint_text("paste a preset (TOML) here")
+                .desired_rows(1)
+                .desired_width(f32::INFINITY),
         )
-        .on_hover_text("preset path");
-        if ui.button("Load").clicked() && !typed.is_empty() {
-            out.push(Action::LoadPreset(PathBuf::from(&typed)));
-        }
-        if ui.button("Save").clicked() && !typed.is_empty() {
-            out.push(Action::SavePreset(PathBuf::from(&typed)));
-        }
+        .on_hover_text("pasted preset");
     });
-    ui.data_mut(|d| d.insert_temp(id, typed));
-    // The whole experiment as one string: copy it to share, paste one to use it.
-    let id = egui::Id::unique("pasted-preset");
-    let mut pasted: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
-    ui.horizontal(|ui| {
-        if ui
-            .button("Copy preset")
-            .on_hover_text("copy these settings to the clipboard as a preset (TOML text)")
-            .clicked()
-        {
-            out.push(Action::CopyPreset);
-        }
-        if ui
-            .add_enabled(!pasted.trim().is_empty(), egui::Button::new("Use pasted"))
-            .on_hover_text("replace these settings by the preset pasted below")
-            .clicked()
-        {
-            out.push(Action::PastePreset(std::mem::take(&mut pasted)));
-        }
-    });
-    ui.add(
-        egui::TextEdit::multiline(&mut pasted)
-            .hint_text("paste a preset (TOML) here")
-            .desired_rows(1)
-            .desired_width(f32::INFINITY),
-    )
-    .on_hover_text("pasted preset");
-    ui.data_mut(|d| d.insert_temp(id, pasted));
 }

@@ -20,6 +20,19 @@ pub(super) fn keep(current: Distance, option: Distance) -> Distance {
     }
 }
 
+/// Runs `body` on a text that the panel keeps between frames (egui's temporary memory, under
+/// `salt`): what the user typed into a box that no config field holds.
+pub(super) fn kept_text(
+    ui: &mut egui::Ui,
+    salt: &str,
+    body: impl FnOnce(&mut egui::Ui, &mut String),
+) {
+    let id = egui::Id::unique(salt);
+    let mut text: String = ui.data_mut(|d| d.get_temp(id).unwrap_or_default());
+    body(ui, &mut text);
+    ui.data_mut(|d| d.insert_temp(id, text));
+}
+
 /// A one-line editor of a path.
 pub(super) fn path_edit(ui: &mut egui::Ui, path: &mut PathBuf, what: &str) {
     let mut text = path.display().to_string();
