@@ -369,6 +369,20 @@ fn a_preset_string_is_copied_and_pasted() {
         .apply(Action::PastePreset(shared.to_toml()), &ctx);
     assert_eq!(*h.state().config(), shared);
 
+    // Typed into the box and used by its button, as a user would.
+    let mut typed = shared.clone();
+    typed.name = "typed-into-the-box".into();
+    h.get_by_role(Role::MultilineTextInput).click();
+    h.step();
+    h.get_by_role(Role::MultilineTextInput)
+        .type_text(&typed.to_toml());
+    h.step();
+    h.get_by_label("Use pasted").click();
+    h.step();
+    assert_eq!(*h.state().config(), typed);
+    h.state_mut()
+        .apply(Action::PastePreset(shared.to_toml()), &ctx);
+
     h.state_mut().apply(
         Action::PastePreset("[distill]\nbatch = \"big\"\n".into()),
         &ctx,
