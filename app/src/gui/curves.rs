@@ -213,6 +213,41 @@ fn plot(
 ) {
     let log = settings.log_y && series.loggable;
     let wall = settings.x_axis == XAxis::WallTime;
+    let smoothing = if series.smoothable {
+        settings.smoothing
+    } else {
+        0.0
+    };
+    let points = |values: &[(u64, f64, f64)], ys: &[f64]| -> Curve {
+        let all: Curve = values
+            .iter()
+            .zip(ys)
+            .filter(|&(_, &v)| v.is_finite() && (!log || v > 0.0))
+            .map(|(&(step, wall_s, _), &v)| {
+                [
+                    if wall { wall_s } else { step as f64 },
+                    if log { v.log10() } else { v },
+                ]
+            })
+            .collect();
+        min_max(&all, MAX_POINTS)
+    };
+    // (drawn, raw underneath when smoothed) per run.
+    let curves: Vec<(Curve, Option<Curve>)> = runs
+        .iter()
+        .map(|run| {
+            let values = (series.values)(run);
+            let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
+            if smoothing > 0.0 {
+                let smooth = debiased_ema(&raw, smoothing);
+                (points(&values, &smooth), Some(points(&values, &raw)))
+            } else {
+                (points(&values, &raw), None)
+            }
+        })
+        .collect();
+    // A lone value (the first iteration) spans no width: egui_plot would make a plot of it invalid.
+    let [thin_x, thin_y] = thin_extents(curves.iter().flat_map(|(drawn, _)| drawn));
     ui.vertical(|ui| {
         ui.small(if log {
             format!("{title} (log₁₀)")
@@ -221,8 +256,14 @@ fn plot(
         });
         // No legend in the plot, where it covered the curves' newest values: the runs panel is
         // the legend (each run's colour, and a tick that shows or hides it); hover names a run.
-        Plot::new(series.title)
-            .width(width)
+        let mut plot = Plot::new(series.title);
+        if let Some([lo, hi]) = thin_x {
+            plot = plot.include_x(lo).include_x(hi);
+        }
+        if let Some([lo, hi]) = thin_y {
+            plot = plot.include_y(lo).include_y(hi);
+        }
+        plot.width(width)
             .height(height)
             .link_axis(link, [true, false])
             // Hovering one plot draws the same iteration's cursor on all of them.
@@ -264,39 +305,6 @@ fn plot(
                 })
             })
             .show(ui, |plot_ui| {
-                let smoothing = if series.smoothable {
-                    settings.smoothing
-                } else {
-                    0.0
-                };
-                let points = |values: &[(u64, f64, f64)], ys: &[f64]| -> Curve {
-                    let all: Curve = values
-                        .iter()
-                        .zip(ys)
-                        .filter(|&(_, &v)| v.is_finite() && (!log || v > 0.0))
-                        .map(|(&(step, wall_s, _), &v)| {
-                            [
-                                if wall { wall_s } else { step as f64 },
-                                if log { v.log10() } else { v },
-                            ]
-                        })
-                        .collect();
-                    min_max(&all, MAX_POINTS)
-                };
-                // (drawn, raw underneath when smoothed) per run.
-                let curves: Vec<(Curve, Option<Curve>)> = runs
-                    .iter()
-                    .map(|run| {
-                        let values = (series.values)(run);
-                        let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
-                        if smoothing > 0.0 {
-                            let smooth = debiased_ema(&raw, smoothing);
-                            (points(&values, &smooth), Some(points(&values, &raw)))
-                        } else {
-                            (points(&values, &raw), None)
-                        }
-                    })
-                    .collect();
                 // Marker labels sit at the top of the data (not of the view: that would creep).
                 let top = curves
                     .iter()
@@ -359,6 +367,26 @@ fn plot(
     });
 }
 
+/// For each axis whose `points` span (almost) no extent, a range around them to show instead:
+/// one unit on x (an iteration, a second), ±5 % of the value on y (one unit about zero).
+/// Without it one point, or two that differ in the last bit, make egui_plot's bounds invalid.
+fn thin_extents<'a>(points: impl Iterator<Item = &'a [f64; 2]>) -> [Option<[f64; 2]>; 2] {
+    let mut range = [[f64::INFINITY, f64::NEG_INFINITY]; 2];
+    for p in points {
+        for (r, v) in range.iter_mut().zip(p) {
+            *r = [r[0].min(*v), r[1].max(*v)];
+        }
+    }
+    let pad = |[lo, hi]: [f64; 2], half: fn(f64) -> f64| {
+        let c = 0.5 * (lo + hi);
+        (lo <= hi && hi - lo <= 1e-9 * c.abs()).then(|| [c - half(c), c + half(c)])
+    };
+    [
+        pad(range[0], |_| 0.5),
+        pad(range[1], |c| if c == 0.0 { 0.5 } else { 0.05 * c.abs() }),
+    ]
+}
+
 /// A hover value: 4 significant digits, in plain notation where that stays short.
 fn readout(y: f64) -> String {
     if y == 0.0 {
@@ -373,7 +401,21 @@ fn readout(y: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::readout;
+    use super::{readout, thin_extents};
+
+    #[test]
+    fn a_lone_point_gets_a_range_on_both_axes_and_a_curve_keeps_its_own() {
+        // The first iteration's loss, smoothed and raw a bit apart (what broke egui_plot).
+        let lone = [[1.0, 0.0560293048620224], [1.0, 0.05602930486202241]];
+        let [x, y] = thin_extents(lone.iter());
+        assert_eq!(x, Some([0.5, 1.5]));
+        let [lo, hi] = y.expect("a thin y range");
+        assert!((lo - 0.95 * 0.05602930486202241).abs() < 1e-12 && hi > lo);
+        assert_eq!(thin_extents([[0.0, 0.0]].iter())[1], Some([-0.5, 0.5]));
+        let curve = [[1.0, 0.2], [2.0, 0.1]];
+        assert_eq!(thin_extents(curve.iter()), [None, None]);
+        assert_eq!(thin_extents([].iter()), [None, None]);
+    }
 
     #[test]
     fn readouts_keep_four_significant_digits() {
