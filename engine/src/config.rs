@@ -96,6 +96,9 @@ pub struct EvalConfig {
     pub classifier: Option<PathBuf>,
     /// Write a sample snapshot (PNG) every this many iterations; 0 = only at the end.
     pub snapshot_every: u64,
+    /// Read the diagnostics of the generator phase (docs/algorithm.md §7) every this many
+    /// iterations, from the iteration's own tensors; 0 = never.
+    pub diagnostics_every: u64,
 }
 
 impl Default for EvalConfig {
@@ -108,6 +111,7 @@ impl Default for EvalConfig {
             teacher_metrics: false,
             classifier: None,
             snapshot_every: 500,
+            diagnostics_every: 50,
         }
     }
 }
@@ -194,6 +198,11 @@ impl EvalConfig {
         let early = self.every / 10;
         step.is_multiple_of(self.every)
             || (self.early && early > 0 && step < self.every && step.is_multiple_of(early))
+    }
+
+    /// Whether iteration `step` (counted from 1) reads the generator phase's diagnostics.
+    pub fn diagnoses(&self, step: u64) -> bool {
+        self.diagnostics_every > 0 && step.is_multiple_of(self.diagnostics_every)
     }
 
     /// Checks ranges; the key is relative to `[eval]`.

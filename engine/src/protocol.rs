@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::diffusion::sigma::SigmaDistribution;
 use crate::distill::config::DistillConfig;
+use crate::distill::diagnostics::Diagnostics;
 use crate::distill::distance::Distance;
 use crate::distill::iteration::IterationStats;
 use crate::distill::objective::{Objective, Weighting};
@@ -214,6 +215,13 @@ pub enum Event {
     Samples(SampleView),
     /// A score field asked for by `Command::ScoreField`.
     ScoreField(ScoreField),
+    /// The diagnostics of the generator phase of iteration `step` (`eval.diagnostics_every`).
+    Diagnostics {
+        /// Iterations done.
+        step: u64,
+        /// What it showed.
+        diagnostics: Box<Diagnostics>,
+    },
     /// A tweak took effect before iteration `step`.
     Applied {
         /// First iteration that uses the new setting.

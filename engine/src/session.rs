@@ -207,6 +207,12 @@ impl Engine {
                 it_per_s: meter.tick(step),
                 stats: stats.clone(),
             });
+            if let Some(diagnostics) = run.take_diagnostics() {
+                self.emit(Event::Diagnostics {
+                    step,
+                    diagnostics: Box::new(diagnostics),
+                });
+            }
             if let Some(reason) = divergence(&stats, run.config().checkpoint.divergence_limit) {
                 control.running = false;
                 control.diverged = true;

@@ -10,6 +10,7 @@ use eframe::egui::{self, Color32};
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
 use sim_engine::diffusion::sampler::Integrator;
+use sim_engine::distill::diagnostics::Diagnostics;
 use sim_engine::distill::iteration::IterationStats;
 use sim_engine::metrics::Metrics;
 use sim_engine::protocol::{Command, Event, SampleView, ScoreField};
@@ -148,6 +149,9 @@ pub struct History {
     pub samples: Option<SampleView>,
     /// Latest score field.
     pub score_field: Option<ScoreField>,
+    /// Latest diagnostics of the generator phase and their iteration (from a run folder: the
+    /// σ bins only).
+    pub diagnostics: Option<(u64, Diagnostics)>,
     /// Messages (checkpoints, refused tweaks).
     pub log: Vec<String>,
 }
@@ -267,6 +271,9 @@ impl RunRecord {
                 self.history.samples = Some(view);
             }
             Event::ScoreField(field) => self.history.score_field = Some(field),
+            Event::Diagnostics { step, diagnostics } => {
+                self.history.diagnostics = Some((step, *diagnostics));
+            }
             Event::Applied { step, tweak } => {
                 tweak.apply(&mut self.engine.config.distill).ok();
                 self.history.markers.push(Marker {
@@ -372,6 +379,13 @@ impl RunRecord {
                 }),
                 MetricsLine::TeacherEval { metrics, nfe, .. } => {
                     record.engine.teacher = Some(TeacherScore { metrics, nfe });
+                }
+                MetricsLine::Diagnostics { step, bins } => {
+                    let diagnostics = Diagnostics {
+                        bins,
+                        ..Diagnostics::default()
+                    };
+                    record.history.diagnostics = Some((step, diagnostics));
                 }
                 MetricsLine::Tweak { step, label, .. } => {
                     // A tweak line has no wall time of its own: the iteration before it has.

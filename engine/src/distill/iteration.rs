@@ -7,8 +7,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::config::DistillConfig;
+use super::diagnostics::{Diagnostics, PhaseTensors, probe};
 use super::net::DistillNet;
-use super::objective::{GeneratorTerms, generator_loss};
+use super::objective::{GeneratorTerms, generator_loss, sample_weight};
 use crate::diffusion::denoiser::LabelledDenoiser;
 use crate::diffusion::loss::denoising_loss;
 use crate::optim::adam::Adam;
@@ -128,6 +129,8 @@ pub fn draw_labels(
 }
 
 /// Runs iteration `step` of a run seeded with `seed`. Deterministic in (`seed`, `step`, state).
+/// With `probe_rows`, also the diagnostics of its generator phase ([`probe`]), with that many
+/// sample rows; they change nothing of the iteration.
 ///
 /// A class-conditional network (`classes() > 0`) gets labels `y` drawn per sample and per phase
 /// ([`Stream::FakeLabels`], [`Stream::GeneratorLabels`]); within a phase the same `y` goes to
@@ -139,7 +142,8 @@ pub fn iteration<N: DistillNet>(
     seed: u64,
     step: u64,
     device: &Device,
-) -> IterationStats {
+    probe_rows: Option<usize>,
+) -> (IterationStats, Option<Diagnostics>) {
     let mut stats = IterationStats::default();
     let dim = nets.generator.dim();
     let classes = nets.generator.classes();
@@ -172,13 +176,23 @@ pub fn iteration<N: DistillNet>(
     let labels = draw_labels(seed, step, Stream::GeneratorLabels, b, classes, device);
     let (z, t_star) = latents(&mut rng, b, dim, config.t_star, device);
     let x0 = nets.generator.denoise_labelled(z, t_star, labels.clone());
-    let (x_t, sigma) = diffuse(&mut rng, x0.clone(), config.generator_sigma);
+    // The loss is differentiated in two backward passes that give the same numbers as one: to
+    // the generator's output as a leaf (∂L/∂x_0, which the diagnostics read), then from there
+    // into θ through the generator alone.
+    let x0_leaf = x0.clone().detach().require_grad();
+    let (x_t, sigma) = diffuse(&mut rng, x0_leaf.clone(), config.generator_sigma);
     let frozen_fake = nets.fake_denoiser.clone().no_grad();
     let terms = GeneratorTerms {
         fake: frozen_fake.denoise_labelled(x_t.clone(), sigma.clone(), labels.clone()),
-        teacher: teacher.denoise_labelled(x_t, sigma, labels),
-        x0,
+        teacher: teacher.denoise_labelled(x_t, sigma.clone(), labels),
+        x0: x0_leaf.clone(),
     };
+    // What the diagnostics read, kept before the loss consumes the terms.
+    let kept = probe_rows.map(|rows| {
+        let [x0, fake, teacher] =
+            [&terms.x0, &terms.fake, &terms.teacher].map(|t| t.clone().inner());
+        (rows, sigma.inner(), x0, fake, teacher)
+    });
     let per_sample = generator_loss(
         &config.objective,
         &config.distance,
@@ -209,8 +223,12 @@ pub fn iteration<N: DistillNet>(
     } else {
         f64::from(loss_value)
     };
+    let grad_x0 = x0_leaf
+        .grad(&loss.backward())
+        .unwrap_or_else(|| x0_leaf.zeros_like().inner());
     let generator = &nets.generator;
-    let mut grads = GradientsParams::from_grads(loss.backward(), generator);
+    let mut grads =
+        GradientsParams::from_grads(x0.mul(grad_x0.clone()).sum().backward(), generator);
     let (bad, norm) = sanitize_grads(generator, &mut grads);
     stats.sanitized_grads += bad;
     stats.grad_norm_generator = norm;
@@ -220,7 +238,18 @@ pub fn iteration<N: DistillNet>(
 
     let beta = ema_beta(b, config.ema_half_life_kimg);
     nets.ema = ema_update(nets.ema.clone(), &nets.generator, beta);
-    stats
+    let diagnostics = kept.map(|(rows, sigma, x0, fake, teacher)| {
+        let tensors = PhaseTensors {
+            weight: sample_weight(config.weighting, &x0, &teacher),
+            sigma,
+            x0,
+            fake,
+            teacher,
+            grad_x0,
+        };
+        probe(&config.objective, &config.distance, tensors, rows)
+    });
+    (stats, diagnostics)
 }
 
 #[cfg(test)]
@@ -272,7 +301,7 @@ mod tests {
         let (seed, step) = (3, 5);
         let generator0 = nets.generator.clone();
         let fake0 = nets.fake_denoiser.clone();
-        let stats = iteration(&mut nets, &teacher, &config, seed, step, &device);
+        let (stats, _) = iteration(&mut nets, &teacher, &config, seed, step, &device, None);
         assert!(stats.loss_generator.is_finite() && stats.loss_fake.is_finite());
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (1.0 + b.abs());
 

@@ -4,6 +4,7 @@
 //! parameters by path) is `crate::optim`.
 
 pub mod config;
+pub mod diagnostics;
 pub mod distance;
 pub mod iteration;
 pub mod net;

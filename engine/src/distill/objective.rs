@@ -85,6 +85,26 @@ pub struct GeneratorTerms {
     pub teacher: Tensor<2>,
 }
 
+/// The weighting `w(σ)` per sample, `[batch, 1]` and without gradient; `None` for `w = 1`.
+pub fn sample_weight(
+    weighting: Weighting,
+    x0: &Tensor<2>,
+    teacher: &Tensor<2>,
+) -> Option<Tensor<2>> {
+    match weighting {
+        Weighting::NoWeight => None,
+        Weighting::Sid => Some(
+            x0.clone()
+                .sub(teacher.clone())
+                .abs()
+                .mean_dim(1)
+                .clamp_min(1e-5)
+                .recip()
+                .detach(),
+        ),
+    }
+}
+
 /// Per-sample generator loss, `[batch, 1]`.
 ///
 /// `detach_dprime` stops the gradient through `d'(y)`: a real bug, kept only so `gradcheck` can
@@ -97,18 +117,7 @@ pub fn generator_loss(
     detach_dprime: bool,
 ) -> Tensor<2> {
     let GeneratorTerms { x0, fake, teacher } = terms;
-    let weight = match weighting {
-        Weighting::NoWeight => None,
-        Weighting::Sid => Some(
-            x0.clone()
-                .sub(teacher.clone())
-                .abs()
-                .mean_dim(1)
-                .clamp_min(1e-5)
-                .recip()
-                .detach(),
-        ),
-    };
+    let weight = sample_weight(weighting, &x0, &teacher);
     let loss = match *objective {
         // (3.7) in denoiser space (B.13): L = −⟨d'(y), D_ψ − x_0⟩.
         Objective::Sim => {

@@ -11,6 +11,7 @@ use burn::module::Module;
 use super::{World, networks, save_networks};
 use crate::config::RunConfig;
 use crate::data::images::ImageSource;
+use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::error::{ConfigError, EngineError, Result};
 use crate::limits;
@@ -26,6 +27,9 @@ use crate::tensor::one_hot;
 
 /// Images per row of the view grid (and rows of an unconditional one).
 const VIEW_COLUMNS: usize = 10;
+
+/// Samples of a diagnosed generator batch shown as images (teacher, ψ, `d'(y)`).
+const PROBE_ROWS: usize = 8;
 
 /// The networks of an image run, its teacher, and what their samples are judged against.
 #[derive(Debug)]
@@ -252,7 +256,13 @@ impl ImageWorld {
 }
 
 impl World for ImageWorld {
-    fn step(&mut self, config: &RunConfig, step: u64, device: &Device) -> IterationStats {
+    fn step(
+        &mut self,
+        config: &RunConfig,
+        step: u64,
+        device: &Device,
+        probe: bool,
+    ) -> (IterationStats, Option<Diagnostics>) {
         iteration(
             &mut self.nets,
             &self.teacher.net,
@@ -260,6 +270,7 @@ impl World for ImageWorld {
             config.seed,
             step,
             device,
+            probe.then_some(PROBE_ROWS),
         )
     }
 

@@ -6,7 +6,8 @@
 //! - `"iteration"`: `step`, `wall_s` and the iteration's [`IterationStats`];
 //! - `"eval"`: `step`, `wall_s` and the EMA generator's [`Metrics`];
 //! - `"teacher_eval"`: `step`, `teacher_steps`, `nfe` and the teacher's [`Metrics`];
-//! - `"tweak"`: `step` (the first iteration that uses it), the `tweak` and its `label`.
+//! - `"tweak"`: `step` (the first iteration that uses it), the `tweak` and its `label`;
+//! - `"diagnostics"`: `step` and the generator phase's σ `bins` ([`SigmaBin`]).
 //!
 //! Run folders written before the event tag was on every line have iteration lines without
 //! `event`; they read as `"iteration"`.
@@ -15,6 +16,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::distill::diagnostics::SigmaBin;
 use crate::distill::iteration::IterationStats;
 use crate::error::{EngineError, Result};
 use crate::metrics::Metrics;
@@ -67,6 +69,13 @@ pub enum MetricsLine {
         /// Its short label ("lr θ = 1.0e-3").
         label: String,
     },
+    /// The diagnostics of an iteration's generator phase, by σ bin.
+    Diagnostics {
+        /// Iterations done.
+        step: u64,
+        /// Its σ bins, lowest σ first.
+        bins: Vec<SigmaBin>,
+    },
 }
 
 impl MetricsLine {
@@ -76,7 +85,8 @@ impl MetricsLine {
             Self::Iteration { step, .. }
             | Self::Eval { step, .. }
             | Self::TeacherEval { step, .. }
-            | Self::Tweak { step, .. } => *step,
+            | Self::Tweak { step, .. }
+            | Self::Diagnostics { step, .. } => *step,
         }
     }
 
@@ -172,6 +182,18 @@ mod tests {
                 tweak: Tweak::LrGenerator(1e-3),
                 label: Tweak::LrGenerator(1e-3).label(),
             },
+            MetricsLine::Diagnostics {
+                step: 2,
+                bins: vec![SigmaBin {
+                    sigma_min: 0.5,
+                    sigma_max: 2.0,
+                    samples: 4,
+                    mean_norm_y: 0.25,
+                    mean_weight: 3.5,
+                    clipped: 0.0,
+                    grad_share: 1.0,
+                }],
+            },
         ]
     }
 
@@ -224,6 +246,7 @@ mod tests {
                 MetricsLine::Iteration { .. } => "iteration",
                 MetricsLine::Eval { .. } => "eval",
                 MetricsLine::TeacherEval { .. } => "teacher_eval",
+                MetricsLine::Diagnostics { .. } => "diagnostics",
                 MetricsLine::Tweak { .. } => "tweak",
             })
             .collect();

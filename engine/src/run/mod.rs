@@ -25,6 +25,7 @@ use self::toy::ToyWorld;
 use crate::config::RunConfig;
 use crate::device::{BackendChoice, SelectedDevice, select};
 use crate::diffusion::sampler::Integrator;
+use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks};
 use crate::distill::net::DistillNet;
 use crate::error::{EngineError, Result};
@@ -51,8 +52,15 @@ pub struct RunOptions {
 /// The networks of a run, its teacher and what their samples are judged against: the part of
 /// a run that depends on its data. [`Run`] drives it the same way for toys and images.
 trait World: std::fmt::Debug + Send {
-    /// Iteration `step` of the distillation (`crate::distill::iteration`).
-    fn step(&mut self, config: &RunConfig, step: u64, device: &Device) -> IterationStats;
+    /// Iteration `step` of the distillation (`crate::distill::iteration`), and with `probe` the
+    /// diagnostics of its generator phase.
+    fn step(
+        &mut self,
+        config: &RunConfig,
+        step: u64,
+        device: &Device,
+        probe: bool,
+    ) -> (IterationStats, Option<Diagnostics>);
 
     /// The EMA generator's scores on `eval.samples` seeded latents (the same every time).
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics>;
@@ -106,6 +114,8 @@ pub struct Run {
     teacher_metrics: Option<Metrics>,
     /// The latest evaluation, so the final one is not logged twice.
     last_eval: Option<(u64, Metrics, SampleView)>,
+    /// The diagnostics of the latest iteration, when it read them (`eval.diagnostics_every`).
+    diagnostics: Option<Diagnostics>,
 }
 
 impl Run {
@@ -241,6 +251,7 @@ impl Run {
             teacher_view: None,
             teacher_metrics: None,
             last_eval: None,
+            diagnostics: None,
         }
     }
 
@@ -301,10 +312,15 @@ impl Run {
         }
     }
 
-    /// Runs one iteration and logs it to `metrics.jsonl`.
+    /// Runs one iteration and logs it to `metrics.jsonl`, with its diagnostics' σ bins when it
+    /// read them ([`Run::take_diagnostics`]).
     pub fn step(&mut self) -> Result<IterationStats> {
-        let mut iteration = || self.world.step(&self.config, self.step, &self.device);
-        let stats = if self.on_cpu {
+        let probe = self.config.eval.diagnoses(self.step + 1);
+        let mut iteration = || {
+            self.world
+                .step(&self.config, self.step, &self.device, probe)
+        };
+        let (stats, diagnostics) = if self.on_cpu {
             warm(iteration)
         } else {
             iteration()
@@ -317,8 +333,21 @@ impl Run {
                 stats: stats.clone(),
             }
             .append(dir)?;
+            if let Some(diagnostics) = &diagnostics {
+                MetricsLine::Diagnostics {
+                    step: self.step,
+                    bins: diagnostics.bins.clone(),
+                }
+                .append(dir)?;
+            }
         }
+        self.diagnostics = diagnostics;
         Ok(stats)
+    }
+
+    /// The diagnostics of the latest iteration, once, if it read them.
+    pub fn take_diagnostics(&mut self) -> Option<Diagnostics> {
+        self.diagnostics.take()
     }
 
     /// Evaluates the EMA generator on `eval.samples` seeded latents (the same every time), and

@@ -9,6 +9,7 @@ use crate::config::RunConfig;
 use crate::data::toy::GaussianMixture;
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::sampler::{Integrator, sample};
+use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::error::{EngineError, Result};
 use crate::metrics::{Gaussian, Metrics, toy_metrics};
@@ -129,7 +130,13 @@ fn start_shape(config: &RunConfig, teacher: &Teacher, device: &Device) -> MlpDen
 }
 
 impl World for ToyWorld {
-    fn step(&mut self, config: &RunConfig, step: u64, device: &Device) -> IterationStats {
+    fn step(
+        &mut self,
+        config: &RunConfig,
+        step: u64,
+        device: &Device,
+        probe: bool,
+    ) -> (IterationStats, Option<Diagnostics>) {
         iteration(
             &mut self.nets,
             &self.teacher,
@@ -137,6 +144,7 @@ impl World for ToyWorld {
             config.seed,
             step,
             device,
+            probe.then_some(0),
         )
     }
 

@@ -86,6 +86,26 @@ fn conditional_run(dir: &Path) -> Run {
     Run::start(config(&teacher, &[]), &options, &mut |_, _| {}).expect("image run starts")
 }
 
+/// A diagnosed image iteration shows its first samples (all 4 of the batch) as rows of 8×8.
+#[test]
+fn an_image_iteration_shows_its_samples_in_the_diagnostics() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let teacher = tiny_teacher(tmp.path(), 0);
+    let config = config(&teacher, &["eval.diagnostics_every=1"]);
+    let mut run = Run::start(config, &options(None), &mut |_, _| {}).expect("image run starts");
+    run.step().expect("step");
+    let d = run.take_diagnostics().expect("diagnostics");
+    let rows = d.rows.expect("image rows");
+    assert_eq!((rows.count, rows.sigma.len()), (4, 4));
+    for part in [&rows.x0, &rows.teacher, &rows.fake, &rows.d_prime] {
+        assert_eq!(part.len(), 4 * 64);
+        assert!(part.iter().all(|v| v.is_finite()));
+    }
+    let sigma: Vec<f32> = d.samples.iter().map(|s| s.sigma).collect();
+    assert_eq!(rows.sigma, sigma);
+    assert_eq!(d.bins.len(), 1);
+}
+
 fn finite(stats: &IterationStats) -> bool {
     [
         stats.loss_generator,
@@ -107,6 +127,10 @@ fn conditional_image_run_steps_evaluates_and_draws_grids() {
         assert!(stats.grad_norm_generator > 0.0 && stats.grad_norm_fake > 0.0);
         assert_eq!((stats.dropped_samples, stats.sanitized_grads), (0, 0));
     }
+    assert!(
+        run.take_diagnostics().is_none(),
+        "diagnostics every 50 iterations"
+    );
     let (metrics, view) = run.evaluate().expect("evaluate");
     let Metrics::Image(m) = &metrics else {
         panic!("an image run reports image metrics: {metrics:?}");

@@ -1,6 +1,7 @@
 //! The integration tests, one module a concern, in one test binary: each binary links Burn,
 //! wgpu and eframe, so one binary instead of seven saves six links of a large executable.
 
+mod diagnostics;
 mod end_to_end;
 mod gradcheck;
 mod gui;
