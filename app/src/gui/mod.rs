@@ -3,6 +3,7 @@
 
 mod actions;
 mod curves;
+mod diagnostics;
 mod downsample;
 mod experiment;
 mod export;
@@ -28,6 +29,7 @@ use sim_engine::device::BackendChoice;
 use painter::Painter;
 
 pub use actions::Action;
+pub use diagnostics::weight_text;
 pub use settings::Settings;
 pub use store::{RunRecord, RunStatus, RunStore};
 

@@ -1,4 +1,4 @@
-//! Samples: the teacher (Heun, N steps) next to the student (one step) on the same noise — for
+//! Samples (or, switched, the diagnostics of `diagnostics`): the teacher (Heun, N steps) next to the student (one step) on the same noise — for
 //! 2-D data a scatter with density shading, the exact mixture's component contours and an
 //! optional score field; for images, grids on the same noise and labels (one row per class).
 
@@ -25,7 +25,25 @@ pub fn ui(
     let mut out = Vec::new();
     let run = store.active();
     ui.horizontal(|ui| {
-        ui.strong("Samples");
+        ui.selectable_value(
+            &mut settings.diagnostics,
+            false,
+            egui::RichText::new("Samples").strong(),
+        )
+        .on_hover_text("teacher and one-step student samples on the same noise");
+        ui.selectable_value(
+            &mut settings.diagnostics,
+            true,
+            egui::RichText::new("Diagnostics").strong(),
+        )
+        .on_hover_text(
+            "what the distance does to each sample of the generator phase: |y| = |D_ψ - D_q|, \
+                 the weight of its update and its share of the gradient, by σ",
+        );
+        ui.separator();
+        if settings.diagnostics {
+            return;
+        }
         let r =
             ui.add(egui::Slider::new(&mut settings.view_steps, 1..=64).text("teacher Heun steps"));
         if r.drag_stopped() || (r.changed() && !r.dragged()) {
@@ -40,6 +58,13 @@ pub fn ui(
             .checkbox(&mut settings.score_field, "score field")
             .on_hover_text("teacher (grey) and fake-denoiser ψ (orange) scores at σ")
             .changed();
+        if settings.score_field {
+            ui.checkbox(&mut settings.score_difference, "ψ - teacher")
+                .on_hover_text(
+                    "over the student: the difference of the two scores, (D_ψ - D_q)/σ², \
+                     which the generator's update follows (red, scaled to its largest arrow)",
+                );
+        }
         let mut ask = toggled;
         if settings.score_field {
             let r = ui.add(
@@ -57,6 +82,15 @@ pub fn ui(
             });
         }
     });
+    if settings.diagnostics {
+        let side = (ui.available_width() / 2.0 - 12.0)
+            .min(ui.available_height() - 60.0)
+            .max(120.0);
+        egui::ScrollArea::vertical()
+            .id_salt("diagnostics")
+            .show(ui, |ui| super::diagnostics::ui(ui, run, side));
+        return out;
+    }
     let Some(run) = run else {
         ui.label("Start a run to see teacher and student samples.");
         return out;
@@ -113,8 +147,7 @@ pub fn ui(
                 &view.teacher,
                 palette::TEACHER,
                 mixture.as_ref(),
-                field,
-                true,
+                field.map(|f| (f, Arrows::Teacher)),
             );
         });
         ui.vertical(|ui| {
@@ -129,8 +162,14 @@ pub fn ui(
                 &view.student,
                 run.color,
                 mixture.as_ref(),
-                field,
-                false,
+                field.map(|f| {
+                    let arrows = if settings.score_difference {
+                        Arrows::Difference
+                    } else {
+                        Arrows::Fake
+                    };
+                    (f, arrows)
+                }),
             );
         });
     });
@@ -145,8 +184,7 @@ fn scatter(
     points: &[f32],
     color: Color32,
     mixture: Option<&sim_engine::data::toy::GaussianMixture>,
-    field: Option<&ScoreField>,
-    teacher_side: bool,
+    field: Option<(&ScoreField, Arrows)>,
 ) {
     let (response, painter) = ui.allocate_painter(vec2(side, side), Sense::hover());
     let rect = response.rect;
@@ -199,8 +237,8 @@ fn scatter(
             painter.circle_filled(at, 1.3, color);
         }
     }
-    if let Some(f) = field {
-        arrows(&painter, f, &to_screen, rect, teacher_side);
+    if let Some((f, which)) = field {
+        arrows(&painter, f, &to_screen, rect, which);
     }
     painter.rect_stroke(
         rect,
@@ -210,27 +248,47 @@ fn scatter(
     );
 }
 
-/// Score arrows: teacher on the teacher side, fake denoiser ψ on the student side; lengths
-/// normalised by the largest teacher score so both sides share one scale.
+/// Which score a panel's arrows show.
+#[derive(Clone, Copy, PartialEq)]
+enum Arrows {
+    /// The teacher's `(D_q − x)/σ²`.
+    Teacher,
+    /// The fake denoiser's `(D_ψ − x)/σ²`.
+    Fake,
+    /// ψ's minus the teacher's, `(D_ψ − D_q)/σ²`: what the generator's update follows.
+    Difference,
+}
+
+/// Score arrows: teacher and ψ normalised by the largest teacher score so both sides share one
+/// scale; the difference, far shorter, by its own largest arrow.
 fn arrows(
     painter: &egui::Painter,
     field: &ScoreField,
     to_screen: &dyn Fn(f32, f32) -> Pos2,
     rect: Rect,
-    teacher_side: bool,
+    which: Arrows,
 ) {
-    let scores = if teacher_side {
+    let scores: Vec<f32> = match which {
+        Arrows::Teacher => field.teacher.clone(),
+        Arrows::Fake => field.fake.clone(),
+        Arrows::Difference => field
+            .fake
+            .iter()
+            .zip(&field.teacher)
+            .map(|(f, t)| f - t)
+            .collect(),
+    };
+    let color = match which {
+        Arrows::Teacher => Color32::from_gray(90),
+        Arrows::Fake => palette::FAKE,
+        Arrows::Difference => palette::ERROR,
+    };
+    let scale = if which == Arrows::Difference {
+        &scores
+    } else {
         &field.teacher
-    } else {
-        &field.fake
     };
-    let color = if teacher_side {
-        Color32::from_gray(90)
-    } else {
-        palette::FAKE
-    };
-    let max = field
-        .teacher
+    let max = scale
         .chunks_exact(2)
         .map(|v| v[0].hypot(v[1]))
         .fold(1e-12f32, f32::max);
@@ -247,7 +305,7 @@ fn arrows(
 
 /// An image grid: rows of `columns` tiles, pixels mapped from [−1, 1] to 0..255, drawn as a
 /// texture `side` points wide (nearest-neighbour, so 8×8 digits stay crisp).
-fn grid(
+pub(super) fn grid(
     ui: &mut egui::Ui,
     name: &str,
     pixels: &[f32],

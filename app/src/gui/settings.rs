@@ -26,8 +26,12 @@ pub struct Settings {
     /// Weight on the past of the per-iteration curves' debiased EMA (`smoothing::debiased_ema`);
     /// 0 draws them raw.
     pub smoothing: f64,
+    /// The top panel shows the generator phase's diagnostics instead of the samples.
+    pub diagnostics: bool,
     /// Show the score-field arrows over the samples.
     pub score_field: bool,
+    /// Over the student: the difference ψ − teacher of the score field instead of ψ's own.
+    pub score_difference: bool,
     /// σ of the score field.
     pub score_sigma: f64,
     /// Teacher Heun steps in the samples view.
@@ -44,7 +48,9 @@ impl Default for Settings {
             x_axis: XAxis::Iteration,
             log_y: true,
             smoothing: 0.6,
+            diagnostics: false,
             score_field: false,
+            score_difference: false,
             score_sigma: 0.3,
             view_steps: 18,
             redraw_ms: None,

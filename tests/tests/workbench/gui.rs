@@ -12,7 +12,7 @@ use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
 use sim_engine::distill::objective::Weighting;
 use sim_engine::protocol::Tweak;
-use sim_workbench::gui::{Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp};
+use sim_workbench::gui::{Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp, weight_text};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -415,4 +415,84 @@ fn hovering_a_setting_tells_what_it_is_in_the_papers_words() {
             .is_some(),
         "no tooltip on the distance picker"
     );
+}
+
+/// The diagnostics view of a run shows its σ bins with the weights of its distance:
+/// pseudo-Huber's fall where |y| is large, L2's are 2 in every bin.
+#[test]
+fn the_diagnostics_view_shows_weights_that_follow_the_distance() {
+    for (distance, pseudo_huber) in [
+        ("{ kind = \"pseudo_huber\", c = 0.03 }", true),
+        ("{ kind = \"l2\" }", false),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = RunConfig::load(
+            &repo().join("presets/default.toml"),
+            &[
+                "eval.samples=1000".into(),
+                "eval.every=10".into(),
+                "eval.diagnostics_every=5".into(),
+                "iterations=1000000".into(),
+                format!("distill.distance={distance}"),
+            ],
+        )
+        .expect("default preset");
+        let mut h = harness_with(tmp.path(), config);
+        press_start(&mut h);
+        h.get_by_label("Diagnostics").click();
+        wait_until(&mut h, "diagnostics", |a| {
+            a.store()
+                .active()
+                .is_some_and(|r| r.history.diagnostics.is_some())
+        });
+        h.get_by_label("Pause").click();
+        h.step();
+        h.step();
+        let bins = h
+            .state()
+            .store()
+            .active()
+            .and_then(|r| r.history.diagnostics.clone())
+            .expect("diagnostics")
+            .1
+            .bins;
+        assert_eq!(bins.len(), 8);
+        step_until_shown(&mut h, "share of gradient");
+        // Every bin's weight is on screen as the view writes it.
+        for bin in &bins {
+            let shown = weight_text(bin.mean_weight);
+            assert!(
+                h.query_all_by_label(&shown).count() > 0,
+                "weight {shown} not shown"
+            );
+        }
+        let by_norm = |pick_max: bool| {
+            let cmp = |a: &&sim_engine::distill::diagnostics::SigmaBin,
+                       b: &&sim_engine::distill::diagnostics::SigmaBin| {
+                a.mean_norm_y.total_cmp(&b.mean_norm_y)
+            };
+            let bin = if pick_max {
+                bins.iter().max_by(cmp)
+            } else {
+                bins.iter().min_by(cmp)
+            };
+            bin.expect("a bin").mean_weight
+        };
+        let weights: Vec<f64> = bins.iter().map(|b| b.mean_weight).collect();
+        let (lowest, highest) = weights
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &w| (l.min(w), h.max(w)));
+        if pseudo_huber {
+            // The bin of the largest |y| has the smallest weight, that of the smallest |y| the largest.
+            assert_eq!(by_norm(true), lowest, "{bins:?}");
+            assert_eq!(by_norm(false), highest, "{bins:?}");
+            assert!(highest > 2.0 * lowest, "{weights:?}");
+        } else {
+            assert!(
+                weights.iter().all(|w| (w - 2.0).abs() < 1e-5),
+                "{weights:?}"
+            );
+            assert_eq!(h.query_all_by_label("2.000").count(), 8);
+        }
+    }
 }
