@@ -79,7 +79,7 @@ pub fn ui(ui: &mut egui::Ui, run: Option<&RunRecord>, side: f32) {
     ui.small(weight_meaning(&distill.objective, &distill.distance));
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| table(ui, &diagnostics.bins));
-        ui.separator();
+        ui.add_space(16.0);
         if !diagnostics.samples.is_empty() {
             ui.vertical(|ui| {
                 ui.small("each sample: weight against |y| (log-log), by σ (blue low, red high)");
@@ -89,7 +89,7 @@ pub fn ui(ui: &mut egui::Ui, run: Option<&RunRecord>, side: f32) {
     });
     if let (Some(rows), Some(shape)) = (&diagnostics.rows, image_shape(run)) {
         ui.separator();
-        images(ui, rows, shape, side);
+        images(ui, rows, shape);
     }
 }
 
@@ -156,12 +156,29 @@ fn scatter(
             (l.min(y), h.max(y))
         });
     Plot::new("diagnostic-scatter")
-        .width(side.max(160.0))
-        .height((side * 0.7).max(120.0))
+        .width(side.clamp(160.0, 320.0))
+        .height((side * 0.55).clamp(120.0, 190.0))
         .allow_scroll(false)
         .x_axis_label("log10 |y|")
         .y_axis_label("log10 weight")
+        .x_axis_formatter(|mark, _| format!("{:.1}", mark.value))
+        .y_axis_formatter(|mark, _| format!("{:.1}", mark.value))
         .show(ui, |plot_ui| {
+            // The distance's curve first, under the samples.
+            if let (Objective::Sim, true) = (objective, lo.is_finite() && hi.is_finite()) {
+                let curve: Vec<[f64; 2]> = (0..=60)
+                    .filter_map(|i| {
+                        let y = 10f64.powf(lo + (hi - lo) * f64::from(i) / 60.0);
+                        let w = distance_weight(distance, y)?;
+                        Some([y.log10(), w.log10()])
+                    })
+                    .collect();
+                plot_ui.line(
+                    Line::new("the distance's weight", PlotPoints::from(curve))
+                        .color(palette::TEACHER)
+                        .width(1.0),
+                );
+            }
             // Eight colour groups from low σ (blue) to high σ (red).
             for (k, chunk) in ranked.chunks(n.div_ceil(8)).enumerate() {
                 let t = k as f32 / 7.0;
@@ -175,20 +192,6 @@ fn scatter(
                     Points::new("", PlotPoints::from(points))
                         .radius(2.0)
                         .color(color),
-                );
-            }
-            if let (Objective::Sim, true) = (objective, lo.is_finite() && hi.is_finite()) {
-                let curve: Vec<[f64; 2]> = (0..=60)
-                    .filter_map(|i| {
-                        let y = 10f64.powf(lo + (hi - lo) * f64::from(i) / 60.0);
-                        let w = distance_weight(distance, y)?;
-                        Some([y.log10(), w.log10()])
-                    })
-                    .collect();
-                plot_ui.line(
-                    Line::new("the distance's weight", PlotPoints::from(curve))
-                        .color(palette::TEACHER)
-                        .width(1.0),
                 );
             }
         });
@@ -213,9 +216,8 @@ fn images(
     ui: &mut egui::Ui,
     rows: &sim_engine::distill::diagnostics::ProbeRows,
     shape: [usize; 3],
-    side: f32,
 ) {
-    let sigmas: Vec<String> = rows.sigma.iter().map(|s| format!("{s:.2}")).collect();
+    let sigmas: Vec<String> = rows.sigma.iter().map(|s| format!("{s:.3}")).collect();
     ui.small(format!(
         "the first {} samples of the batch, σ = {}",
         rows.count,
@@ -223,17 +225,20 @@ fn images(
     ));
     let peak = rows.d_prime.iter().fold(1e-12f32, |m, v| m.max(v.abs()));
     let d_prime: Vec<f32> = rows.d_prime.iter().map(|v| v / peak).collect();
-    let width = (side * 2.0).min(ui.available_width() - 120.0).max(160.0);
-    egui::Grid::new("diagnostic-images").show(ui, |ui| {
+    // The four side by side, each a grid of two rows.
+    let columns = rows.count.div_ceil(2).max(1);
+    let width = ((ui.available_width() - 48.0) / 4.0).clamp(80.0, 260.0);
+    ui.horizontal_top(|ui| {
         for (name, pixels) in [
             ("x_0 = g_θ(z)", &rows.x0),
-            ("teacher D_q", &rows.teacher),
-            ("ψ D_ψ", &rows.fake),
+            ("teacher D_q(x_t; σ)", &rows.teacher),
+            ("ψ D_ψ(x_t; σ)", &rows.fake),
             ("d'(y), scaled", &d_prime),
         ] {
-            ui.label(name);
-            grid(ui, name, pixels, shape, rows.count, width);
-            ui.end_row();
+            ui.vertical(|ui| {
+                ui.small(name);
+                grid(ui, name, pixels, shape, columns, width);
+            });
         }
     });
 }
