@@ -496,3 +496,103 @@ fn the_diagnostics_view_shows_weights_that_follow_the_distance() {
         }
     }
 }
+
+/// A target drawn on the canvas (two clicks, a stroke, a click that makes a mode heavier)
+/// becomes an exact mixture in the draft; saved as a preset and loaded back, it is the same.
+#[test]
+fn a_drawn_target_is_saved_and_reloaded_as_the_same_mixture() {
+    use eframe::egui::{Event, Modifiers, PointerButton, Pos2};
+    use sim_engine::data::DataConfig;
+    use sim_engine::data::toy::ToyData;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    h.get_by_role_and_label(Role::ComboBox, "data").click();
+    step_until_shown(&mut h, "draw your own");
+    h.get_by_label("draw your own (mixture)").click();
+    h.step();
+    h.step();
+    h.get_by_label("Clear").click();
+    h.step();
+    let rect = h.get_by_label("target canvas").rect();
+    // The canvas shows [-2, 2]²: data (x, y) is at these screen points.
+    let at = |x: f32, y: f32| {
+        Pos2::new(
+            rect.left() + (x / 2.0 + 1.0) * 0.5 * rect.width(),
+            rect.top() + (1.0 - (y / 2.0 + 1.0) * 0.5) * rect.height(),
+        )
+    };
+    let press = |h: &mut Harness<'static, WorkbenchApp>, pos: Pos2, pressed: bool| {
+        h.event(Event::PointerButton {
+            pos,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::default(),
+        });
+        h.step();
+    };
+    let moved = |h: &mut Harness<'static, WorkbenchApp>, pos: Pos2| {
+        h.event(Event::PointerMoved(pos));
+        h.step();
+    };
+    for (x, y) in [(-1.0, 1.0), (1.0, 1.0)] {
+        moved(&mut h, at(x, y));
+        press(&mut h, at(x, y), true);
+        press(&mut h, at(x, y), false);
+    }
+    // A stroke from (-1, -1) to (1, -1): modes every 1.5 widths (0.12) along it.
+    moved(&mut h, at(-1.0, -1.0));
+    press(&mut h, at(-1.0, -1.0), true);
+    for i in 1..=40 {
+        moved(&mut h, at(-1.0 + 2.0 * i as f32 / 40.0, -1.0));
+    }
+    press(&mut h, at(1.0, -1.0), false);
+    // A second click on the first mode: twice the weight.
+    moved(&mut h, at(-1.0, 1.0));
+    press(&mut h, at(-1.0, 1.0), true);
+    press(&mut h, at(-1.0, 1.0), false);
+    h.step();
+    let DataConfig::Toy(ToyData::Mixture { components }) = h.state().config().data.clone() else {
+        panic!(
+            "the draft's data is a drawn mixture: {:?}",
+            h.state().config().data
+        );
+    };
+    assert!(
+        (components[0].mean[0] + 1.0).abs() < 0.05 && (components[0].mean[1] - 1.0).abs() < 0.05,
+        "{components:?}"
+    );
+    assert_eq!(components[0].weight, 2.0);
+    let stroke = components
+        .iter()
+        .filter(|c| (c.mean[1] + 1.0).abs() < 0.05)
+        .count();
+    assert!(
+        (12..=18).contains(&stroke),
+        "{stroke} modes along a stroke of 2 at 0.12 apart: {components:?}"
+    );
+    assert!(components.iter().all(|c| c.std == 0.08));
+    assert!(h.state().config().validate().is_ok());
+
+    let path = tmp.path().join("drawn.toml");
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(Action::SavePreset(path.clone()), &ctx);
+    h.step();
+    let saved = RunConfig::load(&path, &[]).expect("the saved preset loads");
+    assert_eq!(saved.data, h.state().config().data);
+    // Another data set, then the file again: the same mixture.
+    h.get_by_role_and_label(Role::ComboBox, "data").click();
+    step_until_shown(&mut h, "two moons");
+    h.get_by_label("two moons").click();
+    h.step();
+    assert!(!matches!(
+        h.state().config().data,
+        DataConfig::Toy(ToyData::Mixture { .. })
+    ));
+    h.state_mut().apply(Action::LoadPreset(path), &ctx);
+    h.step();
+    assert_eq!(
+        h.state().config().data,
+        DataConfig::Toy(ToyData::Mixture { components })
+    );
+}

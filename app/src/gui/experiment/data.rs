@@ -11,8 +11,8 @@ use sim_engine::data::images::{ImageSource, Split};
 use sim_engine::data::toy::ToyData;
 use sim_engine::teacher::TeacherConfig;
 
-use super::about;
 use super::widgets::path_edit;
+use super::{about, canvas};
 use crate::gui::actions::Action;
 
 /// Edits the data and teacher of `config` (the panel's copy of the draft).
@@ -21,8 +21,9 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
     egui::ComboBox::from_label("data")
         .selected_text(current.label())
         .show_ui(ui, |ui| {
-            let options: [DataConfig; 10] = [
+            let options: [DataConfig; 11] = [
                 ToyData::default().into(),
+                canvas::drawn_from(&current),
                 ToyData::Grid {
                     side: 5,
                     spacing: 0.5,
@@ -100,12 +101,7 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
         DataConfig::Toy(ToyData::TwoMoons { noise } | ToyData::SwissRoll { noise }) => {
             ui.add(egui::Slider::new(noise, 0.0..=0.3).text("noise"));
         }
-        DataConfig::Toy(ToyData::Mixture { components }) => {
-            ui.label(format!(
-                "custom mixture of {} components (edit the preset)",
-                components.len()
-            ));
-        }
+        DataConfig::Toy(ToyData::Mixture { components }) => canvas::ui(ui, components),
         DataConfig::Toy(ToyData::Checkerboard) => {}
         DataConfig::Image(source) => {
             match source {
@@ -181,6 +177,9 @@ fn source_name(data: &DataConfig) -> String {
         Some(ImageSource::Idx { .. }) => "IDX folder (MNIST format)".into(),
         Some(ImageSource::Cifar10 { .. }) => "CIFAR-10 folder".into(),
         Some(ImageSource::Folder { .. }) => "PNG/JPEG folder".into(),
+        None if matches!(data, DataConfig::Toy(ToyData::Mixture { .. })) => {
+            "draw your own (mixture)".into()
+        }
         _ => data.label(),
     }
 }

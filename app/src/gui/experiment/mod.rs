@@ -7,6 +7,7 @@
 //! `Action::EditDraft`. The draft changes only where actions are applied.
 
 mod about;
+mod canvas;
 mod data;
 mod distillation;
 mod run_settings;
