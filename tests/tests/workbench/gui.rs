@@ -514,6 +514,9 @@ fn a_drawn_target_is_saved_and_reloaded_as_the_same_mixture() {
     h.step();
     h.get_by_label("Clear").click();
     h.step();
+    h.step();
+    // Cleared, the target is still an exact mixture (empty, to be drawn).
+    assert_eq!(h.state().config().teacher, sim_engine::teacher::TeacherConfig::Exact);
     let rect = h.get_by_label("target canvas").rect();
     // The canvas shows [-2, 2]²: data (x, y) is at these screen points.
     let at = |x: f32, y: f32| {

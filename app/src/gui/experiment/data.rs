@@ -127,7 +127,9 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
             );
         }
     }
-    let exact = config.data.mixture().is_some();
+    // A drawn target is a mixture even while it is empty (cleared, to be drawn again).
+    let exact = config.data.mixture().is_some()
+        || matches!(config.data, DataConfig::Toy(ToyData::Mixture { .. }));
     ui.horizontal(|ui| {
         ui.label("teacher:");
         if exact {
