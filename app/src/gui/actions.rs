@@ -61,8 +61,14 @@ pub enum Action {
     Activate(usize),
     /// Open the race window.
     OpenRace,
-    /// Start these variants side by side (a race).
-    Race(Vec<(String, RunConfig)>),
+    /// Start these variants side by side (a race), each on `seeds` seeds: its own and the
+    /// next ones, the same for every variant.
+    Race {
+        /// (label, config) of each variant.
+        variants: Vec<(String, RunConfig)>,
+        /// Seeds per variant (1 to `race::MAX_SEEDS`).
+        seeds: u64,
+    },
     /// Load every run folder under the runs directory.
     LoadRuns,
     /// Teacher Heun steps in the samples view.
@@ -218,7 +224,7 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             }
         }
         Action::OpenRace => app.race.open = true,
-        Action::Race(variants) => start(app, variants),
+        Action::Race { variants, seeds } => race(app, variants, seeds),
         Action::LoadRuns => load_runs(app),
         Action::ViewSteps(n) => {
             app.settings.view_steps = n;
@@ -260,6 +266,35 @@ fn export_dir(app: &WorkbenchApp, run: &RunRecord) -> PathBuf {
 }
 
 /// Starts engines for `variants`, all running at once; the first becomes active.
+/// Starts a race: each variant on `seeds` seeds, grouped and coloured as one with more than
+/// one seed.
+fn race(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>, seeds: u64) {
+    if seeds <= 1 {
+        return start(app, variants);
+    }
+    let first = app.store.runs.len();
+    let mut runs = Vec::new();
+    for (label, config) in &variants {
+        for k in 0..seeds {
+            let mut c = config.clone();
+            c.seed = config.seed + k;
+            c.name = format!("{}-seed{}", config.name, c.seed);
+            runs.push((format!("{label} · seed {}", c.seed), c));
+        }
+    }
+    let count = runs.len();
+    start(app, runs);
+    // One colour and one group per variant.
+    let started = app.store.runs.len().saturating_sub(first);
+    if started == count {
+        for (i, run) in app.store.runs[first..].iter_mut().enumerate() {
+            let variant = i / seeds as usize;
+            run.group = Some(variants[variant].0.clone());
+            run.color = super::palette::run_color(first + variant);
+        }
+    }
+}
+
 fn start(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>) {
     let mut first = None;
     for (label, config) in variants {

@@ -7,9 +7,11 @@
 
 use eframe::egui::{self, Color32, Rect};
 use egui_plot::{
-    AxisHints, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Text, VLine,
+    AxisHints, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Polygon, Text,
+    VLine,
 };
 
+use super::band::{BandPoint, band, seed_groups};
 use super::downsample::min_max;
 use super::settings::{Settings, XAxis};
 use super::smoothing::debiased_ema;
@@ -23,6 +25,17 @@ type Curve = Vec<[f64; 2]>;
 
 /// Most points drawn per curve (longer series are downsampled to their extremes).
 const MAX_POINTS: usize = 1500;
+
+/// Most quads of a seed band.
+const BAND_QUADS: usize = 300;
+
+/// A race variant on several seeds, as drawn: its mean and the quads of its min–max band.
+struct SeedBand {
+    label: String,
+    color: Color32,
+    mean: Curve,
+    quads: Vec<[[f64; 2]; 4]>,
+}
 
 /// The runs a plot is about.
 #[derive(Clone, Copy, PartialEq)]
@@ -232,10 +245,70 @@ fn plot(
             .collect();
         min_max(&all, MAX_POINTS)
     };
-    // (drawn, raw underneath when smoothed) per run.
+    // The seeds of a race variant shown together are drawn as their mean and min–max band.
+    let groups = seed_groups(runs);
+    let banded = |run: &RunRecord| {
+        groups
+            .iter()
+            .any(|(_, members)| members.iter().any(|m| std::ptr::eq(*m, run)))
+    };
+    let bands: Vec<SeedBand> = groups
+        .iter()
+        .map(|(name, members)| {
+            let values: Vec<Vec<(u64, f64, f64)>> = members
+                .iter()
+                .map(|m| {
+                    let values = (series.values)(m);
+                    if smoothing == 0.0 {
+                        return values;
+                    }
+                    let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
+                    let smooth = debiased_ema(&raw, smoothing);
+                    values
+                        .iter()
+                        .zip(smooth)
+                        .map(|(&(step, wall_s, _), v)| (step, wall_s, v))
+                        .collect()
+                })
+                .collect();
+            let y = |v: f64| if log { v.log10() } else { v };
+            let at: Vec<(f64, BandPoint)> = band(&values)
+                .into_iter()
+                .filter(|p| !log || p.min > 0.0)
+                .map(|p| (if wall { p.wall_s } else { p.step as f64 }, p))
+                .collect();
+            let mean: Curve = at.iter().map(|(x, p)| [*x, y(p.mean)]).collect();
+            // One quad per stretch between two kept points: each is convex, as egui fills them.
+            let stride = at.len().div_ceil(BAND_QUADS).max(1);
+            let kept: Vec<&(f64, BandPoint)> = at.iter().step_by(stride).chain(at.last()).collect();
+            let quads = kept
+                .windows(2)
+                .filter(|w| w[0].0 < w[1].0)
+                .map(|w| {
+                    let ((x0, a), (x1, b)) = (w[0], w[1]);
+                    [
+                        [*x0, y(a.min)],
+                        [*x1, y(b.min)],
+                        [*x1, y(b.max)],
+                        [*x0, y(a.max)],
+                    ]
+                })
+                .collect();
+            SeedBand {
+                label: format!("{name} (mean of {} seeds)", members.len()),
+                color: members[0].color,
+                mean: min_max(&mean, MAX_POINTS),
+                quads,
+            }
+        })
+        .collect();
+    // (drawn, raw underneath when smoothed) per run; nothing for the seeds of a band.
     let curves: Vec<(Curve, Option<Curve>)> = runs
         .iter()
         .map(|run| {
+            if banded(run) {
+                return (Vec::new(), None);
+            }
             let values = (series.values)(run);
             let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
             if smoothing > 0.0 {
@@ -247,7 +320,12 @@ fn plot(
         })
         .collect();
     // A lone value (the first iteration) spans no width: egui_plot would make a plot of it invalid.
-    let [thin_x, thin_y] = thin_extents(curves.iter().flat_map(|(drawn, _)| drawn));
+    let [thin_x, thin_y] = thin_extents(
+        curves
+            .iter()
+            .flat_map(|(drawn, _)| drawn)
+            .chain(bands.iter().flat_map(|b| &b.mean)),
+    );
     ui.vertical(|ui| {
         ui.small(if log {
             format!("{title} (log₁₀)")
@@ -309,8 +387,24 @@ fn plot(
                 let top = curves
                     .iter()
                     .flat_map(|(drawn, raw)| drawn.iter().chain(raw.iter().flatten()))
+                    .chain(bands.iter().flat_map(|b| b.quads.iter().flatten()))
                     .map(|p| p[1])
                     .fold(f64::NEG_INFINITY, f64::max);
+                for band in bands {
+                    for quad in band.quads {
+                        plot_ui.polygon(
+                            Polygon::new("", PlotPoints::from(quad.to_vec()))
+                                .fill_color(band.color.gamma_multiply(0.22))
+                                .stroke(egui::Stroke::NONE)
+                                .allow_hover(false),
+                        );
+                    }
+                    plot_ui.line(
+                        Line::new(band.label, PlotPoints::from(band.mean))
+                            .color(band.color)
+                            .width(1.5),
+                    );
+                }
                 for (run, (points, raw)) in runs.iter().zip(curves) {
                     if let Some(raw) = raw {
                         // Unnamed: out of the legend and of the hover names.
@@ -320,11 +414,13 @@ fn plot(
                                 .width(1.0),
                         );
                     }
-                    plot_ui.line(
-                        Line::new(run.label.clone(), PlotPoints::from(points))
-                            .color(run.color)
-                            .width(1.5),
-                    );
+                    if !points.is_empty() {
+                        plot_ui.line(
+                            Line::new(run.label.clone(), PlotPoints::from(points))
+                                .color(run.color)
+                                .width(1.5),
+                        );
+                    }
                     let reference = run.engine.teacher.as_ref().and_then(|t| {
                         let value = series.teacher.and_then(|f| f(&t.metrics))?;
                         Some((value, t.nfe))

@@ -2,6 +2,7 @@
 //! `Action`s; actions are applied after layout; the engine is never waited on.
 
 mod actions;
+mod band;
 mod curves;
 mod diagnostics;
 mod downsample;
@@ -29,6 +30,7 @@ use sim_engine::device::BackendChoice;
 use painter::Painter;
 
 pub use actions::Action;
+pub use band::{band, seed_groups};
 pub use diagnostics::weight_text;
 pub use settings::Settings;
 pub use store::{RunRecord, RunStatus, RunStore};

@@ -1,5 +1,6 @@
-//! The race: 2–4 variants of the current config that differ in one setting, same seed, started
-//! together and overlaid — the controlled comparison.
+//! The race: 2–4 variants of the current config that differ in one setting, each on 1–5 seeds
+//! (the same seeds for every variant), started together and overlaid — the controlled
+//! comparison; with several seeds a variant is drawn as its mean and min–max band (`band`).
 
 use eframe::egui;
 use sim_engine::config::RunConfig;
@@ -28,7 +29,12 @@ pub struct RaceDialog {
     distances: [bool; 4],
     objectives: [bool; 3],
     lrs: [bool; 4],
+    /// Seeds per variant: the config's seed and the next ones.
+    seeds: u64,
 }
+
+/// Most seeds per variant.
+pub const MAX_SEEDS: u64 = 5;
 
 impl Default for RaceDialog {
     fn default() -> Self {
@@ -38,6 +44,7 @@ impl Default for RaceDialog {
             distances: [true, true, false, false],
             objectives: [true, true, true],
             lrs: [true, true, false, false],
+            seeds: 1,
         }
     }
 }
@@ -141,17 +148,26 @@ impl RaceDialog {
                     }
                 }
             }
+            ui.add(egui::Slider::new(&mut self.seeds, 1..=MAX_SEEDS).text("seeds per variant"))
+                .on_hover_text(
+                    "each variant on seeds s, s+1, … (the same for every variant): curves show \
+                     the mean with a min-max band, the runs panel the final scores as mean ± s.e.",
+                );
             let variants = self.variants(base);
             let n = variants.len();
             let ok = (2..=4).contains(&n);
             if !ok {
                 ui.label("tick 2 to 4 variants");
             }
-            if ui
-                .add_enabled(ok, egui::Button::new(format!("Start race ({n})")))
-                .clicked()
-            {
-                action = Some(Action::Race(variants));
+            let label = match self.seeds {
+                1 => format!("Start race ({n})"),
+                s => format!("Start race ({n} × {s} seeds)"),
+            };
+            if ui.add_enabled(ok, egui::Button::new(label)).clicked() {
+                action = Some(Action::Race {
+                    variants,
+                    seeds: self.seeds,
+                });
             }
         });
         if action.is_some() {

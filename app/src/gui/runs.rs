@@ -4,7 +4,8 @@
 use eframe::egui;
 
 use super::actions::Action;
-use super::store::{RunStatus, RunStore};
+use super::band::{mean_se, seed_groups};
+use super::store::{RunRecord, RunStatus, RunStore, inception};
 
 /// Draws the list; ticks and clicks come back as actions.
 pub fn ui(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
@@ -27,6 +28,20 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
         }
     });
     ui.separator();
+    let all: Vec<&RunRecord> = store.runs.iter().collect();
+    let groups = seed_groups(&all);
+    if !groups.is_empty() {
+        ui.strong("Seeds: final scores, mean ± s.e.");
+        for (name, members) in &groups {
+            ui.horizontal_wrapped(|ui| {
+                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter()
+                    .circle_filled(dot.center(), 4.5, members[0].color);
+                ui.label(seed_summary(name, members));
+            });
+        }
+        ui.separator();
+    }
     let active = store.active;
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (i, run) in store.runs.iter().enumerate() {
@@ -65,7 +80,7 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
                 .evals
                 .last()
                 .and_then(|e| {
-                    let is = super::store::inception(&e.metrics).map(|is| format!(" · IS {is:.2}"));
+                    let is = inception(&e.metrics).map(|is| format!(" · IS {is:.2}"));
                     let fid = e.metrics.image().map(|i| format!(" · FID {:.1}", i.fid));
                     is.map(|is| is + &fid.unwrap_or_default())
                 })
@@ -74,4 +89,50 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
         }
     });
     out
+}
+
+/// A variant's final scores over its seeds (each seed's latest evaluation): IS, then FID
+/// (images) or FD (toys), as mean ± standard error, with the number of seeds evaluated.
+pub fn seed_summary(name: &str, members: &[&RunRecord]) -> String {
+    let last: Vec<_> = members
+        .iter()
+        .filter_map(|m| m.history.evals.last())
+        .collect();
+    if last.is_empty() {
+        return format!("{name}: {} seeds, not evaluated yet", members.len());
+    }
+    let score = |label: &str, f: &dyn Fn(&sim_engine::metrics::Metrics) -> Option<f64>| {
+        let values: Vec<f64> = last.iter().filter_map(|e| f(&e.metrics)).collect();
+        if values.is_empty() {
+            return None;
+        }
+        let (mean, se) = mean_se(&values);
+        Some(format!("{label} {} ± {}", short(mean), short(se)))
+    };
+    let scores: Vec<String> = [
+        score("IS", &inception),
+        score("FID", &|m| m.image().map(|i| i.fid)),
+        score("FD", &|m| m.toy().map(|t| t.fd)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!(
+        "{name}: {}, {} of {} seeds",
+        scores.join(", "),
+        last.len(),
+        members.len()
+    )
+}
+
+/// Three significant digits.
+fn short(v: f64) -> String {
+    if !v.is_finite() {
+        "?".into()
+    } else if v == 0.0 || (0.01..1000.0).contains(&v.abs()) {
+        let decimals = (2 - v.abs().max(1e-300).log10().floor() as i32).clamp(0, 4) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.2e}")
+    }
 }

@@ -170,6 +170,8 @@ pub struct RunRecord {
     pub label: String,
     /// Curve colour.
     pub color: Color32,
+    /// The race variant whose seeds it is one of (drawn together as a mean and a band).
+    pub group: Option<String>,
     /// The engine, while the run is loaded.
     session: Option<Session>,
     /// What the engine reported.
@@ -185,6 +187,7 @@ impl RunRecord {
         Self {
             label,
             color,
+            group: None,
             session: None,
             engine: EngineMirror {
                 config,

@@ -12,7 +12,9 @@ use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
 use sim_engine::distill::objective::Weighting;
 use sim_engine::protocol::Tweak;
-use sim_workbench::gui::{Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp, weight_text};
+use sim_workbench::gui::{
+    Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp, band, seed_groups, weight_text,
+};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -516,7 +518,10 @@ fn a_drawn_target_is_saved_and_reloaded_as_the_same_mixture() {
     h.step();
     h.step();
     // Cleared, the target is still an exact mixture (empty, to be drawn).
-    assert_eq!(h.state().config().teacher, sim_engine::teacher::TeacherConfig::Exact);
+    assert_eq!(
+        h.state().config().teacher,
+        sim_engine::teacher::TeacherConfig::Exact
+    );
     let rect = h.get_by_label("target canvas").rect();
     // The canvas shows [-2, 2]²: data (x, y) is at these screen points.
     let at = |x: f32, y: f32| {
@@ -598,4 +603,69 @@ fn a_drawn_target_is_saved_and_reloaded_as_the_same_mixture() {
         h.state().config().data,
         DataConfig::Toy(ToyData::Mixture { components })
     );
+}
+
+/// A race of two variants on two seeds each: four runs on seeds 0 and 1, one colour per
+/// variant; the curves' band of each variant spans its seeds, and the runs panel shows the
+/// final scores as mean ± s.e. of both seeds.
+#[test]
+fn a_two_seed_race_draws_a_band_and_reports_mean_and_error() {
+    use sim_engine::distill::distance::Distance;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    let base = h.state().config().clone();
+    let mut l2 = base.clone();
+    l2.distill.distance = Distance::L2;
+    let variants = vec![
+        ("race: SIM pseudo-Huber".to_owned(), base.clone()),
+        ("race: SIM L2".to_owned(), l2),
+    ];
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .apply(Action::Race { variants, seeds: 2 }, &ctx);
+    wait_until(&mut h, "two evaluations of every seed", |a| {
+        a.store().runs.len() == 4 && a.store().runs.iter().all(|r| r.history.evals.len() >= 2)
+    });
+    for run in &h.state().store().runs {
+        run.send(sim_engine::protocol::Command::Pause);
+    }
+    h.step();
+    let runs: Vec<&RunRecord> = h.state().store().runs.iter().collect();
+    let seeds: Vec<u64> = runs.iter().map(|r| r.engine.config.seed).collect();
+    assert_eq!(seeds, [base.seed, base.seed + 1, base.seed, base.seed + 1]);
+    let groups = seed_groups(&runs);
+    assert_eq!(groups.len(), 2);
+    for (name, members) in &groups {
+        assert_eq!(members.len(), 2, "{name}");
+        assert_eq!(members[0].color, members[1].color, "one colour per variant");
+        // The band of the exact IS at the evaluations both seeds made: min ≤ mean ≤ max, and
+        // the seeds differ somewhere.
+        let is: Vec<Vec<(u64, f64, f64)>> = members
+            .iter()
+            .map(|m| {
+                m.history
+                    .evals
+                    .iter()
+                    .filter_map(|e| {
+                        e.metrics
+                            .toy()
+                            .and_then(|t| t.is)
+                            .map(|v| (e.step, e.wall_s, v))
+                    })
+                    .collect()
+            })
+            .collect();
+        let points = band(&is);
+        assert!(points.len() >= 2, "{name}: {points:?}");
+        assert!(points.iter().all(|p| p.min <= p.mean && p.mean <= p.max));
+        assert!(
+            points.iter().any(|p| p.max > p.min),
+            "{name}: two seeds, one curve? {points:?}"
+        );
+    }
+    assert_ne!(groups[0].1[0].color, groups[1].1[0].color);
+    step_until_shown(&mut h, "Seeds: final scores");
+    assert_eq!(h.query_all_by_label_contains("of 2 seeds").count(), 2);
+    assert!(h.query_by_label_contains("race: SIM L2: IS").is_some());
 }
