@@ -23,6 +23,8 @@ pub enum Launch {
     New(Box<RunConfig>),
     /// Resume the run in this folder, with a new total of iterations when given.
     Resume(PathBuf, Option<u64>),
+    /// A new run that replays the run in this folder, its tweaks included (`Run::replay`).
+    Replay(PathBuf),
 }
 
 /// The driver's end of an engine thread.
@@ -130,6 +132,12 @@ impl Engine {
                 });
             }),
             Launch::Resume(dir, iterations) => Run::resume(&dir, iterations, options),
+            Launch::Replay(dir) => Run::replay(&dir, options, &mut |message, fraction| {
+                self.emit(Event::Preparing {
+                    message: message.to_owned(),
+                    fraction,
+                });
+            }),
         };
         let mut run = match loaded {
             Ok(run) => run,
@@ -195,6 +203,9 @@ impl Engine {
                         continue;
                     }
                 }
+            }
+            for tweak in run.due_tweaks() {
+                self.handle(Command::Tweak(tweak), &mut run, &mut control);
             }
             let stats = match run.step() {
                 Ok(stats) => stats,

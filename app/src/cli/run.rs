@@ -60,6 +60,11 @@ pub struct RunArgs {
     /// with it (start a new run from the folder's config.toml to change them).
     #[arg(long, conflicts_with_all = ["preset", "seed", "overrides"])]
     pub resume: Option<PathBuf>,
+    /// Start a new run (a new folder under --out) that replays the run in this folder: the
+    /// config it started with (start.toml) and its live tweaks at the iterations they took
+    /// effect, so that its curve is the folder's, bit for bit on the CPU backend.
+    #[arg(long, conflicts_with_all = ["preset", "seed", "overrides", "resume", "iterations"])]
+    pub replay: Option<PathBuf>,
     /// Backend.
     #[arg(long, value_enum, default_value_t)]
     pub backend: BackendArg,
@@ -81,9 +86,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         cache_dir: Some(presets::cache_dir()),
         backend: args.backend.into(),
     };
-    let launch = match &args.resume {
-        Some(dir) => Launch::Resume(dir.clone(), args.iterations),
-        None => Launch::New(Box::new(presets::load(args.preset.as_deref(), &overrides)?)),
+    let launch = match (&args.resume, &args.replay) {
+        (Some(dir), _) => Launch::Resume(dir.clone(), args.iterations),
+        (None, Some(dir)) => Launch::Replay(dir.clone()),
+        (None, None) => Launch::New(Box::new(presets::load(args.preset.as_deref(), &overrides)?)),
     };
     let session = Session::spawn(launch, options, None)?;
     let bar = ProgressBar::new(0);

@@ -118,7 +118,7 @@ impl RaceDialog {
         let mut action = None;
         let mut open = self.open;
         egui::Window::new("Race").open(&mut open).show(ctx, |ui| {
-            ui.label("Variants of the current config, same seed, run side by side:");
+            ui.label("Variants of the current config on the same seeds, run side by side:");
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut self.setting, RaceSetting::Distance, "distance");
                 ui.selectable_value(&mut self.setting, RaceSetting::Objective, "objective");

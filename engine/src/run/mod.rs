@@ -6,10 +6,12 @@
 //!   classifier), the only places that know which one a run is;
 //! - [`view`]: what the samples panel and the run folder's PNGs show;
 //! - [`log`]: the run folder's `metrics.jsonl`, one typed line per event;
-//! - [`resume`]: what a resume may change (the checkpoint's config against `config.toml`).
+//! - [`resume`]: what a resume may change (the checkpoint's config against `config.toml`);
+//! - [`replay`]: what a replay of a folder runs (its start config and its tweaks by step).
 
 pub mod image;
 pub mod log;
+mod replay;
 mod resume;
 mod toy;
 pub mod view;
@@ -116,6 +118,8 @@ pub struct Run {
     last_eval: Option<(u64, Metrics, SampleView)>,
     /// The diagnostics of the latest iteration, when it read them (`eval.diagnostics_every`).
     diagnostics: Option<Diagnostics>,
+    /// Tweaks still to apply, by the step they take effect at (a replay), in step order.
+    schedule: std::collections::VecDeque<(u64, Tweak)>,
 }
 
 impl Run {
@@ -142,6 +146,20 @@ impl Run {
             // Training wall time starts now, not before the teacher's multi-step sampling.
             run.started = Instant::now();
         }
+        Ok(run)
+    }
+
+    /// A new run that replays the run in `folder`: its start config (`start.toml`) with a new
+    /// folder under `options.runs_dir`, and its live tweaks applied at the steps they took
+    /// effect, so its curve is the folder's, bit for bit on the CPU backend ([`replay`]).
+    pub fn replay(
+        folder: &Path,
+        options: &RunOptions,
+        progress: &mut dyn FnMut(&str, f32),
+    ) -> Result<Self> {
+        let (config, tweaks) = replay::schedule(&RunDir::open(folder)?)?;
+        let mut run = Self::start(config, options, progress)?;
+        run.schedule = tweaks.into();
         Ok(run)
     }
 
@@ -252,6 +270,7 @@ impl Run {
             teacher_metrics: None,
             last_eval: None,
             diagnostics: None,
+            schedule: Default::default(),
         }
     }
 
@@ -343,6 +362,18 @@ impl Run {
         }
         self.diagnostics = diagnostics;
         Ok(stats)
+    }
+
+    /// The replayed tweaks due before the next iteration, taken off the schedule: the driver
+    /// applies them as it applies its own ([`Run::apply`]), before [`Run::step`].
+    pub fn due_tweaks(&mut self) -> Vec<Tweak> {
+        let mut due = Vec::new();
+        while let Some((step, _)) = self.schedule.front()
+            && *step <= self.step
+        {
+            due.extend(self.schedule.pop_front().map(|(_, tweak)| tweak));
+        }
+        due
     }
 
     /// The diagnostics of the latest iteration, once, if it read them.

@@ -42,6 +42,7 @@ impl RunDir {
             std::fs::create_dir_all(path.join(sub)).map_err(|e| EngineError::io(&path, e))?;
         }
         let dir = Self { path, lock: None }.lock()?;
+        write_atomic(&dir.start_path(), config_toml.as_bytes())?;
         write_atomic(&dir.config_path(), config_toml.as_bytes())?;
         Ok(dir)
     }
@@ -92,6 +93,12 @@ impl RunDir {
     /// `config.toml`.
     pub fn config_path(&self) -> PathBuf {
         self.path.join("config.toml")
+    }
+
+    /// `start.toml`: the config the run started with, never rewritten (a replay starts from it
+    /// and applies the folder's tweaks at their steps).
+    pub fn start_path(&self) -> PathBuf {
+        self.path.join("start.toml")
     }
 
     /// `metrics.jsonl`.

@@ -217,6 +217,68 @@ fn tweak_is_acknowledged_at_a_step_and_logged() {
     assert_eq!(config.distill.lr_generator, 3e-4);
 }
 
+/// A run folder reproduces its run: a replay starts from its `start.toml` and applies its two
+/// live tweaks at the iterations they took effect; the curve is the same bit for bit, and the
+/// replay's own folder records the same tweaks at the same steps.
+#[test]
+fn a_run_folder_replays_its_run_tweaks_included() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runs = tmp.path().join("runs");
+    let config = default_config(&["iterations=30", "eval.every=10"]);
+    let session =
+        Session::spawn(Launch::New(Box::new(config)), options(&runs), None).expect("spawn");
+    let mut sent = 0;
+    let (_, dir) = drive(&session, |event, s| match event {
+        Event::Progress { step: 5, .. } if sent == 0 => {
+            sent += usize::from(s.send(Command::Tweak(Tweak::LrGenerator(3e-4))));
+        }
+        Event::Progress { step: 17, .. } if sent == 1 => {
+            sent += usize::from(s.send(Command::Tweak(Tweak::KFake(2))));
+        }
+        _ => {}
+    });
+    session.shutdown();
+    let dir = dir.expect("folder");
+    let replay = Session::spawn(
+        Launch::Replay(dir.clone()),
+        options(&tmp.path().join("replays")),
+        None,
+    )
+    .expect("spawn");
+    let (_, replayed) = drive(&replay, |_, _| {});
+    replay.shutdown();
+    let replayed = replayed.expect("the replay's folder");
+    assert_ne!(replayed, dir);
+    let tweaks = |dir: &Path| -> Vec<(u64, Tweak)> {
+        sim_engine::run::log::read_metrics(&dir.join("metrics.jsonl"))
+            .expect("metrics")
+            .lines
+            .into_iter()
+            .filter_map(|l| match l {
+                sim_engine::run::log::MetricsLine::Tweak { step, tweak, .. } => Some((step, tweak)),
+                _ => None,
+            })
+            .collect()
+    };
+    let original = tweaks(&dir);
+    assert_eq!(original.len(), 2, "{original:?}");
+    assert_eq!(tweaks(&replayed), original);
+    assert_eq!(losses(&dir).len(), 30);
+    assert_eq!(
+        losses(&replayed),
+        losses(&dir),
+        "the replay's curve is the run's"
+    );
+    // start.toml is the config as started; config.toml as it ended.
+    let start = RunConfig::load(&dir.join("start.toml"), &[]).expect("start.toml");
+    let end = RunConfig::load(&dir.join("config.toml"), &[]).expect("config.toml");
+    assert_eq!(
+        (start.distill.lr_generator, start.distill.k_fake),
+        (1e-4, 1)
+    );
+    assert_eq!((end.distill.lr_generator, end.distill.k_fake), (3e-4, 2));
+}
+
 /// A tweak whose log line cannot be written is refused and leaves the run as it was: its
 /// settings and its `config.toml` (applied and logged together, or not at all).
 #[test]
