@@ -231,20 +231,6 @@ fn plot(
     } else {
         0.0
     };
-    let points = |values: &[(u64, f64, f64)], ys: &[f64]| -> Curve {
-        let all: Curve = values
-            .iter()
-            .zip(ys)
-            .filter(|&(_, &v)| v.is_finite() && (!log || v > 0.0))
-            .map(|(&(step, wall_s, _), &v)| {
-                [
-                    if wall { wall_s } else { step as f64 },
-                    if log { v.log10() } else { v },
-                ]
-            })
-            .collect();
-        min_max(&all, MAX_POINTS)
-    };
     // The seeds of a race variant shown together are drawn as their mean and min–max band.
     let groups = seed_groups(runs);
     let banded = |run: &RunRecord| {
@@ -309,14 +295,7 @@ fn plot(
             if banded(run) {
                 return (Vec::new(), None);
             }
-            let values = (series.values)(run);
-            let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
-            if smoothing > 0.0 {
-                let smooth = debiased_ema(&raw, smoothing);
-                (points(&values, &smooth), Some(points(&values, &raw)))
-            } else {
-                (points(&values, &raw), None)
-            }
+            drawn(&(series.values)(run), smoothing, log, wall)
         })
         .collect();
     // A lone value (the first iteration) spans no width: egui_plot would make a plot of it invalid.
@@ -463,6 +442,38 @@ fn plot(
     });
 }
 
+/// A run's curve as drawn from its `(step, wall_s, value)` series: smoothed (debiased EMA of
+/// weight `smoothing`) with the raw curve to draw faint underneath, or raw alone at 0; on the
+/// x axis the step or the wall time, log₁₀ values with `log` (non-positive ones left out);
+/// downsampled to [`MAX_POINTS`]. The series itself is never changed.
+fn drawn(
+    values: &[(u64, f64, f64)],
+    smoothing: f64,
+    log: bool,
+    wall: bool,
+) -> (Curve, Option<Curve>) {
+    let points = |ys: &[f64]| -> Curve {
+        let all: Curve = values
+            .iter()
+            .zip(ys)
+            .filter(|&(_, &v)| v.is_finite() && (!log || v > 0.0))
+            .map(|(&(step, wall_s, _), &v)| {
+                [
+                    if wall { wall_s } else { step as f64 },
+                    if log { v.log10() } else { v },
+                ]
+            })
+            .collect();
+        min_max(&all, MAX_POINTS)
+    };
+    let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
+    if smoothing > 0.0 {
+        (points(&debiased_ema(&raw, smoothing)), Some(points(&raw)))
+    } else {
+        (points(&raw), None)
+    }
+}
+
 /// For each axis whose `points` span (almost) no extent, a range around them to show instead:
 /// one unit on x (an iteration, a second), ±5 % of the value on y (one unit about zero).
 /// Without it one point, or two that differ in the last bit, make egui_plot's bounds invalid.
@@ -497,7 +508,33 @@ fn readout(y: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{readout, thin_extents};
+    use super::{drawn, readout, thin_extents};
+
+    /// Smoothing changes the drawn line, keeps the raw one underneath as it was, and leaves
+    /// the series alone.
+    #[test]
+    fn smoothing_changes_the_drawn_line_not_the_data() {
+        let values: Vec<(u64, f64, f64)> = (1..=50)
+            .map(|i| (i, 0.1 * i as f64, if i % 2 == 0 { 1.0 } else { 3.0 }))
+            .collect();
+        let kept = values.clone();
+        let (raw, none) = drawn(&values, 0.0, false, false);
+        assert!(none.is_none());
+        let (smooth, under) = drawn(&values, 0.9, false, false);
+        assert_eq!(
+            under.as_ref(),
+            Some(&raw),
+            "the raw curve underneath is the unsmoothed one"
+        );
+        assert_ne!(smooth, raw);
+        // The zig-zag between 1 and 3 is flattened towards its mean 2.
+        let last = smooth.last().map_or(0.0, |p| p[1]);
+        assert!((last - 2.0).abs() < 0.2, "{last}");
+        assert_eq!(values, kept);
+        // Wall time on x, log10 on y.
+        let (wall_log, _) = drawn(&values, 0.0, true, true);
+        assert!((wall_log[0][0] - 0.1).abs() < 1e-12 && (wall_log[1][1] - 0.0).abs() < 1e-12);
+    }
 
     #[test]
     fn a_lone_point_gets_a_range_on_both_axes_and_a_curve_keeps_its_own() {

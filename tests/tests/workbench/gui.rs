@@ -669,3 +669,46 @@ fn a_two_seed_race_draws_a_band_and_reports_mean_and_error() {
     assert_eq!(h.query_all_by_label_contains("of 2 seeds").count(), 2);
     assert!(h.query_by_label_contains("race: SIM L2: IS").is_some());
 }
+
+/// Moving the smoothing slider changes what is drawn (a unit test of `curves` checks the line),
+/// never the data: the run's per-iteration numbers and its `metrics.jsonl` stay as they were.
+#[test]
+fn smoothing_leaves_the_logged_data_alone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    press_start(&mut h);
+    wait_until(&mut h, "iterations", |a| active_step(a) >= 20);
+    h.get_by_label("Pause").click();
+    wait_until(&mut h, "the pause", |a| {
+        a.store()
+            .active()
+            .is_some_and(|r| r.engine.status == RunStatus::Paused)
+    });
+    let losses = |a: &WorkbenchApp| -> Vec<f64> {
+        let run = a.store().active().expect("active run");
+        run.history
+            .progress
+            .iter()
+            .map(|p| p.loss_generator)
+            .collect()
+    };
+    let before = losses(h.state());
+    let dir = h
+        .state()
+        .store()
+        .active()
+        .and_then(|r| r.engine.dir.clone())
+        .expect("folder");
+    let logged = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics");
+    for value in [0.0, 0.95] {
+        h.get_by_role_and_label(Role::Slider, "smoothing")
+            .set_value_accesskit(value);
+        h.step();
+        h.step();
+    }
+    assert_eq!(losses(h.state()), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics"),
+        logged
+    );
+}
