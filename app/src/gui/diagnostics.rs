@@ -10,8 +10,8 @@ use sim_engine::distill::diagnostics::{Diagnostics, SigmaBin};
 use sim_engine::distill::distance::Distance;
 use sim_engine::distill::objective::Objective;
 
+use super::grid::grid;
 use super::palette;
-use super::samples::grid;
 use super::store::RunRecord;
 
 /// What the weight column means for a run's objective and distance.

@@ -9,6 +9,7 @@ mod downsample;
 mod experiment;
 mod export;
 mod formula;
+mod grid;
 mod painter;
 mod palette;
 mod race;
