@@ -243,19 +243,7 @@ fn plot(
         .map(|(name, members)| {
             let values: Vec<Vec<(u64, f64, f64)>> = members
                 .iter()
-                .map(|m| {
-                    let values = (series.values)(m);
-                    if smoothing == 0.0 {
-                        return values;
-                    }
-                    let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
-                    let smooth = debiased_ema(&raw, smoothing);
-                    values
-                        .iter()
-                        .zip(smooth)
-                        .map(|(&(step, wall_s, _), v)| (step, wall_s, v))
-                        .collect()
-                })
+                .map(|m| smoothed(&(series.values)(m), smoothing))
                 .collect();
             let y = |v: f64| if log { v.log10() } else { v };
             let at: Vec<(f64, BandPoint)> = band(&values)
@@ -468,10 +456,21 @@ fn drawn(
     };
     let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
     if smoothing > 0.0 {
-        (points(&debiased_ema(&raw, smoothing)), Some(points(&raw)))
+        let smooth: Vec<f64> = smoothed(values, smoothing).iter().map(|p| p.2).collect();
+        (points(&smooth), Some(points(&raw)))
     } else {
         (points(&raw), None)
     }
+}
+
+/// `values` with each value replaced by its debiased EMA of weight `smoothing` (0: as they are).
+fn smoothed(values: &[(u64, f64, f64)], smoothing: f64) -> Vec<(u64, f64, f64)> {
+    let raw: Vec<f64> = values.iter().map(|&(_, _, v)| v).collect();
+    values
+        .iter()
+        .zip(debiased_ema(&raw, smoothing))
+        .map(|(&(step, wall_s, _), v)| (step, wall_s, v))
+        .collect()
 }
 
 /// For each axis whose `points` span (almost) no extent, a range around them to show instead:

@@ -169,7 +169,7 @@ fn scatter(
                 let curve: Vec<[f64; 2]> = (0..=60)
                     .filter_map(|i| {
                         let y = 10f64.powf(lo + (hi - lo) * f64::from(i) / 60.0);
-                        let w = distance_weight(distance, y)?;
+                        let w = distance.weight_at(y)?;
                         Some([y.log10(), w.log10()])
                     })
                     .collect();
@@ -195,15 +195,6 @@ fn scatter(
                 );
             }
         });
-}
-
-/// `|d'(y)| / |y|` as a function of `|y|` where it is one (`w = 1`).
-fn distance_weight(distance: &Distance, norm_y: f64) -> Option<f64> {
-    match *distance {
-        Distance::PseudoHuber { c } => Some(1.0 / (norm_y * norm_y + c * c).sqrt()),
-        Distance::L2 => Some(2.0),
-        _ => None,
-    }
 }
 
 /// `[C, H, W]` of an image run, from its latest samples.
@@ -265,11 +256,6 @@ mod tests {
         assert_eq!(
             bin_cells(&bin),
             ["0.002..0.007", "32", "9.30e-4", "33.30", "25 %", "4.6 %"].map(String::from)
-        );
-        assert!(
-            (distance_weight(&Distance::PseudoHuber { c: 0.5 }, 1.2).unwrap_or(0.0) - 1.0 / 1.3)
-                .abs()
-                < 1e-12
         );
     }
 }

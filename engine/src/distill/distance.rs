@@ -98,6 +98,16 @@ impl Distance {
         }
     }
 
+    /// The weight `|d'(y)| / |y|` the distance gives an update, as a function of `|y|`, where it
+    /// depends on `|y|` alone (docs/algorithm.md §7): pseudo-Huber `1/√(|y|² + c²)`, L2 2.
+    pub fn weight_at(&self, norm_y: f64) -> Option<f64> {
+        match *self {
+            Self::PseudoHuber { c } => Some(1.0 / (norm_y * norm_y + c * c).sqrt()),
+            Self::L2 => Some(2.0),
+            _ => None,
+        }
+    }
+
     /// Checks parameters; the message says what would be valid.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let even = |alpha: u32| {
@@ -147,6 +157,16 @@ impl Distance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_weight_at_a_norm_is_the_closed_form() {
+        let w = Distance::PseudoHuber { c: 0.5 }
+            .weight_at(1.2)
+            .unwrap_or(0.0);
+        assert!((w - 1.0 / 1.3).abs() < 1e-12);
+        assert_eq!(Distance::L2.weight_at(7.0), Some(2.0));
+        assert_eq!(Distance::L1.weight_at(1.0), None);
+    }
 
     /// docs/algorithm.md §5.3: each closed-form d' equals autodiff of its d on random inputs.
     #[test]
