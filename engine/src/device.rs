@@ -57,6 +57,48 @@ impl Adapter {
     }
 }
 
+/// What a device's allocator holds, as plain data for the status bar and `bench`. GPU backends
+/// report it; the CPU backend does not. wgpu has no safe query of a GPU's total memory, so this
+/// is what the engine uses, not what the card has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    /// Bytes of live tensors.
+    pub in_use: u64,
+    /// Bytes the allocator has reserved on the device (at least `in_use`; pages kept for reuse).
+    pub reserved: u64,
+}
+
+impl DeviceMemory {
+    /// The allocator's state of `device`; `None` on the CPU backend. On a GPU this waits for
+    /// the queued work (a read-back): ask for it now and then, not every iteration.
+    pub fn of(device: &Device) -> Option<Self> {
+        device.memory_pool_usage().map(|usage| Self {
+            in_use: usage.bytes_in_use,
+            reserved: usage.bytes_reserved,
+        })
+    }
+
+    /// "1.24 GiB in use, 1.50 GiB reserved".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} in use, {} reserved",
+            bytes(self.in_use),
+            bytes(self.reserved)
+        )
+    }
+}
+
+/// A byte count in MiB below 1 GiB, in GiB above.
+fn bytes(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let mib = n as f64 / MIB;
+    if mib < 1024.0 {
+        format!("{mib:.0} MiB")
+    } else {
+        format!("{:.2} GiB", mib / 1024.0)
+    }
+}
+
 /// Every adapter wgpu finds, hardware first (the order `select` prefers them in).
 pub fn adapters() -> Vec<Adapter> {
     let instance = wgpu::Instance::default();
@@ -102,5 +144,20 @@ pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
             )
         }),
         BackendChoice::Auto => Ok(adapters().iter().find(|a| a.hardware).map_or_else(cpu, gpu)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_memory_in_mib_then_gib_and_none_on_the_cpu() {
+        let m = DeviceMemory {
+            in_use: 300 * 1024 * 1024,
+            reserved: 3 * 1024 * 1024 * 1024 / 2,
+        };
+        assert_eq!(m.describe(), "300 MiB in use, 1.50 GiB reserved");
+        assert_eq!(DeviceMemory::of(&Device::flex().autodiff()), None);
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
+use crate::device::DeviceMemory;
 use crate::diffusion::sigma::SigmaDistribution;
 use crate::distill::config::DistillConfig;
 use crate::distill::diagnostics::Diagnostics;
@@ -202,6 +203,8 @@ pub enum Event {
         /// The iteration's measurements.
         stats: IterationStats,
     },
+    /// What the run's device holds (GPU backends only), every few seconds while it runs.
+    Memory(DeviceMemory),
     /// An evaluation of the EMA generator.
     Evaluated {
         /// Iterations done.

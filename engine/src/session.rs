@@ -13,6 +13,10 @@ use crate::pool::on_own_pool;
 use crate::protocol::{Command, Event};
 use crate::run::{Run, RunOptions};
 
+/// How often a running engine reports its device's memory (`Event::Memory`): reading it waits
+/// for the GPU's queue, so not every iteration.
+const MEMORY_EVERY: Duration = Duration::from_secs(2);
+
 /// Called after every event, e.g. `ctx.request_repaint()`.
 pub type Waker = Box<dyn Fn() + Send>;
 
@@ -159,6 +163,7 @@ impl Engine {
         self.emit(Event::Ready(Box::new(run.info())));
         self.evaluate(&mut run, true);
         let mut meter = RateMeter::new(run.step_index());
+        let mut memory_read: Option<Instant> = None;
         loop {
             // Between iterations: every waiting command; block while paused.
             loop {
@@ -218,6 +223,12 @@ impl Engine {
                 it_per_s: meter.tick(step),
                 stats: stats.clone(),
             });
+            if memory_read.is_none_or(|t| t.elapsed() >= MEMORY_EVERY) {
+                memory_read = Some(Instant::now());
+                if let Some(memory) = run.memory() {
+                    self.emit(Event::Memory(memory));
+                }
+            }
             if let Some(diagnostics) = run.take_diagnostics() {
                 self.emit(Event::Diagnostics {
                     step,

@@ -99,6 +99,9 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
             times[0] * 1e3,
             times[times.len() - 1] * 1e3
         );
+        if let Some(memory) = run.memory() {
+            println!("{:<24} memory {}", "", memory.describe());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,14 @@ pub fn ui(
                         &run.engine.backend
                     }
                 ));
+                if let Some(memory) = run.engine.memory {
+                    ui.separator();
+                    ui.label(format!("memory {}", memory.describe()))
+                        .on_hover_text(
+                            "what the engine's tensors hold on the GPU, and what its allocator \
+                             has reserved there",
+                        );
+                }
                 ui.separator();
                 let status = match &run.engine.status {
                     RunStatus::Preparing(m, f) => format!("{m} {:.0}%", f * 100.0),

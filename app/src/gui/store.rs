@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use eframe::egui::{self, Color32};
 use sim_engine::config::RunConfig;
-use sim_engine::device::BackendChoice;
+use sim_engine::device::{BackendChoice, DeviceMemory};
 use sim_engine::diffusion::sampler::Integrator;
 use sim_engine::distill::diagnostics::Diagnostics;
 use sim_engine::distill::iteration::IterationStats;
@@ -109,6 +109,8 @@ pub struct EngineMirror {
     pub status: RunStatus,
     /// Backend description.
     pub backend: String,
+    /// What the device's allocator holds (GPU backends), from the engine's latest report.
+    pub memory: Option<DeviceMemory>,
     /// Run folder.
     pub dir: Option<PathBuf>,
     /// Number of modes of an exact teacher.
@@ -193,6 +195,7 @@ impl RunRecord {
                 config,
                 status: RunStatus::Preparing("starting".into(), 0.0),
                 backend: String::new(),
+                memory: None,
                 dir: None,
                 modes: None,
                 teacher: None,
@@ -274,6 +277,7 @@ impl RunRecord {
                 self.history.samples = Some(view);
             }
             Event::ScoreField(field) => self.history.score_field = Some(field),
+            Event::Memory(memory) => self.engine.memory = Some(memory),
             Event::Diagnostics { step, diagnostics } => {
                 self.history.diagnostics = Some((step, *diagnostics));
             }

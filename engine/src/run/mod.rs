@@ -25,7 +25,7 @@ use self::image::ImageWorld;
 use self::log::MetricsLine;
 use self::toy::ToyWorld;
 use crate::config::RunConfig;
-use crate::device::{BackendChoice, SelectedDevice, select};
+use crate::device::{BackendChoice, DeviceMemory, SelectedDevice, select};
 use crate::diffusion::sampler::Integrator;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks};
@@ -317,6 +317,12 @@ impl Run {
     /// The newest checkpoint in the run folder, if any.
     pub fn latest_checkpoint(&self) -> Option<PathBuf> {
         self.dir.as_ref()?.latest_checkpoint().map(|(_, path)| path)
+    }
+
+    /// What the run's device holds now (GPU backends; `None` on the CPU). Waits for the
+    /// device's queued work.
+    pub fn memory(&self) -> Option<DeviceMemory> {
+        DeviceMemory::of(&self.device)
     }
 
     /// Facts for `Event::Ready`.
