@@ -41,6 +41,30 @@ impl Precond {
     }
 }
 
+impl Precond {
+    /// The variance-preserving coefficients of EDM's `VPPrecond` (Table 1, "VP"): `c_skip = 1`,
+    /// `c_out = −σ`, `c_in = 1 / sqrt(σ² + 1)`, `c_noise = (M − 1) σ⁻¹(σ)` with the VP
+    /// schedule's inverse `σ⁻¹(σ) = (sqrt(β_min² + 2 β_d ln(1 + σ²)) − β_min) / β_d`.
+    pub fn vp(sigma: Tensor<2>, beta_d: f64, beta_min: f64, m: f64) -> Self {
+        let s2 = sigma.clone().square();
+        let t = s2
+            .clone()
+            .add_scalar(1.0)
+            .log()
+            .mul_scalar(2.0 * beta_d)
+            .add_scalar(beta_min * beta_min)
+            .sqrt()
+            .sub_scalar(beta_min)
+            .div_scalar(beta_d);
+        Self {
+            c_skip: sigma.ones_like(),
+            c_out: sigma.clone().neg(),
+            c_in: s2.add_scalar(1.0).sqrt().recip(),
+            c_noise: t.mul_scalar(m - 1.0),
+        }
+    }
+}
+
 /// Loss weight `λ(σ) = (σ² + σ_d²) / (σ σ_d)²` (B.7), shape of `sigma`.
 pub fn loss_weight(sigma: Tensor<2>, sigma_data: f64) -> Tensor<2> {
     let s2 = sigma.square();
@@ -72,6 +96,34 @@ mod tests {
                 assert!((v - 1.0).abs() < 1e-5, "{v}");
             }
         }
+    }
+
+    #[test]
+    fn vp_coefficients_invert_the_vp_schedule() {
+        // σ(t) = sqrt(exp(β_d t²/2 + β_min t) − 1) (EDM's VPPrecond.sigma): c_noise / (M − 1)
+        // must give t back.
+        let device = Device::flex();
+        let (beta_d, beta_min, m) = (19.9, 0.1, 1000.0);
+        let ts = [1e-3f64, 0.1, 0.5, 1.0];
+        let sigmas: Vec<f32> = ts
+            .iter()
+            .map(|t| ((0.5 * beta_d * t * t + beta_min * t).exp() - 1.0).sqrt() as f32)
+            .collect();
+        let sigma = Tensor::<1>::from_floats(sigmas.as_slice(), &device).reshape([4, 1]);
+        let p = Precond::vp(sigma, beta_d, beta_min, m);
+        for ((c, t), s) in host(p.c_noise).into_iter().zip(ts).zip(&sigmas) {
+            assert!(
+                (f64::from(c) / (m - 1.0) - t).abs() < 1e-4 * t.max(0.01),
+                "{c} {t} {s}"
+            );
+        }
+        let c_in = host(p.c_in);
+        let c_out = host(p.c_out);
+        for ((ci, co), s) in c_in.iter().zip(&c_out).zip(&sigmas) {
+            assert!((ci - 1.0 / (s * s + 1.0).sqrt()).abs() < 1e-6);
+            assert_eq!(*co, -s);
+        }
+        assert!(host(p.c_skip).iter().all(|&v| v == 1.0));
     }
 
     #[test]

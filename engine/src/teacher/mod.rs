@@ -7,6 +7,7 @@
 //!   and ψ of an exact teacher, cached);
 //! - [`image`]: EDM U-Net teachers for images (settings, trainer, file, sampling).
 
+pub mod edm_file;
 pub mod fit;
 pub mod image;
 pub mod mlp_file;

@@ -2,6 +2,7 @@
 //! wgpu and eframe, so one binary instead of seven saves six links of a large executable.
 
 mod diagnostics;
+mod edm;
 mod end_to_end;
 mod gradcheck;
 mod gui;

@@ -1,0 +1,264 @@
+//! EDM's DDPM++ U-Net (`SongUNet`, the network of the published `edm-cifar10-32x32-*-vp`
+//! teachers) with its preconditioning: `D(x; σ, y) = c_skip x + c_out F(c_in x; c_noise, y)`
+//! (Karras et al. 2022, Table 1; docs/edm-teachers.md).
+//!
+//! The layout follows EDM's `SongUNet` with `embedding_type = 'positional'`, standard encoder
+//! and decoder and resampling filter `[1, 1]`:
+//! - mapping: `emb = silu(map_layer1(silu(map_layer0(pos(c_noise) + map_label(y·√L)))))`;
+//! - encoder: a 3×3 input convolution, then per level (a downsampling block at every level but
+//!   the first, then `num_blocks` blocks), attention at `attn_resolutions`;
+//! - decoder: at the lowest level an attention block and a plain one, elsewhere an upsampling
+//!   block; then per level `num_blocks + 1` blocks on `[h, skip]` (the last with attention at
+//!   `attn_resolutions`); GroupNorm, SiLU and a 3×3 output convolution.
+//!
+//! Parameters are named as EDM names them, with the encoder's and decoder's dictionaries as
+//! lists in their order (`encoder.3.conv0.weight` for `enc.16x16_down.conv0.weight` of the
+//! CIFAR-10 network), so that `tools/edm_to_safetensors.py` maps a published pickle tensor for
+//! tensor. Images travel as flat NCHW rows like every other denoiser's.
+
+mod block;
+mod config;
+
+use burn::nn::conv::Conv2d;
+use burn::nn::{GroupNorm, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+
+use self::block::{Resample, UNetBlock, conv, group_norm, linear, positional_embedding};
+pub use self::config::{Preconditioning, SongUNetConfig};
+use crate::diffusion::denoiser::Denoiser;
+use crate::diffusion::edm::Precond;
+use crate::error::{EngineError, Result};
+
+/// EDM's DDPM++ `SongUNet` wrapped in its preconditioning: a denoiser for square images,
+/// optionally class-conditional.
+#[derive(Module, Debug)]
+pub struct SongUNet {
+    map_label: Option<Linear>,
+    /// Loaded, not used: sampling passes no augmentation labels, as EDM's does.
+    map_augment: Option<Linear>,
+    map_layer0: Linear,
+    map_layer1: Linear,
+    enc_conv: Conv2d,
+    encoder: Vec<UNetBlock>,
+    decoder: Vec<UNetBlock>,
+    out_norm: GroupNorm,
+    out_conv: Conv2d,
+    /// Whether decoder block `i` first concatenates the latest encoder activation.
+    #[module(skip)]
+    concat: Vec<bool>,
+    #[module(skip)]
+    config: SongUNetConfig,
+}
+
+impl SongUNet {
+    /// The network of `config` with every parameter at zero, to be filled from a converted
+    /// teacher file (`TensorFile::load_module`). Errors name the field when the shape cannot
+    /// be built (a group normalisation that does not divide its channels).
+    pub fn zeros(config: &SongUNetConfig, device: &Device) -> Result<Self> {
+        config
+            .validate()
+            .map_err(|m| EngineError::Invalid(format!("SongUNet: {m}")))?;
+        let (mc, emb) = (config.model_channels, config.emb_channels());
+        let p = config.dropout;
+        let levels = config.channel_mult.len();
+        let attends = |res: usize| config.attn_resolutions.contains(&res);
+
+        let mut cout = mc;
+        let mut skips = vec![cout];
+        let mut encoder = Vec::new();
+        for (level, &mult) in config.channel_mult.iter().enumerate() {
+            let res = config.img_resolution >> level;
+            if level > 0 {
+                encoder.push(UNetBlock::new(
+                    cout,
+                    cout,
+                    emb,
+                    false,
+                    Resample::Down,
+                    p,
+                    device,
+                )?);
+                skips.push(cout);
+            }
+            for _ in 0..config.num_blocks {
+                let cin = cout;
+                cout = mc * mult;
+                encoder.push(UNetBlock::new(
+                    cin,
+                    cout,
+                    emb,
+                    attends(res),
+                    Resample::Keep,
+                    p,
+                    device,
+                )?);
+                skips.push(cout);
+            }
+        }
+
+        let mut decoder = Vec::new();
+        let mut concat = Vec::new();
+        for (level, &mult) in config.channel_mult.iter().enumerate().rev() {
+            let res = config.img_resolution >> level;
+            if level + 1 == levels {
+                decoder.push(UNetBlock::new(
+                    cout,
+                    cout,
+                    emb,
+                    true,
+                    Resample::Keep,
+                    p,
+                    device,
+                )?);
+                decoder.push(UNetBlock::new(
+                    cout,
+                    cout,
+                    emb,
+                    false,
+                    Resample::Keep,
+                    p,
+                    device,
+                )?);
+                concat.extend([false, false]);
+            } else {
+                decoder.push(UNetBlock::new(
+                    cout,
+                    cout,
+                    emb,
+                    false,
+                    Resample::Up,
+                    p,
+                    device,
+                )?);
+                concat.push(false);
+            }
+            for idx in 0..=config.num_blocks {
+                let cin = cout + skips.pop().unwrap_or(0);
+                cout = mc * mult;
+                let attention = idx == config.num_blocks && attends(res);
+                decoder.push(UNetBlock::new(
+                    cin,
+                    cout,
+                    emb,
+                    attention,
+                    Resample::Keep,
+                    p,
+                    device,
+                )?);
+                concat.push(true);
+            }
+        }
+
+        Ok(Self {
+            map_label: (config.label_dim > 0).then(|| linear(config.label_dim, mc, true, device)),
+            map_augment: (config.augment_dim > 0)
+                .then(|| linear(config.augment_dim, mc, false, device)),
+            map_layer0: linear(mc, emb, true, device),
+            map_layer1: linear(emb, emb, true, device),
+            enc_conv: conv(config.img_channels, mc, 3, device),
+            encoder,
+            decoder,
+            out_norm: group_norm(cout, device)?,
+            out_conv: conv(cout, config.img_channels, 3, device),
+            concat,
+            config: config.clone(),
+        })
+    }
+
+    /// The shape and preconditioning this network was built from.
+    pub fn config(&self) -> &SongUNetConfig {
+        &self.config
+    }
+
+    /// Values per image, `C·H·W`.
+    pub fn dim(&self) -> usize {
+        self.config.dim()
+    }
+
+    /// `D(x; σ, y)` with the network's preconditioning and class vectors `labels` (one-hot
+    /// rows, or mixes of them); `None` means EDM's "no class", an all-zero label vector.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, C·H·W]` (NCHW order), `sigma`: `[batch, 1]`, `labels`:
+    /// `[batch, label_dim]`; result `[batch, C·H·W]`.
+    ///
+    /// # Panics
+    /// If `labels` has a different width from `label_dim`, or the shapes do not match.
+    pub fn denoise_labelled(
+        &self,
+        x: Tensor<2>,
+        sigma: Tensor<2>,
+        labels: Option<Tensor<2>>,
+    ) -> Tensor<2> {
+        if let Some(y) = &labels {
+            assert_eq!(
+                y.dims()[1],
+                self.config.label_dim,
+                "SongUNet denoiser: labels' width against the network's label_dim"
+            );
+        }
+        let [batch, dim] = x.dims();
+        let (c, s) = (self.config.img_channels, self.config.img_resolution);
+        let p = self.precond(sigma);
+        let x_in = x.clone().mul(p.c_in).reshape([batch, c, s, s]);
+        let f = self.network(x_in, p.c_noise, labels).reshape([batch, dim]);
+        x.mul(p.c_skip).add(f.mul(p.c_out))
+    }
+
+    /// The preconditioning coefficients at `sigma` (`[batch, 1]`).
+    fn precond(&self, sigma: Tensor<2>) -> Precond {
+        match self.config.precond {
+            Preconditioning::Edm { sigma_data } => Precond::new(sigma, sigma_data),
+            Preconditioning::Vp {
+                beta_d,
+                beta_min,
+                m,
+            } => Precond::vp(sigma, beta_d, beta_min, m),
+        }
+    }
+
+    /// The raw network `F(x_in; c_noise, y)` (EDM's `SongUNet.forward` with no augmentation
+    /// labels), which the preconditioning feeds with `x_in = c_in x`.
+    ///
+    /// # Shapes
+    /// `x_in`: `[batch, C, H, W]`, `c_noise`: `[batch, 1]`, `labels`: `[batch, label_dim]`;
+    /// result `[batch, C, H, W]`.
+    pub fn network(
+        &self,
+        x_in: Tensor<4>,
+        c_noise: Tensor<2>,
+        labels: Option<Tensor<2>>,
+    ) -> Tensor<4> {
+        let batch = x_in.dims()[0];
+        let mut emb = positional_embedding(c_noise, self.config.model_channels);
+        if let Some(layer) = &self.map_label {
+            let dim = self.config.label_dim;
+            let y = labels.unwrap_or_else(|| Tensor::zeros([batch, dim], &x_in.device()));
+            emb = emb.add(layer.forward(y.mul_scalar((dim as f64).sqrt())));
+        }
+        let emb = silu(self.map_layer0.forward(emb));
+        let emb = silu(self.map_layer1.forward(emb));
+
+        let mut h = self.enc_conv.forward(x_in);
+        let mut skips = vec![h.clone()];
+        for block in &self.encoder {
+            h = block.forward(h, emb.clone());
+            skips.push(h.clone());
+        }
+        for (block, &concat) in self.decoder.iter().zip(&self.concat) {
+            if concat && let Some(skip) = skips.pop() {
+                h = Tensor::cat(vec![h, skip], 1);
+            }
+            h = block.forward(h, emb.clone());
+        }
+        self.out_conv.forward(silu(self.out_norm.forward(h)))
+    }
+}
+
+impl Denoiser for SongUNet {
+    /// `D(x; σ)` without a class: see [`SongUNet::denoise_labelled`].
+    fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
+        self.denoise_labelled(x, sigma, None)
+    }
+}

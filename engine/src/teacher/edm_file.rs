@@ -1,0 +1,143 @@
+//! A published EDM teacher converted to safetensors by `tools/edm_to_safetensors.py`: the
+//! weights of its DDPM++ `SongUNet` under the names [`SongUNet`] expects, and metadata that
+//! says what it is (docs/edm-teachers.md).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use crate::error::{EngineError, Result};
+use crate::nets::song_unet::{SongUNet, SongUNetConfig};
+use crate::store::tensor_file::TensorFile;
+
+/// `format` metadata of a converted EDM teacher.
+pub const EDM_TEACHER_FORMAT: &str = "sim-workbench edm-songunet v1";
+
+/// The command that makes such a file, for error messages (docs/edm-teachers.md).
+pub const CONVERTER: &str =
+    "python tools/edm_to_safetensors.py --edm PATH_TO_EDM_CHECKOUT NETWORK.pkl OUT.safetensors";
+
+/// A converted EDM teacher: the frozen network and where it came from.
+#[derive(Debug)]
+pub struct EdmTeacher {
+    /// The network, parameters without gradients and dropout off ([`Module::freeze`]).
+    pub net: SongUNet,
+    /// The pickle it was converted from (metadata `source`: file name and SHA-256).
+    pub source: String,
+}
+
+/// Loads a converted EDM teacher onto `device`, frozen. Its metadata must be this format's:
+/// `network` (the [`SongUNetConfig`] as JSON), and beside it `architecture` (`ddpmpp`),
+/// `precond`, `sigma_data` and `label_dim`, which must say what `network` says. Errors name
+/// the file and the field; a missing file names the converter.
+pub fn load_edm_teacher(path: &Path, device: &Device) -> Result<EdmTeacher> {
+    if !path.exists() {
+        return Err(EngineError::File {
+            path: path.to_owned(),
+            message: format!(
+                "does not exist. EDM teachers cannot be shipped or downloaded here: download \
+                 the network pickle (e.g. edm-cifar10-32x32-cond-vp.pkl) where you can, and \
+                 convert it once with `{CONVERTER}` (docs/edm-teachers.md)"
+            ),
+        });
+    }
+    let file = TensorFile::read(path)?;
+    let bad = |key: &str, message: String| EngineError::File {
+        path: path.to_owned(),
+        message: format!(
+            "metadata `{key}`: {message}; convert the network again with `{CONVERTER}`"
+        ),
+    };
+    let format = file.meta("format")?;
+    if format != EDM_TEACHER_FORMAT {
+        return Err(EngineError::File {
+            path: path.to_owned(),
+            message: format!(
+                "is a `{format}` file, not a converted EDM teacher (`{EDM_TEACHER_FORMAT}`); \
+                 make one with `{CONVERTER}`"
+            ),
+        });
+    }
+    let config: SongUNetConfig =
+        serde_json::from_str(file.meta("network")?).map_err(|e| bad("network", e.to_string()))?;
+    config
+        .validate()
+        .map_err(|e| bad("network", e.to_string()))?;
+    let expected = [
+        ("architecture", "ddpmpp".to_owned()),
+        ("precond", config.precond.name().to_owned()),
+        ("label_dim", config.label_dim.to_string()),
+    ];
+    for (key, value) in expected {
+        let found = file.meta(key)?;
+        if found != value {
+            return Err(bad(
+                key,
+                format!("is {found:?} but `network` says {value:?}"),
+            ));
+        }
+    }
+    let sigma_data: f64 = file
+        .meta("sigma_data")?
+        .parse()
+        .map_err(|e: std::num::ParseFloatError| bad("sigma_data", e.to_string()))?;
+    if sigma_data != config.precond.sigma_data() {
+        return Err(bad(
+            "sigma_data",
+            format!(
+                "is {sigma_data} but `network` says {}",
+                config.precond.sigma_data()
+            ),
+        ));
+    }
+    let blank = SongUNet::zeros(&config, device).map_err(|e| bad("network", e.to_string()))?;
+    let net = file.load_module("", blank, device)?.freeze();
+    Ok(EdmTeacher {
+        net,
+        source: file.meta("source")?.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(path: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    }
+
+    /// Bad files are refused by name: a missing one names the converter, another format is
+    /// named, and metadata that contradicts `network` names the key.
+    #[test]
+    fn edm_teacher_files_are_checked() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("edm-cifar10-32x32-cond-vp.safetensors");
+        let message = load_edm_teacher(&missing, &device)
+            .expect_err("missing")
+            .to_string();
+        assert!(message.contains("tools/edm_to_safetensors.py"), "{message}");
+
+        let ours = repo("assets/teachers/digits-cond.safetensors");
+        let message = load_edm_teacher(&ours, &device)
+            .expect_err("an image teacher of ours")
+            .to_string();
+        assert!(message.contains("not a converted EDM teacher"), "{message}");
+
+        let fixture = repo("tests/fixtures/edm/songunet-cond-edm.safetensors");
+        for (key, value, why) in [
+            ("label_dim", "0", "contradicts network"),
+            ("precond", "vp", "contradicts network"),
+            ("sigma_data", "1.0", "contradicts network"),
+            ("network", "{}", "not a network"),
+        ] {
+            let mut file = TensorFile::read(&fixture).expect("fixture");
+            file.metadata.insert(key.into(), value.into());
+            let path = dir.path().join("bad.safetensors");
+            file.write(&path).expect("writes");
+            let message = load_edm_teacher(&path, &device).expect_err(why).to_string();
+            assert!(message.contains(&format!("metadata `{key}`")), "{message}");
+        }
+    }
+}

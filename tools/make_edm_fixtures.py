@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Makes the EDM fixtures of tests/fixtures/edm/ from EDM's own network code (docs/edm-teachers.md).
+
+    python tools/make_edm_fixtures.py --edm PATH_TO_EDM_CHECKOUT [--out tests/fixtures/edm]
+
+For each case it builds EDM's `EDMPrecond` / `VPPrecond` around a DDPM++ `SongUNet` at reduced
+width from EDM's `training/networks.py` (imported from the checkout, never copied here), draws
+every parameter at random (EDM initialises several layers at ~0, which would hide mistakes),
+pickles it as EDM's training loop does (`{'ema': net}`), converts the pickle with
+`tools/edm_to_safetensors.py`, and writes the network's outputs `D(x; σ, y)` on fixed inputs at
+several σ and labels, and the raw network's `F(c_in x; c_noise, y)`. `tests/tests/workbench/edm.rs` loads the converted file in the workbench
+and compares. It also checks that the converter refuses what it must (NCSN++, ADM, VE
+preconditioning, a pickle without `ema`) and prints the messages.
+"""
+
+import argparse
+import io
+import os
+import pickle
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import edm_to_safetensors as conv  # noqa: E402
+
+SIGMAS = [0.002, 0.05, 0.5, 2.5, 20.0, 80.0]
+SMALL = dict(model_type="SongUNet", embedding_type="positional", encoder_type="standard",
+             decoder_type="standard", channel_mult_noise=1, resample_filter=[1, 1],
+             model_channels=8, channel_mult=[1, 2, 2], num_blocks=2, attn_resolutions=[8],
+             augment_dim=9, dropout=0.13)
+
+
+def randomise(net, seed):
+    """Every parameter ~ N(0, 1/fan_in) (norm weights 1 + N(0, 0.1²), biases N(0, 0.1²))."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.ndim == 1:
+                base = 1.0 if name.endswith("weight") else 0.0
+                p.copy_(base + 0.1 * torch.randn(p.shape, generator=g))
+            else:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
+
+
+def case(networks, name, precond, label_dim, seed, out):
+    torch.manual_seed(seed)
+    cls = getattr(networks, precond)
+    net = cls(img_resolution=16, img_channels=3, label_dim=label_dim, **SMALL).eval()
+    randomise(net, seed)
+    pkl = os.path.join(out, f"{name}.pkl")
+    with open(pkl, "wb") as f:
+        pickle.dump({"ema": net}, f)
+    weights = os.path.join(out, f"{name}.safetensors")
+    config = conv.convert(pkl, weights)
+    os.remove(pkl)
+    g = torch.Generator().manual_seed(seed + 1)
+    n = len(SIGMAS) * 2
+    x = torch.randn([n, 3, 16, 16], generator=g) * 0.5
+    sigma = torch.tensor(SIGMAS * 2, dtype=torch.float32)
+    x = x + sigma.reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
+    io_tensors = {"x": x.reshape(n, -1), "sigma": sigma.reshape(n, 1)}
+    with torch.no_grad():
+        # The raw network F on EDM's own c_in x and c_noise, as the preconditioning computes them.
+        s4 = sigma.reshape(-1, 1, 1, 1)
+        if precond == "EDMPrecond":
+            c_in, c_noise = 1 / (net.sigma_data ** 2 + s4 ** 2).sqrt(), s4.log() / 4
+        else:
+            c_in, c_noise = 1 / (s4 ** 2 + 1).sqrt(), (net.M - 1) * net.sigma_inv(s4)
+        io_tensors["x_in"] = (c_in * x).reshape(n, -1)
+        io_tensors["c_noise"] = c_noise.reshape(n, 1)
+        if label_dim:
+            labels = torch.nn.functional.one_hot(torch.arange(n) % label_dim, label_dim).float()
+            labels[-1] = 0.5 * labels[-1] + 0.5 * labels[0]  # a mix of two classes
+            io_tensors["labels"] = labels
+            io_tensors["raw"] = net.model(c_in * x, c_noise.flatten(), labels).reshape(n, -1)
+            io_tensors["denoised"] = net(x, sigma, labels).reshape(n, -1)
+            io_tensors["denoised_unlabelled"] = net(x, sigma, None).reshape(n, -1)
+        else:
+            io_tensors["denoised"] = net(x, sigma, None).reshape(n, -1)
+            io_tensors["raw"] = net.model(c_in * x, c_noise.flatten(), None).reshape(n, -1)
+    from safetensors.numpy import save_file
+    save_file({k: np.ascontiguousarray(v.numpy().astype(np.float32)) for k, v in io_tensors.items()},
+              os.path.join(out, f"{name}.io.safetensors"),
+              metadata={"made_by": "tools/make_edm_fixtures.py", "network": name})
+    os.chmod(os.path.join(out, f"{name}.io.safetensors"), 0o644)
+    print(f"{name}: {precond}, label_dim {label_dim}, {sum(p.numel() for p in net.parameters())} "
+          f"parameters, |F| up to {float(io_tensors['raw'].abs().max()):.3f}, |D| up to "
+          f"{float(io_tensors['denoised'].abs().max()):.3f}: {config}")
+
+
+def refusals(networks, out):
+    """Pickles the converter must refuse, and the message it gives for each."""
+    base = dict(img_resolution=16, img_channels=3, label_dim=0)
+    cases = {
+        "NCSN++ (the -ve networks)": networks.EDMPrecond(
+            **base, **{**SMALL, "embedding_type": "fourier", "encoder_type": "residual",
+                       "channel_mult_noise": 2, "resample_filter": [1, 3, 3, 1]}),
+        "ADM (DhariwalUNet)": networks.EDMPrecond(
+            **base, model_type="DhariwalUNet", model_channels=16, channel_mult=[1, 2],
+            num_blocks=1, attn_resolutions=[8]),
+        "VE preconditioning": networks.VEPrecond(**base, **SMALL),
+        "a dict without 'ema'": {"net": networks.EDMPrecond(**base, **SMALL)},
+    }
+    for what, obj in cases.items():
+        pkl = os.path.join(out, "refused.pkl")
+        with open(pkl, "wb") as f:
+            pickle.dump(obj, f)
+        try:
+            conv.convert(pkl, os.path.join(out, "refused.safetensors"))
+        except conv.Refused as e:
+            print(f"refused {what}: {e}")
+        else:
+            raise SystemExit(f"the converter accepted {what}")
+        finally:
+            os.remove(pkl)
+        assert not os.path.exists(os.path.join(out, "refused.safetensors"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edm", required=True, help="a checkout of github.com/NVlabs/edm")
+    parser.add_argument("--out", default=os.path.join(HERE, "..", "tests", "fixtures", "edm"))
+    args = parser.parse_args()
+    sys.path.insert(0, os.path.abspath(args.edm))
+    from training import networks
+    os.makedirs(args.out, exist_ok=True)
+    case(networks, "songunet-cond-edm", "EDMPrecond", 10, 11, args.out)
+    case(networks, "songunet-uncond-vp", "VPPrecond", 0, 12, args.out)
+    refusals(networks, args.out)
+
+
+if __name__ == "__main__":
+    main()
