@@ -75,7 +75,8 @@ fn teacher(path: &Path, args: &EvalArgs) -> Result<ExitCode> {
     let device = selected.device.inner();
     let teacher = load_image_teacher(path, &device)?;
     let cache = presets::cache_dir();
-    let judge = ImageJudge::new(args.classifier.as_deref(), &teacher, Some(&cache), &device)?;
+    let judge =
+        ImageJudge::for_teacher(args.classifier.as_deref(), &teacher, Some(&cache), &device)?;
     let seed = args.seed.unwrap_or(0);
     let unet = &teacher.info.unet;
     if !args.json {
@@ -95,7 +96,7 @@ fn teacher(path: &Path, args: &EvalArgs) -> Result<ExitCode> {
     }
     for (row, &steps) in args.steps.iter().enumerate() {
         let started = Instant::now();
-        let metrics = score_teacher(&teacher, &judge, args.samples, steps, seed)
+        let metrics = score_teacher(&teacher.net, &judge, args.samples, steps, seed)
             .with_context(|| format!("scoring {} at {steps} Heun steps", path.display()))?;
         let seconds = started.elapsed().as_secs_f64();
         let nfe = Integrator::Heun.nfe(steps);

@@ -26,3 +26,23 @@ pub trait LabelledDenoiser {
         labels: Option<Tensor<2>>,
     ) -> Tensor<2>;
 }
+
+/// A [`LabelledDenoiser`] with its class vectors bound, as a plain [`Denoiser`] (for the
+/// sampler and the losses, which know nothing of labels).
+///
+/// # Shapes
+/// `labels`: `[batch, classes]`, the batch of every `denoise` call.
+#[derive(Debug)]
+pub struct WithLabels<'a, N> {
+    /// The conditional denoiser.
+    pub net: &'a N,
+    /// Its class vectors.
+    pub labels: Tensor<2>,
+}
+
+impl<N: LabelledDenoiser> Denoiser for WithLabels<'_, N> {
+    fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
+        self.net
+            .denoise_labelled(x, sigma, Some(self.labels.clone()))
+    }
+}

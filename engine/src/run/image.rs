@@ -6,18 +6,17 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use burn::module::Module;
-
 use super::{World, networks, save_networks};
 use crate::config::RunConfig;
+use crate::data::images::ImageSet;
 use crate::data::images::ImageSource;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
+use crate::distill::net::ImageNet;
 use crate::error::{ConfigError, EngineError, Result};
 use crate::limits;
 use crate::metrics::classifier::TrainedClassifier;
 use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, image_metrics};
-use crate::nets::unet::UNetDenoiser;
 use crate::protocol::{SampleView, ScoreField};
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::tensor_file::TensorFile;
@@ -33,11 +32,11 @@ const PROBE_ROWS: usize = 8;
 
 /// The networks of an image run, its teacher, and what their samples are judged against.
 #[derive(Debug)]
-pub(super) struct ImageWorld {
-    /// θ, ψ, the EMA and their Adams; U-Nets shaped like the teacher.
-    nets: Networks<UNetDenoiser>,
-    /// The frozen U-Net teacher (dropout off).
-    teacher: Box<ImageTeacher>,
+pub(super) struct ImageWorld<N> {
+    /// θ, ψ, the EMA and their Adams; copies of the teacher.
+    nets: Networks<N>,
+    /// The frozen teacher (dropout off): the workbench's U-Net or EDM's DDPM++.
+    teacher: N,
     judge: ImageJudge,
     shape: [usize; 3],
     classes: usize,
@@ -54,25 +53,25 @@ pub struct ImageJudge {
 }
 
 impl ImageJudge {
-    /// The classifier in `classifier` (`eval.classifier`; `None` = the one shipped for the
-    /// data) and reference statistics of the images `teacher` was trained on (cached in
-    /// `cache_dir`).
+    /// The classifier in `classifier` (`eval.classifier`; `None` = the one shipped for
+    /// `source`) and reference statistics of `set`, the images the teacher models as it was
+    /// trained on them (padded to its `shape`; cached in `cache_dir`).
     pub fn new(
         classifier: Option<&Path>,
-        teacher: &ImageTeacher,
+        source: &ImageSource,
+        mut set: ImageSet,
+        shape: [usize; 3],
         cache_dir: Option<&Path>,
         device: &Device,
     ) -> Result<Self> {
-        let training = &teacher.info.training;
         let path = match classifier {
             Some(path) => path.to_owned(),
-            None => default_classifier(&training.data)?,
+            None => default_classifier(source)?,
         };
         let classifier = TrainedClassifier::load(&path, device)?;
         let c = classifier.net.config();
-        let unet = &teacher.info.unet;
-        let size = unet.image_size;
-        let fits = c.channels == unet.image_channels
+        let [channels, size, _] = shape;
+        let fits = c.channels == channels
             && c.height == c.width
             && c.height <= size
             && (size - c.height).is_multiple_of(2);
@@ -80,14 +79,24 @@ impl ImageJudge {
             return Err(EngineError::File {
                 path,
                 message: format!(
-                    "eval.classifier takes {}×{}×{} images, the teacher makes {}×{size}×{size}; \
-                     train a classifier for this data with `sim-workbench train-classifier`",
-                    c.channels, c.height, c.width, unet.image_channels
+                    "eval.classifier takes {}×{}×{} images, the teacher makes \
+                     {channels}×{size}×{size}; train a classifier for this data with \
+                     `sim-workbench train-classifier`",
+                    c.channels, c.height, c.width
                 ),
             });
         }
+        if [set.channels, set.height, set.width] != shape {
+            return Err(EngineError::Invalid(format!(
+                "[data] ({}) has {}×{}×{} images, the teacher makes {channels}×{size}×{size}; \
+                 set [data] to the images the teacher models",
+                source.label(),
+                set.channels,
+                set.height,
+                set.width
+            )));
+        }
         let crop = (size - c.height) / 2;
-        let mut set = training.load_data()?;
         set.pixels = centre_crop(&set.pixels, [set.channels, size, size], crop);
         set.height -= 2 * crop;
         set.width -= 2 * crop;
@@ -100,6 +109,19 @@ impl ImageJudge {
             reference,
             crop,
         })
+    }
+
+    /// The judge of a workbench-trained teacher: the data set and padding it was trained on.
+    pub fn for_teacher(
+        classifier: Option<&Path>,
+        teacher: &ImageTeacher,
+        cache_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let training = &teacher.info.training;
+        let set = training.load_data()?;
+        let shape = teacher.net.image_shape();
+        Self::new(classifier, &training.data, set, shape, cache_dir, device)
     }
 
     /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape) as they would be
@@ -157,22 +179,21 @@ fn centre_crop(images: &[f32], [c, h, w]: [usize; 3], crop: usize) -> Vec<f32> {
         .collect()
 }
 
-impl ImageWorld {
-    /// θ, ψ and the EMA as copies of `teacher`'s U-Net (every network starts as the teacher;
-    /// trainable, the teacher frozen), or a checkpoint's when `from` is given; judged against
-    /// the data set the teacher was trained on (reference statistics cached in `cache_dir`;
-    /// the classifier runs without autodiff).
+impl<N: ImageNet> ImageWorld<N> {
+    /// θ, ψ and the EMA as copies of the frozen `teacher` (every network starts as the
+    /// teacher; trainable, the teacher frozen), or a checkpoint's when `from` is given; its
+    /// samples scored by `judge`.
     pub(super) fn new(
-        teacher: Box<ImageTeacher>,
+        teacher: N,
+        judge: ImageJudge,
         config: &RunConfig,
         from: Option<&TensorFile>,
-        cache_dir: Option<&Path>,
         device: &Device,
     ) -> Result<Self> {
-        let unet = &teacher.info.unet;
+        let shape = teacher.image_shape();
         // What one iteration keeps for backpropagation, estimated as 32 feature maps of the
         // first level per sample, must fit.
-        let map = unet.channels * unet.image_size * unet.image_size;
+        let map = teacher.base_channels() * shape[1] * shape[2];
         limits::allocation(
             "distill.batch",
             "the activations of one iteration (≈ 32 first-level feature maps a sample)",
@@ -180,24 +201,11 @@ impl ImageWorld {
             4,
         )
         .map_err(ConfigError::from)?;
-        let nets = networks(
-            teacher.net.clone().set_require_grad(true),
-            config,
-            from,
-            device,
-        )?;
-        let inner = device.clone().inner();
-        let judge = ImageJudge::new(
-            config.eval.classifier.as_deref(),
-            &teacher,
-            cache_dir,
-            &inner,
-        )?;
-        let unet = &teacher.info.unet;
+        let nets = networks(teacher.clone().set_require_grad(true), config, from, device)?;
         Ok(Self {
             nets,
-            shape: [unet.image_channels, unet.image_size, unet.image_size],
-            classes: unet.classes,
+            shape,
+            classes: teacher.classes(),
             teacher,
             judge,
         })
@@ -255,7 +263,7 @@ impl ImageWorld {
     }
 }
 
-impl World for ImageWorld {
+impl<N: ImageNet> World for ImageWorld<N> {
     fn step(
         &mut self,
         config: &RunConfig,
@@ -265,7 +273,7 @@ impl World for ImageWorld {
     ) -> (IterationStats, Option<Diagnostics>) {
         iteration(
             &mut self.nets,
-            &self.teacher.net,
+            &self.teacher,
             &config.distill,
             config.seed,
             step,
@@ -298,7 +306,7 @@ impl World for ImageWorld {
     fn teacher_view(&self, config: &RunConfig, steps: usize, _: &Device) -> Result<Vec<f32>> {
         let u = self.unit_noise(config.seed, Stream::Other(VIEW_STREAM), self.view_count());
         let labels = self.view_labels();
-        heun_images(&self.teacher.net, &u, labels.as_deref(), steps)
+        heun_images(&self.teacher, &u, labels.as_deref(), steps)
     }
 
     /// Heun with `eval.teacher_steps` steps from `σ_max·u` on the student's evaluation noise
@@ -329,7 +337,7 @@ impl World for ImageWorld {
     }
 
     fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()> {
-        let init = self.teacher.net.clone().set_require_grad(true);
+        let init = self.teacher.clone().set_require_grad(true);
         self.nets = networks(init, config, Some(file), device)?;
         Ok(())
     }
@@ -344,18 +352,16 @@ fn eval_labels(classes: usize, n: usize) -> Option<Vec<usize>> {
 /// FID and IS of `teacher` with `steps` Heun steps on `samples` images: the unit noise of a
 /// run's evaluation (`rng_for(seed, 0, Stream::Eval)`) and its labels (classes in turn), so the
 /// numbers compare with a student's of the same seed.
-pub fn score_teacher(
-    teacher: &ImageTeacher,
+pub fn score_teacher<N: ImageNet>(
+    teacher: &N,
     judge: &ImageJudge,
     samples: usize,
     steps: usize,
     seed: u64,
 ) -> Result<ImageMetrics> {
-    let unet = &teacher.info.unet;
-    let labels = eval_labels(unet.classes, samples);
-    let images = sample_images(&teacher.net, samples, steps, labels.as_deref(), seed)?;
-    let size = unet.image_size;
-    judge.score(&images, [unet.image_channels, size, size])
+    let labels = eval_labels(teacher.classes(), samples);
+    let images = sample_images(teacher, samples, steps, labels.as_deref(), seed)?;
+    judge.score(&images, teacher.image_shape())
 }
 
 /// Stream label of the view's unit noise.
@@ -365,15 +371,15 @@ const VIEW_STREAM: u64 = 0x71e;
 ///
 /// # Shapes
 /// `u`: `[n, dim]` row-major; result `[n, dim]`.
-fn one_step(
-    generator: &UNetDenoiser,
+fn one_step<N: ImageNet>(
+    generator: &N,
     u: &[f32],
     labels: Option<&[usize]>,
     t_star: f64,
     dim: usize,
     device: &Device,
 ) -> Result<Vec<f32>> {
-    let classes = generator.config().classes;
+    let classes = generator.classes();
     chunked(u, dim, device, |start, z| {
         let rows = z.dims()[0];
         let y = labels.map(|l| one_hot(&l[start..start + rows], classes, device));

@@ -21,15 +21,16 @@ use std::time::Instant;
 
 use burn::prelude::*;
 
-use self::image::ImageWorld;
+use self::image::{ImageJudge, ImageWorld};
 use self::log::MetricsLine;
 use self::toy::ToyWorld;
 use crate::config::RunConfig;
+use crate::data::DataConfig;
 use crate::device::{BackendChoice, DeviceMemory, SelectedDevice, select};
 use crate::diffusion::sampler::Integrator;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks};
-use crate::distill::net::DistillNet;
+use crate::distill::net::{DistillNet, ImageNet};
 use crate::error::{EngineError, Result};
 use crate::metrics::Metrics;
 use crate::optim::adam::Adam;
@@ -534,14 +535,36 @@ fn build_world(
     progress: &mut dyn FnMut(&str, f32),
 ) -> Result<Box<dyn World>> {
     let teacher = Teacher::load(&config.teacher, &config.data, device)?;
+    let (classifier, cache) = (
+        config.eval.classifier.as_deref(),
+        options.cache_dir.as_deref(),
+    );
     Ok(match teacher {
-        Teacher::Image(teacher) => Box::new(ImageWorld::new(
-            teacher,
-            config,
-            from,
-            options.cache_dir.as_deref(),
-            device,
-        )?),
+        Teacher::Image(teacher) => {
+            let judge =
+                ImageJudge::for_teacher(classifier, &teacher, cache, &device.clone().inner())?;
+            Box::new(ImageWorld::new(teacher.net, judge, config, from, device)?)
+        }
+        Teacher::Edm(teacher) => {
+            let DataConfig::Image(source) = &config.data else {
+                return Err(EngineError::Invalid(
+                    "teacher.kind = \"edm\" needs image data in [data]".into(),
+                ));
+            };
+            let set = source
+                .load()
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            let shape = teacher.net.image_shape();
+            let judge = ImageJudge::new(
+                classifier,
+                source,
+                set,
+                shape,
+                cache,
+                &device.clone().inner(),
+            )?;
+            Box::new(ImageWorld::new(teacher.net, judge, config, from, device)?)
+        }
         teacher => Box::new(ToyWorld::new(
             teacher,
             config,

@@ -18,6 +18,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use self::edm_file::{EdmTeacher, load_edm_teacher};
 use self::image::file::TEACHER_FORMAT;
 use self::image::{ImageTeacher, load_image_teacher};
 use self::mlp_file::load_network;
@@ -44,6 +45,13 @@ pub enum TeacherConfig {
         /// Path to the teacher's safetensors file (relative paths: to the working directory).
         path: PathBuf,
     },
+    /// A published EDM network (DDPM++, e.g. `edm-cifar10-32x32-cond-vp`) converted once by
+    /// `tools/edm_to_safetensors.py` (docs/edm-teachers.md); `[data]` names the images it
+    /// models (CIFAR-10), against which its samples are scored.
+    Edm {
+        /// Path to the converted safetensors file.
+        path: PathBuf,
+    },
 }
 
 impl TeacherConfig {
@@ -67,6 +75,14 @@ impl TeacherConfig {
                      train a network teacher for this data with `sim-workbench train-teacher`",
                 ))
             }
+            (Self::Edm { .. }, DataConfig::Toy(toy)) => Err(ValidationError::new(
+                "teacher.kind",
+                format!(
+                    "an EDM teacher models images, not the 2-D set {}: set [data] to the \
+                     images it was trained on (kind = \"cifar10\" and its dir)",
+                    toy.label()
+                ),
+            )),
             _ => Ok(()),
         }
     }
@@ -81,6 +97,8 @@ pub enum Teacher {
     Network(MlpDenoiser),
     /// A trained EDM U-Net for images (frozen, dropout off), with its provenance.
     Image(Box<ImageTeacher>),
+    /// A converted published EDM network (frozen).
+    Edm(Box<EdmTeacher>),
 }
 
 impl Teacher {
@@ -97,6 +115,17 @@ impl Teacher {
                 });
             }
             TeacherConfig::Network { path } => path,
+            TeacherConfig::Edm { path } => {
+                return match data {
+                    DataConfig::Image(_) => {
+                        Ok(Self::Edm(Box::new(load_edm_teacher(path, device)?)))
+                    }
+                    DataConfig::Toy(toy) => Err(EngineError::Invalid(format!(
+                        "teacher.kind = \"edm\" models images, not the 2-D set {}",
+                        toy.label()
+                    ))),
+                };
+            }
         };
         let format = TensorFile::read(path)?.meta("format")?.to_owned();
         let mismatch = |message: String| EngineError::File {
@@ -157,6 +186,7 @@ impl Teacher {
             Self::Exact(m) => m.sigma_data(),
             Self::Network(n) => n.sigma_data(),
             Self::Image(t) => t.net.sigma_data(),
+            Self::Edm(t) => t.net.config().precond.sigma_data(),
         }
     }
 }
@@ -180,6 +210,7 @@ impl LabelledDenoiser for Teacher {
             Self::Exact(m) => m.denoise(x, sigma),
             Self::Network(n) => n.denoise(x, sigma),
             Self::Image(t) => t.net.denoise_labelled(x, sigma, labels),
+            Self::Edm(t) => t.net.denoise_labelled(x, sigma, labels),
         }
     }
 }

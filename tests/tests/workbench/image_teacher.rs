@@ -123,9 +123,10 @@ fn shipped_conditional_teacher_fid_falls_with_heun_steps() {
     let teacher = shipped("digits-cond.safetensors");
     let classifier = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../assets/classifiers/digits-cnn.safetensors");
-    let judge = ImageJudge::new(Some(&classifier), &teacher, None, &Device::flex()).expect("judge");
+    let judge =
+        ImageJudge::for_teacher(Some(&classifier), &teacher, None, &Device::flex()).expect("judge");
     let fid = |steps| {
-        let m = score_teacher(&teacher, &judge, 300, steps, 0).expect("score");
+        let m = score_teacher(&teacher.net, &judge, 300, steps, 0).expect("score");
         assert_eq!((m.samples, m.feature_net.as_str()), (300, "digits-CNN"));
         m.fid
     };

@@ -214,15 +214,6 @@ impl UNetDenoiser {
         x.mul(p.c_skip).add(f.mul(p.c_out))
     }
 
-    /// This network with its class vectors bound, as a plain [`Denoiser`] (for the sampler
-    /// and the losses, which know nothing of labels).
-    ///
-    /// # Shapes
-    /// `labels`: `[batch, classes]`, the batch of every later `denoise` call.
-    pub fn with_labels(&self, labels: Tensor<2>) -> Labelled<'_> {
-        Labelled { net: self, labels }
-    }
-
     /// The raw network `F(c_in x; c_noise, y)`.
     ///
     /// # Shapes
@@ -265,21 +256,6 @@ impl Denoiser for UNetDenoiser {
     /// `D(x; σ)` without a class: see [`UNetDenoiser::denoise_labelled`].
     fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
         self.denoise_labelled(x, sigma, None)
-    }
-}
-
-/// A class-conditional [`UNetDenoiser`] with its class vectors bound (see
-/// [`UNetDenoiser::with_labels`]).
-#[derive(Debug)]
-pub struct Labelled<'a> {
-    net: &'a UNetDenoiser,
-    labels: Tensor<2>,
-}
-
-impl Denoiser for Labelled<'_> {
-    fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
-        self.net
-            .denoise_labelled(x, sigma, Some(self.labels.clone()))
     }
 }
 

@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 
 use super::*;
+use crate::diffusion::denoiser::WithLabels;
 use crate::optim::params::{map_params, named_params};
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::tensor_file::TensorFile;
@@ -209,10 +210,13 @@ fn unet_class_conditioning_changes_the_output() {
     let d = net.dim();
     assert!(max_abs_diff(&mixed[..d], &three[..d]) < 1e-6);
     assert!(max_abs_diff(&mixed[d..], &seven[d..]) < 1e-6);
-    // No labels = all-zero class vectors = the plain Denoiser; with_labels = denoise_labelled.
+    // No labels = all-zero class vectors = the plain Denoiser; WithLabels = denoise_labelled.
     assert_eq!(none, run(Some(Tensor::zeros([2, 10], &device))));
     assert_eq!(none, host(net.denoise(x.clone(), s.clone())));
-    let bound = net.with_labels(labels(&net, &[3, 3], &device));
+    let bound = WithLabels {
+        net: &net,
+        labels: labels(&net, &[3, 3], &device),
+    };
     assert_eq!(three, host(bound.denoise(x.clone(), s.clone())));
 }
 

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use burn::module::Module;
 use burn::prelude::*;
 
+use crate::diffusion::denoiser::WithLabels;
 use crate::diffusion::sampler::{Integrator, sample};
+use crate::distill::net::ImageNet;
 use crate::error::{EngineError, Result};
-use crate::nets::unet::UNetDenoiser;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::image_grid::write_image_grid;
 use crate::tensor::{host, one_hot};
@@ -19,8 +19,8 @@ const CHUNK: usize = 256;
 /// `n` images from `net` with `steps` Heun steps of EDM Algorithm 1 (`2·steps − 1` network
 /// evaluations, from `x ~ N(0, σ_max² I)` at σ_max = 80 down to σ = 0), starting noise from
 /// `rng_for(seed, 0, Stream::Eval)`. See [`heun_images`] for `labels` and the result.
-pub fn sample_images(
-    net: &UNetDenoiser,
+pub fn sample_images<N: ImageNet>(
+    net: &N,
     n: usize,
     steps: usize,
     labels: Option<&[usize]>,
@@ -36,13 +36,13 @@ pub fn sample_images(
 /// `labels` gives the class of each image and is required exactly when the network is
 /// class-conditional. The result is `[n, C·H·W]` row-major (NCHW per row), in the data's
 /// `[-1, 1]` scale (not clamped). The network is used without autodiff, whatever its device.
-pub fn heun_images(
-    net: &UNetDenoiser,
+pub fn heun_images<N: ImageNet>(
+    net: &N,
     u: &[f32],
     labels: Option<&[usize]>,
     steps: usize,
 ) -> Result<Vec<f32>> {
-    let (classes, dim) = (net.config().classes, net.dim());
+    let (classes, dim) = (net.classes(), net.dim());
     let n = u.len() / dim;
     match (classes, labels) {
         (0, Some(_)) => {
@@ -84,7 +84,11 @@ pub fn heun_images(
     chunked(u, dim, &device, |start, z| match labels {
         Some(l) => {
             let y = one_hot(&l[start..start + z.dims()[0]], classes, &device);
-            sample(&net.with_labels(y), Integrator::Heun, steps, z)
+            let bound = WithLabels {
+                net: &net,
+                labels: y,
+            };
+            sample(&bound, Integrator::Heun, steps, z)
         }
         None => sample(&net, Integrator::Heun, steps, z),
     })
@@ -118,25 +122,24 @@ pub(crate) fn chunked(
 /// [`write_image_grid`]), `scale`× nearest-neighbour. A class-conditional network gets one row
 /// per class (`rows` = its number of classes, row `k` = class `k`); an unconditional one
 /// `rows = columns`. Returns the sampled pixels, `[rows · columns, C·H·W]`.
-pub fn write_sample_grid(
-    net: &UNetDenoiser,
+pub fn write_sample_grid<N: ImageNet>(
+    net: &N,
     path: &Path,
     columns: usize,
     steps: usize,
     seed: u64,
     scale: u32,
 ) -> Result<Vec<f32>> {
-    let config = net.config();
-    let (rows, labels) = if config.classes > 0 {
-        let labels: Vec<usize> = (0..config.classes)
+    let classes = net.classes();
+    let (rows, labels) = if classes > 0 {
+        let labels: Vec<usize> = (0..classes)
             .flat_map(|k| std::iter::repeat_n(k, columns))
             .collect();
-        (config.classes, Some(labels))
+        (classes, Some(labels))
     } else {
         (columns, None)
     };
     let pixels = sample_images(net, rows * columns, steps, labels.as_deref(), seed)?;
-    let shape = [config.image_channels, config.image_size, config.image_size];
-    write_image_grid(path, &pixels, shape, columns, scale)?;
+    write_image_grid(path, &pixels, net.image_shape(), columns, scale)?;
     Ok(pixels)
 }
