@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod embedding;
+pub mod inception;
 pub mod mlp;
 pub mod song_unet;
 pub mod unet;

@@ -9,6 +9,7 @@ use burn::prelude::*;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::atomic::write_atomic;
+use super::fnv1a;
 use crate::error::{EngineError, Result};
 use crate::limits;
 use crate::optim::adam::Adam;
@@ -109,6 +110,47 @@ impl TensorFile {
             metadata: parsed.metadata,
             origin: path.to_owned(),
         })
+    }
+
+    /// One tensor's shape and values, or an error naming the missing tensor.
+    pub fn tensor(&self, name: &str) -> Result<(&[usize], &[f32])> {
+        self.tensors
+            .get(name)
+            .map(|(shape, values)| (shape.as_slice(), values.as_slice()))
+            .ok_or_else(|| EngineError::File {
+                path: self.origin.clone(),
+                message: format!("tensor `{name}` is missing"),
+            })
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// Whether it holds no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    /// The file it was read from (empty for a new one).
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+
+    /// A hash of every tensor's name, shape and values (cache keys).
+    pub fn fingerprint(&self) -> u64 {
+        let mut bytes = Vec::new();
+        for (name, (shape, values)) in &self.tensors {
+            bytes.extend_from_slice(name.as_bytes());
+            for d in shape {
+                bytes.extend_from_slice(&(*d as u64).to_le_bytes());
+            }
+            for v in values {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        fnv1a(&bytes)
     }
 
     /// A metadata value, or an error naming the missing key.

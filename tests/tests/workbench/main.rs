@@ -8,6 +8,7 @@ mod gradcheck;
 mod gui;
 mod image_distill;
 mod image_teacher;
+mod inception;
 mod kernels;
 mod pool;
 mod presets;
