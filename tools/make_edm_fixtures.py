@@ -29,7 +29,7 @@ import edm_to_safetensors as conv  # noqa: E402
 SIGMAS = [0.002, 0.05, 0.5, 2.5, 20.0, 80.0]
 SMALL = dict(model_type="SongUNet", embedding_type="positional", encoder_type="standard",
              decoder_type="standard", channel_mult_noise=1, resample_filter=[1, 1],
-             model_channels=8, channel_mult=[1, 2, 2], num_blocks=2, attn_resolutions=[8],
+             model_channels=8, channel_mult=[1, 2, 2], num_blocks=2, attn_resolutions=[16],
              augment_dim=9, dropout=0.13)
 
 
@@ -49,7 +49,7 @@ def randomise(net, seed):
 def case(networks, name, precond, label_dim, seed, out):
     torch.manual_seed(seed)
     cls = getattr(networks, precond)
-    net = cls(img_resolution=16, img_channels=3, label_dim=label_dim, **SMALL).eval()
+    net = cls(img_resolution=32, img_channels=3, label_dim=label_dim, **SMALL).eval()
     randomise(net, seed)
     pkl = os.path.join(out, f"{name}.pkl")
     with open(pkl, "wb") as f:
@@ -58,9 +58,9 @@ def case(networks, name, precond, label_dim, seed, out):
     config = conv.convert(pkl, weights)
     os.remove(pkl)
     g = torch.Generator().manual_seed(seed + 1)
-    n = len(SIGMAS) * 2
-    x = torch.randn([n, 3, 16, 16], generator=g) * 0.5
-    sigma = torch.tensor(SIGMAS * 2, dtype=torch.float32)
+    n = len(SIGMAS)
+    x = torch.randn([n, 3, 32, 32], generator=g) * 0.5
+    sigma = torch.tensor(SIGMAS, dtype=torch.float32)
     x = x + sigma.reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
     io_tensors = {"x": x.reshape(n, -1), "sigma": sigma.reshape(n, 1)}
     with torch.no_grad():
@@ -94,7 +94,7 @@ def case(networks, name, precond, label_dim, seed, out):
 
 def refusals(networks, out):
     """Pickles the converter must refuse, and the message it gives for each."""
-    base = dict(img_resolution=16, img_channels=3, label_dim=0)
+    base = dict(img_resolution=32, img_channels=3, label_dim=0)
     cases = {
         "NCSN++ (the -ve networks)": networks.EDMPrecond(
             **base, **{**SMALL, "embedding_type": "fourier", "encoder_type": "residual",

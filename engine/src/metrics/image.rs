@@ -6,9 +6,10 @@
 //! * IS (Salimans et al. 2016, "Improved Techniques for Training GANs"):
 //!   `exp(E_x KL(p(y|x) ‖ p(y)))` from the classifier's softmax ([`inception_score`]).
 //!
-//! The feature network is a [`TrainedClassifier`] (e.g. `digits-CNN`), not Inception-v3, so
-//! the numbers compare only under the same classifier and are always labelled with its name:
-//! "FID (digits-CNN)" (docs/algorithm.md §4).
+//! The feature network is a [`FeatureNet`]: a trained domain classifier (e.g. `digits-CNN`),
+//! whose numbers compare only under the same classifier, or the standard FID Inception-v3.
+//! Scores are always labelled with its name: "FID (digits-CNN)", "FID (Inception-v3)"
+//! (docs/algorithm.md §4).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use nalgebra::{DMatrix, DVector};
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
-use super::classifier::TrainedClassifier;
+use super::feature_net::FeatureNet;
 use super::{Gaussian, frechet_distance, inception_score};
 use crate::data::images::ImageSet;
 use crate::error::{EngineError, Result};
@@ -71,14 +72,15 @@ pub struct ReferenceStats {
 
 impl ReferenceStats {
     /// Fits the features of every image of `set`.
-    pub fn compute(classifier: &TrainedClassifier, set: &ImageSet) -> Result<Self> {
-        let features = classifier.net.embed(&set.pixels)?.features;
+    pub fn compute(net: &dyn FeatureNet, set: &ImageSet) -> Result<Self> {
+        let shape = [set.channels, set.height, set.width];
+        let features = net.embed(&set.pixels, shape)?.features;
         Ok(Self {
-            feature_net: classifier.info.name.clone(),
+            feature_net: net.name(),
             data: set.name.clone(),
-            classifier_hash: classifier.net.fingerprint()?,
+            classifier_hash: net.fingerprint()?,
             data_hash: data_hash(set),
-            gaussian: Gaussian::fit(&features, classifier.net.config().features)?,
+            gaussian: Gaussian::fit(&features, net.feature_dim())?,
         })
     }
 
@@ -86,8 +88,8 @@ impl ReferenceStats {
     /// and passes every check, else computed and written there (a corrupt file is discarded
     /// with a warning and replaced; a failed write is logged, not an error).
     /// Files are named `ref-<classifier hash>-<data hash>.safetensors`.
-    pub fn cached(classifier: &TrainedClassifier, set: &ImageSet, dir: &Path) -> Result<Self> {
-        let (classifier_hash, data_hash) = (classifier.net.fingerprint()?, data_hash(set));
+    pub fn cached(net: &dyn FeatureNet, set: &ImageSet, dir: &Path) -> Result<Self> {
+        let (classifier_hash, data_hash) = (net.fingerprint()?, data_hash(set));
         let path = Self::cache_path(dir, classifier_hash, data_hash);
         if path.exists() {
             match read_cache(&path, classifier_hash, data_hash) {
@@ -98,7 +100,7 @@ impl ReferenceStats {
                 ),
             }
         }
-        let stats = Self::compute(classifier, set)?;
+        let stats = Self::compute(net, set)?;
         if let Err(e) = stats.write(&path) {
             tracing::warn!("reference statistics not cached: {e}");
         }
@@ -154,36 +156,49 @@ impl ReferenceStats {
     }
 }
 
-/// FID and IS of `samples` (row-major NCHW images in `[-1, 1]`, shaped like the classifier's
-/// input) against `reference`, which must come from the same classifier.
+/// FID and IS of `samples` (row-major NCHW images of `shape` in `[-1, 1]`) against
+/// `reference`, which must come from the same feature network.
 ///
 /// Errors when the samples do not fill whole images, there are fewer than 2, the reference was
-/// made by another classifier, or a feature is not finite.
+/// made by another network, or a feature is not finite.
 pub fn image_metrics(
-    classifier: &TrainedClassifier,
+    net: &dyn FeatureNet,
     samples: &[f32],
+    shape: [usize; 3],
     reference: &ReferenceStats,
 ) -> Result<ImageMetrics> {
-    let hash = classifier.net.fingerprint()?;
+    let hash = net.fingerprint()?;
     if hash != reference.classifier_hash {
         return Err(EngineError::Invalid(format!(
-            "reference statistics of {} were computed with classifier {} ({:016x}), not {} \
-             ({hash:016x}); recompute them with this classifier",
-            reference.data, reference.feature_net, reference.classifier_hash, classifier.info.name
+            "reference statistics of {} were computed with {} ({:016x}), not {} \
+             ({hash:016x}); recompute them with this feature network",
+            reference.data,
+            reference.feature_net,
+            reference.classifier_hash,
+            net.name()
         )));
     }
-    let config = classifier.net.config();
-    let embedding = classifier.net.embed(samples)?;
+    let dim: usize = shape.iter().product();
+    if dim == 0 || !samples.len().is_multiple_of(dim) {
+        return Err(EngineError::Invalid(format!(
+            "{} values are not whole {}×{}×{} images",
+            samples.len(),
+            shape[0],
+            shape[1],
+            shape[2]
+        )));
+    }
+    let embedding = net.embed(samples, shape)?;
     let fid = frechet_distance(
-        &Gaussian::fit(&embedding.features, config.features)?,
+        &Gaussian::fit(&embedding.features, net.feature_dim())?,
         &reference.gaussian,
     )?;
-    let is = inception_score(&embedding.probs, config.classes)?;
+    let is = inception_score(&embedding.probs, embedding.classes)?;
     Ok(ImageMetrics {
         fid,
         is,
-        feature_net: classifier.info.name.clone(),
-        samples: samples.len() / config.input_dim(),
+        feature_net: net.name(),
+        samples: samples.len() / dim,
     })
 }
 
@@ -258,6 +273,7 @@ mod tests {
 
     use super::*;
     use crate::data::images::{ImageSet, ImageSource, Split};
+    use crate::metrics::classifier::TrainedClassifier;
     use crate::metrics::train_classifier::{accuracy, stratified_split};
     use crate::rng::{Stream, rng_for};
 
@@ -285,7 +301,9 @@ mod tests {
         assert!((acc - cnn.info.test_accuracy).abs() < 1e-9);
 
         let reference = ReferenceStats::compute(&cnn, &train).expect("reference");
-        let metric = |pixels: &[f32]| image_metrics(&cnn, pixels, &reference).expect("metrics");
+        let shape = [train.channels, train.height, train.width];
+        let metric =
+            |pixels: &[f32]| image_metrics(&cnn, pixels, shape, &reference).expect("metrics");
 
         let itself = metric(&train.pixels);
         assert!(
@@ -346,7 +364,9 @@ mod tests {
         let acc = accuracy(&cnn.net, &test).expect("accuracy");
         assert!(acc >= 0.88, "test accuracy {acc}");
         let reference = ReferenceStats::compute(&cnn, &train).expect("reference");
-        let metric = |pixels: &[f32]| image_metrics(&cnn, pixels, &reference).expect("metrics");
+        let shape = [train.channels, train.height, train.width];
+        let metric =
+            |pixels: &[f32]| image_metrics(&cnn, pixels, shape, &reference).expect("metrics");
         let held_out = metric(&test.pixels);
         let (noise, first) = noise_and_class_0(&test);
         let noisy = metric(&noise);
@@ -412,9 +432,10 @@ mod tests {
             classifier_hash: fresh.classifier_hash ^ 1,
             ..fresh
         };
-        let err = image_metrics(&cnn, &test.pixels, &foreign).expect_err("foreign");
+        let shape = [1, 8, 8];
+        let err = image_metrics(&cnn, &test.pixels, shape, &foreign).expect_err("foreign");
         assert!(err.to_string().contains("recompute them"), "{err}");
-        let err = image_metrics(&cnn, &test.pixels[..100], &other).expect_err("ragged");
-        assert!(err.to_string().contains("not a multiple of 64"), "{err}");
+        let err = image_metrics(&cnn, &test.pixels[..100], shape, &other).expect_err("ragged");
+        assert!(err.to_string().contains("not whole 1×8×8 images"), "{err}");
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod classifier;
 mod eval;
+pub mod feature_net;
 mod frechet;
 mod image;
 mod inception;

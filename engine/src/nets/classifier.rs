@@ -234,12 +234,7 @@ impl Classifier {
             let features = net.features(x);
             let logits = host(net.output.forward(features.clone()))?;
             out.features.extend(host(features)?);
-            for row in logits.chunks_exact(c.classes) {
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let exp: Vec<f64> = row.iter().map(|&l| f64::from(l - max).exp()).collect();
-                let sum: f64 = exp.iter().sum();
-                out.probs.extend(exp.iter().map(|e| e / sum));
-            }
+            out.push_logits(&logits);
         }
         Ok(out)
     }
@@ -257,6 +252,16 @@ pub struct Embedding {
 }
 
 impl Embedding {
+    /// Appends the probabilities of row-major `[n, classes]` logits: their softmax, in f64.
+    pub fn push_logits(&mut self, logits: &[f32]) {
+        for row in logits.chunks_exact(self.classes) {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exp: Vec<f64> = row.iter().map(|&l| f64::from(l - max).exp()).collect();
+            let sum: f64 = exp.iter().sum();
+            self.probs.extend(exp.iter().map(|e| e / sum));
+        }
+    }
+
     /// The most probable class of each image (ties to the lowest index).
     pub fn predictions(&self) -> Vec<usize> {
         self.probs

@@ -15,8 +15,9 @@ use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::distill::net::ImageNet;
 use crate::error::{ConfigError, EngineError, Result};
 use crate::limits;
-use crate::metrics::classifier::TrainedClassifier;
+use crate::metrics::feature_net::{FeatureNet, load_feature_net};
 use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, image_metrics};
+use crate::nets::inception::INCEPTION_CONVERTER;
 use crate::protocol::{SampleView, ScoreField};
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::tensor_file::TensorFile;
@@ -42,10 +43,10 @@ pub(super) struct ImageWorld<N> {
     classes: usize,
 }
 
-/// Scores generated images with a classifier against the data set's reference statistics.
+/// Scores generated images with a feature network against the data set's reference statistics.
 #[derive(Debug)]
 pub struct ImageJudge {
-    classifier: TrainedClassifier,
+    net: Box<dyn FeatureNet>,
     reference: ReferenceStats,
     /// Pixels cropped from each side of a generated image before the classifier sees it (the
     /// teacher's padding, e.g. 2 for Fashion-MNIST 28×28 padded to 32×32).
@@ -68,24 +69,29 @@ impl ImageJudge {
             Some(path) => path.to_owned(),
             None => default_classifier(source)?,
         };
-        let classifier = TrainedClassifier::load(&path, device)?;
-        let c = classifier.net.config();
+        let net = load_feature_net(&path, device)?;
         let [channels, size, _] = shape;
-        let fits = c.channels == channels
-            && c.height == c.width
-            && c.height <= size
-            && (size - c.height).is_multiple_of(2);
-        if !fits {
-            return Err(EngineError::File {
-                path,
-                message: format!(
-                    "eval.classifier takes {}×{}×{} images, the teacher makes \
-                     {channels}×{size}×{size}; train a classifier for this data with \
-                     `sim-workbench train-classifier`",
-                    c.channels, c.height, c.width
-                ),
-            });
-        }
+        // A fixed-size network sees the images centre-cropped to its size; the Inception
+        // resizes any.
+        let crop = match net.input_shape() {
+            Some([c, h, w]) if c == channels && h == w && h <= size && (size - h) % 2 == 0 => {
+                (size - h) / 2
+            }
+            None if channels == 3 => 0,
+            taken => {
+                let takes = taken.map_or("RGB images of any size".into(), |[c, h, w]| {
+                    format!("{c}×{h}×{w} images")
+                });
+                return Err(EngineError::File {
+                    path,
+                    message: format!(
+                        "eval.classifier takes {takes}, the teacher makes \
+                         {channels}×{size}×{size}; train a classifier for this data with \
+                         `sim-workbench train-classifier`"
+                    ),
+                });
+            }
+        };
         if [set.channels, set.height, set.width] != shape {
             return Err(EngineError::Invalid(format!(
                 "[data] ({}) has {}×{}×{} images, the teacher makes {channels}×{size}×{size}; \
@@ -96,16 +102,15 @@ impl ImageJudge {
                 set.width
             )));
         }
-        let crop = (size - c.height) / 2;
         set.pixels = centre_crop(&set.pixels, [set.channels, size, size], crop);
         set.height -= 2 * crop;
         set.width -= 2 * crop;
         let reference = match cache_dir {
-            Some(dir) => ReferenceStats::cached(&classifier, &set, dir)?,
-            None => ReferenceStats::compute(&classifier, &set)?,
+            Some(dir) => ReferenceStats::cached(net.as_ref(), &set, dir)?,
+            None => ReferenceStats::compute(net.as_ref(), &set)?,
         };
         Ok(Self {
-            classifier,
+            net,
             reference,
             crop,
         })
@@ -128,9 +133,12 @@ impl ImageJudge {
     /// saved: cropped to the classifier's size and clamped to `[-1, 1]`, as the reference
     /// codebases score PNGs (few-step Heun samples overshoot far outside the pixel range).
     pub fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
+        let [c, h, w] = shape;
+        let cropped = [c, h - 2 * self.crop, w - 2 * self.crop];
         image_metrics(
-            &self.classifier,
+            self.net.as_ref(),
             &as_saved(images, shape, self.crop),
+            cropped,
             &self.reference,
         )
     }
@@ -143,8 +151,9 @@ fn default_classifier(source: &ImageSource) -> Result<PathBuf> {
         .map(PathBuf::from)
         .ok_or_else(|| {
             EngineError::Invalid(format!(
-                "eval.classifier: no classifier ships for {}; train one with `sim-workbench \
-             train-classifier` and set eval.classifier to its file",
+                "eval.classifier: no classifier ships for {}; set eval.classifier to the FID \
+                 Inception-v3 (convert it once with `{INCEPTION_CONVERTER}`) or to a \
+                 classifier from `sim-workbench train-classifier`",
                 source.label()
             ))
         })

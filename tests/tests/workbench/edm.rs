@@ -61,7 +61,7 @@ fn load(name: &str, device: &Device) -> EdmTeacher {
 }
 
 /// The raw network on EDM's own `c_in x` and `c_noise`, and the preconditioned denoiser, at
-/// σ from 0.002 to 80 (twice each), with one-hot labels, a mix of two classes and none.
+/// σ from 0.002 to 80, with one-hot labels, a mix of two classes and none.
 #[test]
 fn song_unet_matches_edm_conditional_edm_preconditioning() {
     let device = Device::flex();
@@ -76,7 +76,7 @@ fn song_unet_matches_edm_conditional_edm_preconditioning() {
     let io = Io::read("songunet-cond-edm");
     let n = io.values("sigma").len();
     let labels = io.tensor::<2>("labels", &device);
-    let x_in = io.tensor::<2>("x_in", &device).reshape([n, 3, 16, 16]);
+    let x_in = io.tensor::<2>("x_in", &device).reshape([n, 3, 32, 32]);
     let raw = host(net.network(x_in, io.tensor("c_noise", &device), Some(labels.clone())));
     let raw_error = max_abs(&raw, io.values("raw"));
     assert!(raw_error <= RAW_TOLERANCE, "F: max |error| {raw_error:e}");
@@ -107,7 +107,7 @@ fn song_unet_matches_edm_unconditional_vp_preconditioning() {
     assert_eq!(net.config().precond.name(), "vp");
     let io = Io::read("songunet-uncond-vp");
     let n = io.values("sigma").len();
-    let x_in = io.tensor::<2>("x_in", &device).reshape([n, 3, 16, 16]);
+    let x_in = io.tensor::<2>("x_in", &device).reshape([n, 3, 32, 32]);
     let raw = host(net.network(x_in, io.tensor("c_noise", &device), None));
     let raw_error = max_abs(&raw, io.values("raw"));
     assert!(raw_error <= RAW_TOLERANCE, "F: max |error| {raw_error:e}");
@@ -124,4 +124,144 @@ fn song_unet_matches_edm_unconditional_vp_preconditioning() {
         );
     }
     println!("unconditional, VP preconditioning: max |ΔF| {raw_error:e}");
+}
+
+fn preset(name: &str, overrides: &[String]) -> sim_engine::config::RunConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../presets/{name}.toml"));
+    sim_engine::config::RunConfig::load(&path, overrides).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+const CIFAR_PRESETS: [&str; 6] = [
+    "cifar10_sim",
+    "cifar10_sim_cond",
+    "cifar10_sid",
+    "cifar10_sid_cond",
+    "cifar10_di",
+    "cifar10_di_cond",
+];
+
+/// The CIFAR-10 presets carry Table 5: lr 1e-5 both, batch 256, t* = 2.5, ψ on p_EDM, Adam
+/// β₂ = 0.999 (β₁ = 0 is the engine's), the SIM ones with the generator on p_SIM and w = 1, an
+/// EDM teacher and the FID Inception.
+#[test]
+fn cifar10_presets_carry_table_5() {
+    use sim_engine::diffusion::sigma::SigmaDistribution;
+    use sim_engine::distill::objective::{Objective, Weighting};
+    use sim_engine::teacher::TeacherConfig;
+    for name in CIFAR_PRESETS {
+        let c = preset(name, &[]);
+        let d = &c.distill;
+        assert_eq!(
+            (d.batch, d.lr_generator, d.lr_fake),
+            (256, 1e-5, 1e-5),
+            "{name}"
+        );
+        assert_eq!((d.t_star, d.adam_beta2), (2.5, 0.999), "{name}");
+        assert_eq!(d.fake_sigma, SigmaDistribution::Edm, "{name}");
+        assert!(matches!(c.teacher, TeacherConfig::Edm { .. }), "{name}");
+        let classifier = c.eval.classifier.as_deref().expect("eval.classifier");
+        assert!(
+            classifier.ends_with("fid-inception-v3.safetensors"),
+            "{name}"
+        );
+        if name.starts_with("cifar10_sim") {
+            assert_eq!(d.objective, Objective::Sim, "{name}");
+            assert_eq!(d.generator_sigma, SigmaDistribution::Sim, "{name}");
+            assert_eq!(d.weighting, Weighting::NoWeight, "{name}");
+        }
+    }
+}
+
+/// Without the converted teacher, a CIFAR-10 preset refuses to start, naming the file and the
+/// converter command.
+#[test]
+fn cifar10_preset_without_its_teacher_names_the_converter() {
+    use sim_engine::device::BackendChoice;
+    use sim_engine::run::{Run, RunOptions};
+    let options = RunOptions {
+        runs_dir: None,
+        cache_dir: None,
+        backend: BackendChoice::Cpu,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let teacher = dir.path().join("edm-cifar10-32x32-cond-vp.safetensors");
+    let config = preset(
+        "cifar10_sim_cond",
+        &[format!("teacher.path={:?}", teacher.display().to_string())],
+    );
+    let message = Run::start(config, &options, &mut |_, _| {})
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        message.contains("edm-cifar10-32x32-cond-vp.safetensors"),
+        "{message}"
+    );
+    assert!(message.contains("tools/edm_to_safetensors.py"), "{message}");
+}
+
+/// The paper's preset end to end on this CPU at reduced width: the random-weight fixture
+/// teacher, the 1/16-width fixture Inception and a small CIFAR-10 test batch written here;
+/// two SIM iterations at batch 8 with finite losses, and an evaluation named after the
+/// Inception.
+#[test]
+fn cifar10_preset_runs_two_iterations_on_the_fixture_teacher() {
+    use sim_engine::device::BackendChoice;
+    use sim_engine::metrics::Metrics;
+    use sim_engine::run::{Run, RunOptions};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 40 records: a label byte, then 3,072 pixel bytes.
+    let batch: Vec<u8> = (0..40u32)
+        .flat_map(|i| {
+            std::iter::once((i % 10) as u8)
+                .chain((0..3072u32).map(move |p| ((p * 7 + i * 31) % 251) as u8))
+        })
+        .collect();
+    std::fs::write(dir.path().join("test_batch.bin"), batch).expect("write batch");
+    let path = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let config = preset(
+        "cifar10_sim_cond",
+        &[
+            format!(
+                "teacher.path={}",
+                path(fixture("songunet-cond-edm.safetensors"))
+            ),
+            format!(
+                "eval.classifier={}",
+                path(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("fixtures/inception/fid-inception-w16.safetensors")
+                )
+            ),
+            format!("data.dir={}", path(dir.path().to_owned())),
+            "data.split=\"test\"".into(),
+            "distill.batch=8".into(),
+            "eval.samples=20".into(),
+            "eval.teacher_metrics=false".into(),
+            "iterations=2".into(),
+        ],
+    );
+    let options = RunOptions {
+        runs_dir: None,
+        cache_dir: None,
+        backend: BackendChoice::Cpu,
+    };
+    let mut run = Run::start(config, &options, &mut |_, _| {}).expect("starts");
+    for _ in 0..2 {
+        let stats = run.step().expect("iteration");
+        assert!(
+            stats.loss_generator.is_finite() && stats.loss_fake.is_finite(),
+            "{stats:?}"
+        );
+        assert!(
+            stats.grad_norm_generator > 0.0 && stats.grad_norm_fake > 0.0,
+            "{stats:?}"
+        );
+    }
+    let Metrics::Image(m) = run.score().expect("score") else {
+        panic!("image metrics");
+    };
+    assert_eq!(m.fid_label(), "FID (Inception-v3 at 1/16 width)");
+    assert!(m.fid.is_finite() && m.is >= 1.0, "{m:?}");
+    assert_eq!(m.samples, 20);
 }
