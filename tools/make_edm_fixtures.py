@@ -11,6 +11,11 @@ pickles it as EDM's training loop does (`{'ema': net}`), converts the pickle wit
 several σ and labels, and the raw network's `F(c_in x; c_noise, y)`. `tests/tests/workbench/edm.rs` loads the converted file in the workbench
 and compares. It also checks that the converter refuses what it must (NCSN++, ADM, VE
 preconditioning, a pickle without `ema`) and prints the messages.
+
+With `--real PICKLE` (a published network) or `--cifar10-shapes` (random weights at the
+published shapes) it writes a converted file and its outputs into `--out` instead, for the
+ignored test `real_song_unet_matches_edm`:
+`SIM_WORKBENCH_EDM_CHECK=OUT/real cargo test -p sim-tests -- --ignored real_song_unet`.
 """
 
 import argparse
@@ -46,17 +51,29 @@ def randomise(net, seed):
                 p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
 
 
-def case(networks, name, precond, label_dim, seed, out):
+def case(networks, name, precond, label_dim, seed, out, shape=SMALL):
+    """A random network of `shape` from EDM's code, pickled, converted and run."""
     torch.manual_seed(seed)
     cls = getattr(networks, precond)
-    net = cls(img_resolution=32, img_channels=3, label_dim=label_dim, **SMALL).eval()
+    net = cls(img_resolution=32, img_channels=3, label_dim=label_dim, **shape).eval()
     randomise(net, seed)
     pkl = os.path.join(out, f"{name}.pkl")
     with open(pkl, "wb") as f:
         pickle.dump({"ema": net}, f)
+    try:
+        outputs(pkl, name, seed, out)
+    finally:
+        os.remove(pkl)
+
+
+def outputs(pkl, name, seed, out):
+    """Converts the network in `pkl` to `name.safetensors` and writes its outputs on fixed
+    inputs to `name.io.safetensors`."""
     weights = os.path.join(out, f"{name}.safetensors")
     config = conv.convert(pkl, weights)
-    os.remove(pkl)
+    with open(pkl, "rb") as f:
+        net = conv.network_of(pickle.load(f)).eval()
+    precond, label_dim = type(net).__name__, config["label_dim"]
     g = torch.Generator().manual_seed(seed + 1)
     n = len(SIGMAS)
     x = torch.randn([n, 3, 32, 32], generator=g) * 0.5
@@ -124,10 +141,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edm", required=True, help="a checkout of github.com/NVlabs/edm")
     parser.add_argument("--out", default=os.path.join(HERE, "..", "tests", "fixtures", "edm"))
+    parser.add_argument("--real", metavar="PICKLE", help="instead: convert this network pickle "
+                        "(e.g. edm-cifar10-32x32-cond-vp.pkl) and write its outputs, for the "
+                        "ignored test `real_song_unet_matches_edm` (SIM_WORKBENCH_EDM_CHECK)")
+    parser.add_argument("--cifar10-shapes", action="store_true", help="instead: a random network "
+                        "of the published CIFAR-10 shapes (edm-cifar10-32x32-cond-vp's), for the "
+                        "same ignored test")
     args = parser.parse_args()
     sys.path.insert(0, os.path.abspath(args.edm))
     from training import networks
     os.makedirs(args.out, exist_ok=True)
+    if args.real:
+        outputs(args.real, "real", 13, args.out)
+        return
+    if args.cifar10_shapes:
+        cifar = dict(SMALL, model_channels=128, channel_mult=[2, 2, 2], num_blocks=4,
+                     attn_resolutions=[16])
+        case(networks, "cifar10-shapes-cond-edm", "EDMPrecond", 10, 14, args.out, cifar)
+        return
     case(networks, "songunet-cond-edm", "EDMPrecond", 10, 11, args.out)
     case(networks, "songunet-uncond-vp", "VPPrecond", 0, 12, args.out)
     refusals(networks, args.out)

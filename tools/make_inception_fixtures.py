@@ -14,6 +14,11 @@
 `tests/tests/workbench/inception.rs` compares the workbench with them. `--full-check` also
 converts a random network of the real shapes (not kept) and checks the converter's refusals
 (torchvision's ImageNet Inception, a tensor, a state dict with a tensor missing).
+
+`--real PTH` (the real weights) or `--full-shapes` (random weights at the real shapes) write a
+converted file and its outputs into `--out` instead, for the ignored test
+`real_fid_inception_matches_pytorch_fid`:
+`SIM_WORKBENCH_INCEPTION_CHECK=OUT/real cargo test -p sim-tests -- --ignored real_fid_inception`.
 """
 
 import argparse
@@ -76,13 +81,20 @@ def save(path, tensors, **meta):
     os.chmod(path, 0o644)
 
 
-def inception_case(out):
-    net = conv.fid_inception(DIVISOR)
-    randomise(net, 21)
+def inception_case(out, name="fid-inception-w16", net=None, pth=None):
+    """Converts a network (a random 1/16-width one by default, or the weights in `pth`) to
+    `name.safetensors` and writes its pool3 features and logits to `name.io.safetensors`."""
     with tempfile.TemporaryDirectory() as tmp:
-        pth = os.path.join(tmp, "fid-inception-w16.pth")
-        torch.save(net.state_dict(), pth)
-        conv.convert(pth, os.path.join(out, "fid-inception-w16.safetensors"))
+        if pth is None:
+            if net is None:
+                net = conv.fid_inception(DIVISOR)
+                randomise(net, 21)
+            pth = os.path.join(tmp, f"{name}.pth")
+            torch.save(net.state_dict(), pth)
+        divisor = conv.convert(pth, os.path.join(out, f"{name}.safetensors"))
+        if net is None:
+            net = conv.fid_inception(divisor)
+            net.load_state_dict(torch.load(pth, map_location="cpu", weights_only=True))
     g = torch.Generator().manual_seed(22)
     n = 6
     # Smooth colour patterns plus noise, quantised as PNGs are.
@@ -91,11 +103,11 @@ def inception_case(out):
     mix = torch.rand([n, 3, 1, 1], generator=g)
     u8 = ((0.6 * base * mix + 0.4 * torch.rand([n, 3, 32, 32], generator=g)) * 255).round()
     pool3, logits = features(net, u8 / 255.0)
-    save(os.path.join(out, "fid-inception-w16.io.safetensors"),
+    save(os.path.join(out, f"{name}.io.safetensors"),
          {"images": u8.numpy().astype(np.float32).reshape(n, -1),
           "pool3": pool3.numpy().astype(np.float32), "logits": logits.numpy().astype(np.float32)},
-         network="fid-inception-w16")
-    print(f"fid-inception-w16: {sum(p.numel() for p in net.parameters())} parameters, "
+         network=name)
+    print(f"{name}: {sum(p.numel() for p in net.parameters())} parameters, "
           f"|pool3| up to {float(pool3.abs().max()):.3f}, |logits| up to {float(logits.abs().max()):.3f}")
 
 
@@ -147,8 +159,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=os.path.join(HERE, "..", "tests", "fixtures", "inception"))
     parser.add_argument("--full-check", action="store_true")
+    parser.add_argument("--real", metavar="PTH", help="instead: convert these weights "
+                        "(pt_inception-2015-12-05-6726825d.pth) to OUT/real and write their "
+                        "outputs, for the ignored test `real_fid_inception_matches_pytorch_fid`")
+    parser.add_argument("--full-shapes", action="store_true", help="instead: the same for random "
+                        "weights at the real shapes (OUT/full-shapes)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.real:
+        inception_case(args.out, "real", pth=args.real)
+        return
+    if args.full_shapes:
+        net = conv.fid_inception(1)
+        randomise(net, 25)
+        inception_case(args.out, "full-shapes", net=net)
+        return
     inception_case(args.out)
     frechet_case(args.out)
     if args.full_check:

@@ -27,18 +27,16 @@ fn max_abs(a: &[f32], b: &[f32]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-#[test]
-fn fid_inception_matches_pytorch_fid() {
-    let device = Device::flex();
-    let net =
-        FidInception::load(&fixture("fid-inception-w16.safetensors"), &device).expect("loads");
-    assert_eq!((net.width_divisor(), net.feature_dim()), (16, 128));
-    let bytes = std::fs::read(fixture("fid-inception-w16.io.safetensors")).expect("fixture");
+/// The network of `stem.safetensors` against pytorch-fid's outputs in `stem.io.safetensors`;
+/// returns the largest |Δ| of pool3 and of the logits.
+fn check(stem: &Path, device: &Device) -> (FidInception, f64, f64) {
+    let net = FidInception::load(&stem.with_extension("safetensors"), device).expect("loads");
+    let bytes = std::fs::read(stem.with_extension("io.safetensors")).expect("outputs");
     let io = sim_formats::tensors::parse(&bytes).expect("parses").tensors;
     let (shape, images) = &io["images"];
     // pytorch-fid took u/255 in [0, 1] and scaled it to 2x − 1; the workbench takes [-1, 1].
     let x: Vec<f32> = images.iter().map(|u| u / 255.0 * 2.0 - 1.0).collect();
-    let x = Tensor::<2>::from_data(TensorData::new(x, shape.clone()), &device)
+    let x = Tensor::<2>::from_data(TensorData::new(x, shape.clone()), device)
         .reshape([shape[0], 3, 32, 32]);
     let (pool3, logits) = net.forward(x);
     let pool3 = pool3.try_into_vec_as::<f32>().expect("f32");
@@ -47,9 +45,28 @@ fn fid_inception_matches_pytorch_fid() {
         max_abs(&pool3, &io["pool3"].1),
         max_abs(&logits, &io["logits"].1),
     );
-    println!("FID Inception (1/16 width): max |Δ pool3| {e_pool:e}, max |Δ logits| {e_logits:e}");
     assert!(e_pool <= FEATURE_TOLERANCE, "pool3: {e_pool:e}");
     assert!(e_logits <= FEATURE_TOLERANCE, "logits: {e_logits:e}");
+    (net, e_pool, e_logits)
+}
+
+#[test]
+fn fid_inception_matches_pytorch_fid() {
+    let (net, e_pool, e_logits) = check(&fixture("fid-inception-w16"), &Device::flex());
+    assert_eq!((net.width_divisor(), net.feature_dim()), (16, 128));
+    println!("FID Inception (1/16 width): max |Δ pool3| {e_pool:e}, max |Δ logits| {e_logits:e}");
+}
+
+/// The same check at full size, on a file a user converted: `SIM_WORKBENCH_INCEPTION_CHECK=STEM`,
+/// `STEM.safetensors` and `STEM.io.safetensors` written by `tools/make_inception_fixtures.py
+/// --real pt_inception-2015-12-05-6726825d.pth` (or `--full-shapes`: random weights).
+#[test]
+#[ignore = "needs the converted FID Inception and its outputs (SIM_WORKBENCH_INCEPTION_CHECK)"]
+fn real_fid_inception_matches_pytorch_fid() {
+    let stem = std::env::var_os("SIM_WORKBENCH_INCEPTION_CHECK").expect("STEM");
+    let (net, e_pool, e_logits) = check(Path::new(&stem), &Device::flex());
+    assert_eq!((net.width_divisor(), net.feature_dim()), (1, 2048));
+    println!("FID Inception: max |Δ pool3| {e_pool:e}, max |Δ logits| {e_logits:e}");
 }
 
 #[test]
