@@ -10,7 +10,7 @@ use crate::limits;
 use crate::validation::{ValidationError, positive};
 
 /// The distillation settings; all of these can change while a run is live (see `Tweak`),
-/// except `batch`, `t_star` and `ema_half_life_kimg`.
+/// except `batch`, `t_star`, `ema_half_life_kimg` and `micro_batches`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DistillConfig {
@@ -38,6 +38,10 @@ pub struct DistillConfig {
     pub k_fake: u32,
     /// Half-life of the generator's EMA in thousands of generated samples.
     pub ema_half_life_kimg: f64,
+    /// Each phase's batch run in this many parts, one after the other, their gradients summed:
+    /// the same update as the whole batch (to rounding), the split a data-parallel run gives
+    /// its devices (docs/algorithm.md §2). 1 = the whole batch at once.
+    pub micro_batches: usize,
 }
 
 impl Default for DistillConfig {
@@ -55,6 +59,7 @@ impl Default for DistillConfig {
             adam_beta2: 0.999,
             k_fake: 1,
             ema_half_life_kimg: 20.0,
+            micro_batches: 1,
         }
     }
 }
@@ -81,6 +86,15 @@ impl DistillConfig {
             return Err(ValidationError::new(
                 "k_fake",
                 "must be at least 1 (k_ψ fake steps)",
+            ));
+        }
+        if !(1..=self.batch).contains(&self.micro_batches) {
+            return Err(ValidationError::new(
+                "micro_batches",
+                format!(
+                    "must be between 1 and the batch ({}), got {}",
+                    self.batch, self.micro_batches
+                ),
             ));
         }
         self.distance.validate().map_err(|e| e.within("distance"))?;
