@@ -195,7 +195,10 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             }
         }
         Action::SetTeacher(path) => {
-            app.config.teacher = TeacherConfig::Network { path };
+            app.config.teacher = match app.config.teacher {
+                TeacherConfig::Edm { .. } => TeacherConfig::Edm { path },
+                _ => TeacherConfig::Network { path },
+            };
         }
         Action::SavePreset(path) => {
             let text = format!(

@@ -712,3 +712,51 @@ fn smoothing_leaves_the_logged_data_alone() {
         logged
     );
 }
+
+/// The paper's preset loads with its EDM teacher chosen; the teacher choice switches between a
+/// workbench network and a converted EDM network, keeping the data; and starting without the
+/// converted file reports the converter in the run's log instead of running.
+#[test]
+fn the_cifar10_preset_shows_its_edm_teacher_and_names_the_converter() {
+    use sim_engine::teacher::TeacherConfig;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    let ctx = h.ctx.clone();
+    let preset = repo().join("presets/cifar10_sim_cond.toml");
+    h.state_mut().apply(Action::LoadPreset(preset), &ctx);
+    step_until_shown(&mut h, "EDM (converted)");
+    assert!(matches!(
+        h.state().config().teacher,
+        TeacherConfig::Edm { .. }
+    ));
+    h.get_by_label("network").click();
+    h.step();
+    assert!(matches!(
+        h.state().config().teacher,
+        TeacherConfig::Network { .. }
+    ));
+    h.get_by_label("EDM (converted)").click();
+    h.step();
+    let TeacherConfig::Edm { path } = &h.state().config().teacher else {
+        panic!("an EDM teacher again");
+    };
+    assert_eq!(
+        path,
+        &PathBuf::new(),
+        "a fresh choice starts without a file"
+    );
+    h.state_mut().apply(
+        Action::LoadPreset(repo().join("presets/cifar10_sim_cond.toml")),
+        &ctx,
+    );
+    h.step();
+    press_start(&mut h);
+    wait_until(&mut h, "the refusal", |a| {
+        a.store().active().is_some_and(|r| {
+            r.history
+                .log
+                .iter()
+                .any(|line| line.contains("tools/edm_to_safetensors.py"))
+        })
+    });
+}

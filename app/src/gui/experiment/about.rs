@@ -81,3 +81,8 @@ pub const DATA: &str = "The data the teacher models. The mixtures (ring, grid, a
 pub const TEACHER: &str = "The teacher q whose score the student matches. Exact: the mixture's \
     closed-form denoiser D_q(x; σ) (B.3). Network: a trained denoiser loaded from a file (a \
     toy MLP fitted by the workbench, or an image U-Net).";
+
+pub const EDM_TEACHER: &str = "A published EDM network (DDPM++, e.g. edm-cifar10-32x32-cond-vp, \
+    the paper's teacher) converted once with tools/edm_to_safetensors.py where the pickle and \
+    PyTorch are; [data] names the images it models, scored with eval.classifier (the FID \
+    Inception-v3 for CIFAR-10). See docs/edm-teachers.md.";

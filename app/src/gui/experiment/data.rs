@@ -121,10 +121,17 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
                 ui.add(egui::Slider::new(size, 8..=64).text("image size"));
                 ui.add(egui::Slider::new(channels, 1..=3).text("channels (1 grey, 3 RGB)"));
             }
-            ui.small(
-                "θ and ψ are copies of the teacher's U-Net (shape and classes from its file); \
-                 FID/IS use the data set's shipped classifier (eval.classifier for others)",
-            );
+            ui.small(match config.teacher {
+                TeacherConfig::Edm { .. } => {
+                    "θ and ψ are copies of the converted EDM network; FID/IS use \
+                     eval.classifier (the FID Inception-v3 for CIFAR-10)"
+                }
+                _ => {
+                    "θ and ψ are copies of the teacher's U-Net (shape and classes from its \
+                     file); FID/IS use the data set's shipped classifier (eval.classifier for \
+                     others)"
+                }
+            });
         }
     }
     // A drawn target is a mixture even while it is empty (cleared, to be drawn again).
@@ -152,25 +159,42 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
             )
             .on_hover_text(about::TEACHER)
             .clicked()
-            && config.teacher == TeacherConfig::Exact
+            && !matches!(config.teacher, TeacherConfig::Network { .. })
         {
             config.teacher = TeacherConfig::Network {
                 path: PathBuf::new(),
             };
         }
+        if config.data.image().is_some()
+            && ui
+                .radio(
+                    matches!(config.teacher, TeacherConfig::Edm { .. }),
+                    "EDM (converted)",
+                )
+                .on_hover_text(about::EDM_TEACHER)
+                .clicked()
+            && !matches!(config.teacher, TeacherConfig::Edm { .. })
+        {
+            config.teacher = TeacherConfig::Edm {
+                path: PathBuf::new(),
+            };
+        }
     });
-    if let TeacherConfig::Network { path } = &mut config.teacher {
-        ui.horizontal(|ui| {
-            if ui.button("File…").clicked() {
-                out.push(Action::ChooseTeacher);
-            }
-            path_edit(
-                ui,
-                path,
-                "teacher file (train-teacher / train-image-teacher)",
-            );
-        });
-    }
+    let (path, hint) = match &mut config.teacher {
+        TeacherConfig::Network { path } => {
+            (path, "teacher file (train-teacher / train-image-teacher)")
+        }
+        TeacherConfig::Edm { path } => {
+            (path, "converted EDM network (tools/edm_to_safetensors.py)")
+        }
+        TeacherConfig::Exact => return,
+    };
+    ui.horizontal(|ui| {
+        if ui.button("File…").clicked() {
+            out.push(Action::ChooseTeacher);
+        }
+        path_edit(ui, path, hint);
+    });
 }
 
 /// The data picker's name of an option (a kind, without its folder).

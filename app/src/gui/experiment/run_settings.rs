@@ -53,7 +53,9 @@ pub(super) fn ui(
                 .on_hover_text(about::SEED);
         });
         ui.add(
-            egui::Slider::new(&mut config.iterations, 10..=100_000)
+            // Up to the paper's CIFAR-10 runs (hundreds of thousands): a slider clamps what
+            // it shows, so a preset's value must be in range.
+            egui::Slider::new(&mut config.iterations, 10..=10_000_000)
                 .logarithmic(true)
                 .text("iterations"),
         )
