@@ -88,11 +88,13 @@ impl DeviceMemory {
     }
 }
 
-/// A byte count in MiB below 1 GiB, in GiB above.
+/// A byte count in MiB below 1 GiB (one decimal below 10 MiB), in GiB above.
 fn bytes(n: u64) -> String {
     const MIB: f64 = 1024.0 * 1024.0;
     let mib = n as f64 / MIB;
-    if mib < 1024.0 {
+    if mib < 10.0 {
+        format!("{mib:.1} MiB")
+    } else if mib < 1024.0 {
         format!("{mib:.0} MiB")
     } else {
         format!("{:.2} GiB", mib / 1024.0)
@@ -158,6 +160,11 @@ mod tests {
             reserved: 3 * 1024 * 1024 * 1024 / 2,
         };
         assert_eq!(m.describe(), "300 MiB in use, 1.50 GiB reserved");
+        let small = DeviceMemory {
+            in_use: 300 * 1024,
+            reserved: 20 * 1024 * 1024,
+        };
+        assert_eq!(small.describe(), "0.3 MiB in use, 20 MiB reserved");
         assert_eq!(DeviceMemory::of(&Device::flex().autodiff()), None);
     }
 }
