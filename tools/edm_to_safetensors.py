@@ -31,7 +31,9 @@ import json
 import os
 import pickle
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_out  # noqa: E402
 
 FORMAT = "sim-workbench edm-songunet v1"
 CONVERTER = "tools/edm_to_safetensors.py v1"
@@ -156,8 +158,6 @@ def renamed(model):
 
 def convert(pickle_path, out_path):
     """Loads, checks and writes; returns the config. Raises Refused for what it does not take."""
-    from safetensors.numpy import save_file
-
     with open(pickle_path, "rb") as f:
         raw = f.read()
     try:
@@ -177,16 +177,7 @@ def convert(pickle_path, out_path):
         "source": f"{os.path.basename(pickle_path)} sha256:{hashlib.sha256(raw).hexdigest()}",
         "converter": CONVERTER,
     }
-    folder = os.path.dirname(os.path.abspath(out_path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".partial")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    safetensors_out.write(tensors, out_path, meta)
     return config
 
 

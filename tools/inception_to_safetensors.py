@@ -23,7 +23,9 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_out  # noqa: E402
 
 FORMAT = "sim-workbench fid-inception-v3 v1"
 CONVERTER = "tools/inception_to_safetensors.py v1"
@@ -77,8 +79,6 @@ def state_dict_of(path):
 def convert(path, out_path):
     """Checks and writes; returns the width divisor. Raises Refused for what it does not take."""
     import numpy as np
-    from safetensors.numpy import save_file
-
     sd = state_dict_of(path)
     first = sd.get("Conv2d_1a_3x3.conv.weight")
     if first is None or first.ndim != 4 or first.shape[1] != 3:
@@ -108,15 +108,7 @@ def convert(path, out_path):
         "source": f"{os.path.basename(path)} sha256:{digest}",
         "converter": CONVERTER,
     }
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out_path)), suffix=".partial")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    safetensors_out.write(tensors, out_path, meta)
     return divisor
 
 

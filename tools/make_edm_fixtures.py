@@ -99,11 +99,9 @@ def outputs(pkl, name, seed, out):
         else:
             io_tensors["denoised"] = net(x, sigma, None).reshape(n, -1)
             io_tensors["raw"] = net.model(c_in * x, c_noise.flatten(), None).reshape(n, -1)
-    from safetensors.numpy import save_file
-    save_file({k: np.ascontiguousarray(v.numpy().astype(np.float32)) for k, v in io_tensors.items()},
-              os.path.join(out, f"{name}.io.safetensors"),
-              metadata={"made_by": "tools/make_edm_fixtures.py", "network": name})
-    os.chmod(os.path.join(out, f"{name}.io.safetensors"), 0o644)
+    conv.safetensors_out.write({k: v.numpy().astype(np.float32) for k, v in io_tensors.items()},
+                               os.path.join(out, f"{name}.io.safetensors"),
+                               {"made_by": "tools/make_edm_fixtures.py", "network": name})
     print(f"{name}: {precond}, label_dim {label_dim}, {sum(p.numel() for p in net.parameters())} "
           f"parameters, |F| up to {float(io_tensors['raw'].abs().max()):.3f}, |D| up to "
           f"{float(io_tensors['denoised'].abs().max()):.3f}: {config}")

@@ -42,6 +42,20 @@ impl Precond {
 }
 
 impl Precond {
+    /// `D = c_skip x + c_out F(c_in x; c_noise)` for a raw network `raw(c_in x, c_noise)` on
+    /// flat rows (Table 1).
+    ///
+    /// # Shapes
+    /// `x`: `[batch, dim]`; `raw` takes `[batch, dim]` and `[batch, 1]` and gives `[batch, dim]`.
+    pub fn denoise(
+        self,
+        x: Tensor<2>,
+        raw: impl FnOnce(Tensor<2>, Tensor<2>) -> Tensor<2>,
+    ) -> Tensor<2> {
+        let f = raw(x.clone().mul(self.c_in), self.c_noise);
+        x.mul(self.c_skip).add(f.mul(self.c_out))
+    }
+
     /// The variance-preserving coefficients of EDM's `VPPrecond` (Table 1, "VP"): `c_skip = 1`,
     /// `c_out = −σ`, `c_in = 1 / sqrt(σ² + 1)`, `c_noise = (M − 1) σ⁻¹(σ)` with the VP
     /// schedule's inverse `σ⁻¹(σ) = (sqrt(β_min² + 2 β_d ln(1 + σ²)) − β_min) / β_d`.

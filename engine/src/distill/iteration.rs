@@ -192,6 +192,13 @@ pub fn draw_labels(
     label_indices(seed, step, stream, batch, classes).map(|l| one_hot(&l, classes, device))
 }
 
+/// The sum of one-element tensors (0 for none): the parts' counts and losses.
+fn sum(parts: impl Iterator<Item = Tensor<1>>, device: &Device) -> Tensor<1> {
+    parts
+        .reduce(Tensor::add)
+        .unwrap_or_else(|| Tensor::zeros([1], device))
+}
+
 /// The generator phase of one part, kept between its forward pass and its backward passes.
 struct GeneratorPart {
     x0: Tensor<2>,
@@ -323,21 +330,13 @@ pub fn iteration<N: DistillNet>(
         .collect();
     // The mean over the finite samples of the whole batch, computed on the device; the loss
     // and the count are read back together (one synchronisation).
-    let n_finite = forward
-        .iter()
-        .map(|p| p.count.clone())
-        .reduce(Tensor::add)
-        .unwrap_or_else(|| Tensor::zeros([1], device));
+    let n_finite = sum(forward.iter().map(|p| p.count.clone()), device);
     let denominator = n_finite.clone().clamp_min(1.0);
     let losses: Vec<Tensor<1>> = forward
         .iter()
         .map(|p| p.sum.clone().div(denominator.clone()))
         .collect();
-    let total = losses
-        .iter()
-        .map(|l| l.clone().detach())
-        .reduce(Tensor::add)
-        .unwrap_or_else(|| Tensor::zeros([1], device));
+    let total = sum(losses.iter().map(|l| l.clone().detach()), device);
     let read: Vec<f32> = Tensor::cat(vec![total, n_finite], 0)
         .into_data()
         .try_to_vec()

@@ -48,7 +48,8 @@ fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().expect("f32")
 }
 
-fn max_abs(a: &[f32], b: &[f32]) -> f64 {
+/// The largest |a − b| over two equally long lists.
+pub(super) fn max_abs(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)

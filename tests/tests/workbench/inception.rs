@@ -10,6 +10,8 @@ use burn::prelude::*;
 use sim_engine::metrics::{Gaussian, frechet_distance};
 use sim_engine::nets::inception::FidInception;
 
+use super::edm::max_abs;
+
 /// Largest allowed |Δ| on the features and logits (the bound for Inception features).
 const FEATURE_TOLERANCE: f64 = 1e-3;
 
@@ -17,14 +19,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/inception")
         .join(name)
-}
-
-fn max_abs(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-        .fold(0.0, f64::max)
 }
 
 /// The network of `stem.safetensors` against pytorch-fid's outputs in `stem.io.safetensors`;

@@ -200,10 +200,10 @@ impl SongUNet {
         }
         let [batch, dim] = x.dims();
         let (c, s) = (self.config.img_channels, self.config.img_resolution);
-        let p = self.precond(sigma);
-        let x_in = x.clone().mul(p.c_in).reshape([batch, c, s, s]);
-        let f = self.network(x_in, p.c_noise, labels).reshape([batch, dim]);
-        x.mul(p.c_skip).add(f.mul(p.c_out))
+        self.precond(sigma).denoise(x, |x_in, c_noise| {
+            self.network(x_in.reshape([batch, c, s, s]), c_noise, labels)
+                .reshape([batch, dim])
+        })
     }
 
     /// The preconditioning coefficients at `sigma` (`[batch, 1]`).

@@ -208,10 +208,10 @@ impl UNetDenoiser {
         }
         let [batch, dim] = x.dims();
         let (c, s) = (self.config.image_channels, self.config.image_size);
-        let p = Precond::new(sigma, self.sigma_data);
-        let x_in = x.clone().mul(p.c_in).reshape([batch, c, s, s]);
-        let f = self.raw(x_in, p.c_noise, labels).reshape([batch, dim]);
-        x.mul(p.c_skip).add(f.mul(p.c_out))
+        Precond::new(sigma, self.sigma_data).denoise(x, |x_in, c_noise| {
+            self.raw(x_in.reshape([batch, c, s, s]), c_noise, labels)
+                .reshape([batch, dim])
+        })
     }
 
     /// The raw network `F(c_in x; c_noise, y)`.
