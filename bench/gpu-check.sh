@@ -8,7 +8,12 @@
 # 2. runs the toy default iteration and the digits U-Net iteration (shipped conditional teacher,
 #    batch 8) for 20 iterations on the CPU backend and on wgpu, same seed, and checks that the
 #    per-iteration losses and gradient norms agree (tolerance below);
-# 3. times both backends side by side (`bench`: first iteration reported apart, then medians).
+# 3. times both backends side by side (`bench`: first iteration reported apart, then medians,
+#    and the GPU memory the engine holds);
+# 4. with CIFAR=1 (GPU only), times the paper's preset cifar10_sim_cond at batch 64 and 256 on
+#    EDM's CIFAR-10 DDPM++ at its published shapes with random weights (`random-edm-teacher`;
+#    the judge is the 1/16-width fixture Inception on a small CIFAR-10 batch written here, as
+#    only the iteration is timed), with the memory it holds.
 # CubeCL's kernel and autotune caches (~/.cache/cubecl) are kept between runs, so a second run
 # of this script shows the warm first-iteration latency.
 set -euo pipefail
@@ -67,4 +72,23 @@ echo "== throughput (first iteration apart, then medians of rounds)"
 "$bin" bench default --backends cpu,gpu --rounds 3 --iterations 10
 "$bin" bench digits_sim --backends cpu,gpu --rounds 3 --iterations 3 --set distill.batch=8 \
   --set eval.samples=100
+
+if [ "${CIFAR:-0}" = 1 ]; then
+  echo "== cifar10_sim_cond on EDM's CIFAR-10 shapes (random weights), wgpu"
+  mkdir -p "$out/cifar"
+  python3 -c "
+import sys
+b = bytearray()
+for i in range(200):
+    b.append(i % 10); b.extend((p * 7 + i * 31) % 251 for p in range(3072))
+open(sys.argv[1], 'wb').write(b)" "$out/cifar/test_batch.bin"
+  "$bin" random-edm-teacher "$out/edm-cifar10-random.safetensors" --conditional
+  for batch in ${CIFAR_BATCHES:-64 256}; do
+    "$bin" bench cifar10_sim_cond --backends gpu --rounds 3 --iterations 2 \
+      --set "teacher.path=\"$out/edm-cifar10-random.safetensors\"" \
+      --set 'eval.classifier="tests/fixtures/inception/fid-inception-w16.safetensors"' \
+      --set "data.dir=\"$out/cifar\"" --set 'data.split="test"' --set eval.teacher_metrics=false \
+      --set distill.batch="$batch" || status=1
+  done
+fi
 exit $status

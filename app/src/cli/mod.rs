@@ -7,6 +7,7 @@ mod bench;
 mod devices;
 mod eval;
 mod gradcheck;
+mod random_edm_teacher;
 mod run;
 mod train_classifier;
 mod train_image_teacher;
@@ -79,6 +80,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// List the wgpu adapters and what each `--backend` would run on.
     Devices(devices::DevicesArgs),
+    /// Write EDM's CIFAR-10 DDPM++ with random weights (for timing the paper's presets).
+    RandomEdmTeacher(random_edm_teacher::RandomEdmTeacherArgs),
 }
 
 /// Parses the command line and runs what it asks for.
@@ -102,6 +105,7 @@ pub fn main() -> ExitCode {
         Some(Command::Gradcheck(args)) => gradcheck::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Devices(args)) => devices::run(args),
+        Some(Command::RandomEdmTeacher(args)) => random_edm_teacher::run(args),
     };
     match result {
         Ok(code) => code,

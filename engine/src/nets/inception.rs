@@ -60,7 +60,13 @@ struct Reader<'a> {
     file: &'a TensorFile,
     used: usize,
     device: &'a Device,
+    /// The file's width divisor: every channel count but the image's 3 is divided by it.
+    divisor: usize,
 }
+
+/// One `BasicConv2d` as torchvision's `Inception3` defines it, at full width: name, input and
+/// output channels, kernel `[h, w]`, stride, padding `[h, w]`.
+type Spec<'a> = (&'a str, usize, usize, [usize; 2], usize, [usize; 2]);
 
 impl Reader<'_> {
     fn tensor(&mut self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
@@ -69,10 +75,26 @@ impl Reader<'_> {
         Ok((shape.to_vec(), values.to_vec()))
     }
 
-    /// `name.conv.weight` with `name.bn.*` folded in: `w·γ/√(var + ε)` and `β − mean·γ/√(var + ε)`.
-    fn basic(&mut self, name: &str, stride: usize, padding: [usize; 2]) -> Result<BasicConv> {
+    /// The convolution of `spec` under `prefix`: `….conv.weight`, exactly of the spec's shape at
+    /// the file's width, with `….bn.*` folded in: `w·γ/√(var + ε)` and `β − mean·γ/√(var + ε)`.
+    fn basic(&mut self, prefix: &str, spec: Spec) -> Result<BasicConv> {
+        let (part, c_in, c_out, kernel, stride, padding) = spec;
+        let name = if prefix.is_empty() {
+            part.to_owned()
+        } else {
+            format!("{prefix}.{part}")
+        };
+        let narrow = |c: usize| if c == 3 { c } else { c / self.divisor };
+        let expected = [narrow(c_out), narrow(c_in), kernel[0], kernel[1]];
         let (shape, mut w) = self.tensor(&format!("{name}.conv.weight"))?;
-        let out = shape[0];
+        if shape != expected {
+            return Err(self.bad(format!(
+                "{name}.conv.weight has shape {shape:?}, the FID Inception at width 1/{} has \
+                 {expected:?}",
+                self.divisor
+            )));
+        }
+        let out = expected[0];
         let bn = |me: &mut Self, part: &str| -> Result<Vec<f32>> {
             let (s, v) = me.tensor(&format!("{name}.bn.{part}"))?;
             if s != [out] {
@@ -96,6 +118,11 @@ impl Reader<'_> {
             bias: Tensor::from_data(TensorData::new(bias, [out]), self.device),
             options: ConvOptions::new([stride, stride], padding, [1, 1], 1),
         })
+    }
+
+    /// The convolutions of `specs` under `prefix`, in order.
+    fn chain(&mut self, prefix: &str, specs: &[Spec]) -> Result<Vec<BasicConv>> {
+        specs.iter().map(|&spec| self.basic(prefix, spec)).collect()
     }
 
     fn bad(&self, message: String) -> EngineError {
@@ -224,6 +251,7 @@ impl FidInception {
             file,
             used: 0,
             device,
+            divisor: 1,
         };
         let format = file.meta("format")?;
         if format != INCEPTION_FORMAT {
@@ -235,27 +263,51 @@ impl FidInception {
             .meta("width_divisor")?
             .parse()
             .map_err(|e| r.bad(format!("metadata `width_divisor`: {e}")))?;
+        if !matches!(width_divisor, 1 | 2 | 4 | 8 | 16) {
+            return Err(r.bad(format!(
+                "metadata `width_divisor` is {width_divisor}; the network is 1 (the real one) or \
+                 2, 4, 8, 16 (test fixtures)"
+            )));
+        }
+        r.divisor = width_divisor;
         let stem = vec![
-            (r.basic("Conv2d_1a_3x3", 2, [0, 0])?, false),
-            (r.basic("Conv2d_2a_3x3", 1, [0, 0])?, false),
-            (r.basic("Conv2d_2b_3x3", 1, [1, 1])?, true),
-            (r.basic("Conv2d_3b_1x1", 1, [0, 0])?, false),
-            (r.basic("Conv2d_4a_3x3", 1, [0, 0])?, true),
+            (
+                r.basic("", ("Conv2d_1a_3x3", 3, 32, [3, 3], 2, [0, 0]))?,
+                false,
+            ),
+            (
+                r.basic("", ("Conv2d_2a_3x3", 32, 32, [3, 3], 1, [0, 0]))?,
+                false,
+            ),
+            (
+                r.basic("", ("Conv2d_2b_3x3", 32, 64, [3, 3], 1, [1, 1]))?,
+                true,
+            ),
+            (
+                r.basic("", ("Conv2d_3b_1x1", 64, 80, [1, 1], 1, [0, 0]))?,
+                false,
+            ),
+            (
+                r.basic("", ("Conv2d_4a_3x3", 80, 192, [3, 3], 1, [0, 0]))?,
+                true,
+            ),
         ];
-        let mut blocks = Vec::new();
-        for name in ["Mixed_5b", "Mixed_5c", "Mixed_5d"] {
-            blocks.push(block_a(&mut r, name)?);
-        }
-        blocks.push(block_b(&mut r, "Mixed_6a")?);
-        for name in ["Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"] {
-            blocks.push(block_c(&mut r, name)?);
-        }
-        blocks.push(block_d(&mut r, "Mixed_7a")?);
-        blocks.push(block_e(&mut r, "Mixed_7b", Pool::Mean)?);
-        blocks.push(block_e(&mut r, "Mixed_7c", Pool::Max)?);
+        let blocks = vec![
+            block_a(&mut r, "Mixed_5b", 192, 32)?,
+            block_a(&mut r, "Mixed_5c", 256, 64)?,
+            block_a(&mut r, "Mixed_5d", 288, 64)?,
+            block_b(&mut r, "Mixed_6a", 288)?,
+            block_c(&mut r, "Mixed_6b", 128)?,
+            block_c(&mut r, "Mixed_6c", 160)?,
+            block_c(&mut r, "Mixed_6d", 160)?,
+            block_c(&mut r, "Mixed_6e", 192)?,
+            block_d(&mut r, "Mixed_7a")?,
+            block_e(&mut r, "Mixed_7b", 1280, Pool::Mean)?,
+            block_e(&mut r, "Mixed_7c", 2048, Pool::Max)?,
+        ];
         let (w_shape, w) = r.tensor("fc.weight")?;
         let (b_shape, b) = r.tensor("fc.bias")?;
-        let features = 2048 / width_divisor.max(1);
+        let features = 2048 / width_divisor;
         if w_shape != [CLASSES, features] || b_shape != [CLASSES] {
             return Err(r.bad(format!(
                 "fc has shapes {w_shape:?} and {b_shape:?}, not [{CLASSES}, {features}] and \
@@ -360,109 +412,155 @@ fn bilinear_weights(input: usize, out: usize) -> Vec<f32> {
     m
 }
 
-fn block_a(r: &mut Reader, name: &str) -> Result<Block> {
-    let c = |r: &mut Reader, part: &str, p: usize| r.basic(&format!("{name}.{part}"), 1, [p, p]);
-    Ok(Block {
-        branches: vec![
-            Branch::Chain(vec![c(r, "branch1x1", 0)?]),
-            Branch::Chain(vec![c(r, "branch5x5_1", 0)?, c(r, "branch5x5_2", 2)?]),
-            Branch::Chain(vec![
-                c(r, "branch3x3dbl_1", 0)?,
-                c(r, "branch3x3dbl_2", 1)?,
-                c(r, "branch3x3dbl_3", 1)?,
-            ]),
-            Branch::Pooled(PoolKind::Same(Pool::Mean), vec![c(r, "branch_pool", 0)?]),
-        ],
-    })
-}
-
-fn block_b(r: &mut Reader, name: &str) -> Result<Block> {
-    let c = |r: &mut Reader, part: &str, s: usize, p: usize| {
-        r.basic(&format!("{name}.{part}"), s, [p, p])
-    };
-    Ok(Block {
-        branches: vec![
-            Branch::Chain(vec![c(r, "branch3x3", 2, 0)?]),
-            Branch::Chain(vec![
-                c(r, "branch3x3dbl_1", 1, 0)?,
-                c(r, "branch3x3dbl_2", 1, 1)?,
-                c(r, "branch3x3dbl_3", 2, 0)?,
-            ]),
-            Branch::Pooled(PoolKind::Reduce, Vec::new()),
-        ],
-    })
-}
-
-/// Padding of a 1×7 (`[0, 3]`) or 7×1 (`[3, 0]`) convolution, and the 1×1 ones (`[0, 0]`).
+/// Padding of a 1×7 and a 7×1 convolution.
 const ROW7: [usize; 2] = [0, 3];
 const COL7: [usize; 2] = [3, 0];
 
-fn block_c(r: &mut Reader, name: &str) -> Result<Block> {
-    let c = |r: &mut Reader, part: &str, p: [usize; 2]| r.basic(&format!("{name}.{part}"), 1, p);
+/// torchvision's `InceptionA` on `c` channels (pytorch-fid's `FIDInceptionA`: the pool's mean
+/// leaves out the padding).
+fn block_a(r: &mut Reader, name: &str, c: usize, pool_features: usize) -> Result<Block> {
     Ok(Block {
         branches: vec![
-            Branch::Chain(vec![c(r, "branch1x1", [0, 0])?]),
-            Branch::Chain(vec![
-                c(r, "branch7x7_1", [0, 0])?,
-                c(r, "branch7x7_2", ROW7)?,
-                c(r, "branch7x7_3", COL7)?,
-            ]),
-            Branch::Chain(vec![
-                c(r, "branch7x7dbl_1", [0, 0])?,
-                c(r, "branch7x7dbl_2", COL7)?,
-                c(r, "branch7x7dbl_3", ROW7)?,
-                c(r, "branch7x7dbl_4", COL7)?,
-                c(r, "branch7x7dbl_5", ROW7)?,
-            ]),
+            Branch::Chain(r.chain(name, &[("branch1x1", c, 64, [1, 1], 1, [0, 0])])?),
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch5x5_1", c, 48, [1, 1], 1, [0, 0]),
+                    ("branch5x5_2", 48, 64, [5, 5], 1, [2, 2]),
+                ],
+            )?),
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch3x3dbl_1", c, 64, [1, 1], 1, [0, 0]),
+                    ("branch3x3dbl_2", 64, 96, [3, 3], 1, [1, 1]),
+                    ("branch3x3dbl_3", 96, 96, [3, 3], 1, [1, 1]),
+                ],
+            )?),
             Branch::Pooled(
                 PoolKind::Same(Pool::Mean),
-                vec![c(r, "branch_pool", [0, 0])?],
+                r.chain(
+                    name,
+                    &[("branch_pool", c, pool_features, [1, 1], 1, [0, 0])],
+                )?,
             ),
         ],
     })
 }
 
-fn block_d(r: &mut Reader, name: &str) -> Result<Block> {
-    let c = |r: &mut Reader, part: &str, s: usize, p: [usize; 2]| {
-        r.basic(&format!("{name}.{part}"), s, p)
-    };
+/// torchvision's `InceptionB` (`Mixed_6a`), from 35×35 to 17×17.
+fn block_b(r: &mut Reader, name: &str, c: usize) -> Result<Block> {
     Ok(Block {
         branches: vec![
-            Branch::Chain(vec![
-                c(r, "branch3x3_1", 1, [0, 0])?,
-                c(r, "branch3x3_2", 2, [0, 0])?,
-            ]),
-            Branch::Chain(vec![
-                c(r, "branch7x7x3_1", 1, [0, 0])?,
-                c(r, "branch7x7x3_2", 1, ROW7)?,
-                c(r, "branch7x7x3_3", 1, COL7)?,
-                c(r, "branch7x7x3_4", 2, [0, 0])?,
-            ]),
+            Branch::Chain(r.chain(name, &[("branch3x3", c, 384, [3, 3], 2, [0, 0])])?),
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch3x3dbl_1", c, 64, [1, 1], 1, [0, 0]),
+                    ("branch3x3dbl_2", 64, 96, [3, 3], 1, [1, 1]),
+                    ("branch3x3dbl_3", 96, 96, [3, 3], 2, [0, 0]),
+                ],
+            )?),
             Branch::Pooled(PoolKind::Reduce, Vec::new()),
         ],
     })
 }
 
-fn block_e(r: &mut Reader, name: &str, pool: Pool) -> Result<Block> {
-    let c = |r: &mut Reader, part: &str, p: [usize; 2]| r.basic(&format!("{name}.{part}"), 1, p);
+/// torchvision's `InceptionC` on 768 channels with `c7` in its 7×7 branches
+/// (`FIDInceptionC`).
+fn block_c(r: &mut Reader, name: &str, c7: usize) -> Result<Block> {
+    let c = 768;
     Ok(Block {
         branches: vec![
-            Branch::Chain(vec![c(r, "branch1x1", [0, 0])?]),
+            Branch::Chain(r.chain(name, &[("branch1x1", c, 192, [1, 1], 1, [0, 0])])?),
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch7x7_1", c, c7, [1, 1], 1, [0, 0]),
+                    ("branch7x7_2", c7, c7, [1, 7], 1, ROW7),
+                    ("branch7x7_3", c7, 192, [7, 1], 1, COL7),
+                ],
+            )?),
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch7x7dbl_1", c, c7, [1, 1], 1, [0, 0]),
+                    ("branch7x7dbl_2", c7, c7, [7, 1], 1, COL7),
+                    ("branch7x7dbl_3", c7, c7, [1, 7], 1, ROW7),
+                    ("branch7x7dbl_4", c7, c7, [7, 1], 1, COL7),
+                    ("branch7x7dbl_5", c7, 192, [1, 7], 1, ROW7),
+                ],
+            )?),
+            Branch::Pooled(
+                PoolKind::Same(Pool::Mean),
+                r.chain(name, &[("branch_pool", c, 192, [1, 1], 1, [0, 0])])?,
+            ),
+        ],
+    })
+}
+
+/// torchvision's `InceptionD` (`Mixed_7a`), from 17×17 to 8×8.
+fn block_d(r: &mut Reader, name: &str) -> Result<Block> {
+    let c = 768;
+    Ok(Block {
+        branches: vec![
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch3x3_1", c, 192, [1, 1], 1, [0, 0]),
+                    ("branch3x3_2", 192, 320, [3, 3], 2, [0, 0]),
+                ],
+            )?),
+            Branch::Chain(r.chain(
+                name,
+                &[
+                    ("branch7x7x3_1", c, 192, [1, 1], 1, [0, 0]),
+                    ("branch7x7x3_2", 192, 192, [1, 7], 1, ROW7),
+                    ("branch7x7x3_3", 192, 192, [7, 1], 1, COL7),
+                    ("branch7x7x3_4", 192, 192, [3, 3], 2, [0, 0]),
+                ],
+            )?),
+            Branch::Pooled(PoolKind::Reduce, Vec::new()),
+        ],
+    })
+}
+
+/// torchvision's `InceptionE` on `c` channels (`FIDInceptionE_1` with the mean pool,
+/// `FIDInceptionE_2` with the max pool).
+fn block_e(r: &mut Reader, name: &str, c: usize, pool: Pool) -> Result<Block> {
+    Ok(Block {
+        branches: vec![
+            Branch::Chain(r.chain(name, &[("branch1x1", c, 320, [1, 1], 1, [0, 0])])?),
             Branch::Split(
-                vec![c(r, "branch3x3_1", [0, 0])?],
-                vec![c(r, "branch3x3_2a", [0, 1])?, c(r, "branch3x3_2b", [1, 0])?],
+                r.chain(name, &[("branch3x3_1", c, 384, [1, 1], 1, [0, 0])])?,
+                r.chain(
+                    name,
+                    &[
+                        ("branch3x3_2a", 384, 384, [1, 3], 1, [0, 1]),
+                        ("branch3x3_2b", 384, 384, [3, 1], 1, [1, 0]),
+                    ],
+                )?,
             ),
             Branch::Split(
-                vec![
-                    c(r, "branch3x3dbl_1", [0, 0])?,
-                    c(r, "branch3x3dbl_2", [1, 1])?,
-                ],
-                vec![
-                    c(r, "branch3x3dbl_3a", [0, 1])?,
-                    c(r, "branch3x3dbl_3b", [1, 0])?,
-                ],
+                r.chain(
+                    name,
+                    &[
+                        ("branch3x3dbl_1", c, 448, [1, 1], 1, [0, 0]),
+                        ("branch3x3dbl_2", 448, 384, [3, 3], 1, [1, 1]),
+                    ],
+                )?,
+                r.chain(
+                    name,
+                    &[
+                        ("branch3x3dbl_3a", 384, 384, [1, 3], 1, [0, 1]),
+                        ("branch3x3dbl_3b", 384, 384, [3, 1], 1, [1, 0]),
+                    ],
+                )?,
             ),
-            Branch::Pooled(PoolKind::Same(pool), vec![c(r, "branch_pool", [0, 0])?]),
+            Branch::Pooled(
+                PoolKind::Same(pool),
+                r.chain(name, &[("branch_pool", c, 192, [1, 1], 1, [0, 0])])?,
+            ),
         ],
     })
 }
@@ -470,6 +568,41 @@ fn block_e(r: &mut Reader, name: &str, pool: Pool) -> Result<Block> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file whose tensors do not make the network is refused by name before anything runs:
+    /// a convolution of another shape, a tensor too many, a width divisor that is not one.
+    #[test]
+    fn inception_files_that_do_not_make_the_network_are_refused() {
+        let device = Device::flex();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/inception/fid-inception-w16.safetensors");
+        let good = TensorFile::read(&path).expect("fixture");
+        assert!(FidInception::from_file(&good, &device).is_ok());
+        let refused = |edit: &dyn Fn(&mut TensorFile)| {
+            let mut file = good.clone();
+            edit(&mut file);
+            FidInception::from_file(&file, &device)
+                .expect_err("refused")
+                .to_string()
+        };
+        let message = refused(&|f| {
+            f.insert(
+                "Mixed_6b.branch7x7_2.conv.weight".into(),
+                vec![8, 8, 7, 1],
+                vec![0.0; 448],
+            );
+        });
+        assert!(
+            message.contains("Mixed_6b.branch7x7_2.conv.weight has shape [8, 8, 7, 1]"),
+            "{message}"
+        );
+        let message = refused(&|f| f.insert("extra".into(), vec![1], vec![0.0]));
+        assert!(message.contains("the network has"), "{message}");
+        let message = refused(&|f| {
+            f.metadata.insert("width_divisor".into(), "3".into());
+        });
+        assert!(message.contains("width_divisor"), "{message}");
+    }
 
     /// Every row of the interpolation weights sums to 1; upsampling by 2 puts output pixel 1
     /// at ¾ of input 0 and ¼ of input 1, and the first output on input 0 alone (clamped).

@@ -9,6 +9,7 @@ use burn::prelude::*;
 
 use crate::error::{EngineError, Result};
 use crate::nets::song_unet::{SongUNet, SongUNetConfig};
+use crate::rng::{Stream, rng_for};
 use crate::store::tensor_file::TensorFile;
 
 /// `format` metadata of a converted EDM teacher.
@@ -25,6 +26,43 @@ pub struct EdmTeacher {
     pub net: SongUNet,
     /// The pickle it was converted from (metadata `source`: file name and SHA-256).
     pub source: String,
+}
+
+/// Writes `net` in the converted format, as `tools/edm_to_safetensors.py` does, with `source`
+/// saying where its weights came from (atomically).
+pub fn save_edm_teacher(path: &Path, net: &SongUNet, source: &str) -> Result<()> {
+    let config = net.config();
+    let mut file = TensorFile::new();
+    file.insert_module("", net)?;
+    let network = serde_json::to_string(config).map_err(|e| EngineError::File {
+        path: path.to_owned(),
+        message: format!("cannot encode the network: {e}"),
+    })?;
+    for (key, value) in [
+        ("format", EDM_TEACHER_FORMAT.to_owned()),
+        ("architecture", "ddpmpp".to_owned()),
+        ("precond", config.precond.name().to_owned()),
+        ("sigma_data", config.precond.sigma_data().to_string()),
+        ("label_dim", config.label_dim.to_string()),
+        ("network", network),
+        ("source", source.to_owned()),
+    ] {
+        file.metadata.insert(key.into(), value);
+    }
+    file.write(path)
+}
+
+/// Writes a network of `config` with random weights seeded by `seed` ([`SongUNet::random`]) in
+/// the converted format: a stand-in with the published shapes, for timing the paper's presets
+/// where the published network is not at hand. Its `source` says so.
+pub fn save_random_edm_teacher(path: &Path, config: &SongUNetConfig, seed: u64) -> Result<()> {
+    let mut rng = rng_for(seed, 0, Stream::Init);
+    let net = SongUNet::random(config, &mut rng, &Device::flex())?;
+    let source = format!(
+        "random weights (sim-workbench random-edm-teacher, seed {seed}): for timing only, its \
+         samples are noise"
+    );
+    save_edm_teacher(path, &net, &source)
 }
 
 /// Loads a converted EDM teacher onto `device`, frozen. Its metadata must be this format's:
@@ -126,6 +164,13 @@ mod tests {
         assert!(message.contains("not a converted EDM teacher"), "{message}");
 
         let fixture = repo("tests/fixtures/edm/songunet-cond-edm.safetensors");
+        // What the workbench writes, it reads back, tensor for tensor.
+        let net = load_edm_teacher(&fixture, &device).expect("fixture").net;
+        let copy = dir.path().join("copy.safetensors");
+        save_edm_teacher(&copy, &net, "a copy").expect("writes");
+        let back = load_edm_teacher(&copy, &device).expect("reads");
+        assert_eq!(back.source, "a copy");
+        assert_eq!(back.net.config(), net.config());
         for (key, value, why) in [
             ("label_dim", "0", "contradicts network"),
             ("precond", "vp", "contradicts network"),

@@ -29,6 +29,8 @@ pub use self::config::{Preconditioning, SongUNetConfig};
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::Precond;
 use crate::error::{EngineError, Result};
+use crate::optim::params::{map_params, named_params};
+use crate::rng::normal;
 
 /// EDM's DDPM++ `SongUNet` wrapped in its preconditioning: a denoiser for square images,
 /// optionally class-conditional.
@@ -166,6 +168,34 @@ impl SongUNet {
         })
     }
 
+    /// The network of `config` with random weights drawn from `rng` in a fixed order: every
+    /// weight `N(0, 1/fan_in)`, biases 0, normalisations the identity. For timing and shape
+    /// checks without a published file (`sim-workbench random-edm-teacher`): its samples are
+    /// noise.
+    pub fn random(
+        config: &SongUNetConfig,
+        rng: &mut impl rand::Rng,
+        device: &Device,
+    ) -> Result<Self> {
+        let net = Self::zeros(config, device)?;
+        let shapes: std::collections::BTreeMap<String, Vec<usize>> = named_params(&net)
+            .into_iter()
+            .map(|(path, t)| (path, t.shape))
+            .collect();
+        Ok(map_params(net, None, |path, values, _| {
+            let shape = &shapes[path];
+            let n = values.dims()[0];
+            let drawn = match (path.rsplit('.').next(), shape.len()) {
+                (Some("gamma"), _) => vec![1.0; n],
+                (_, 1) => vec![0.0; n],
+                // Burn's Linear is [in, out]; a convolution [out, in, k, k].
+                (_, 2) => normal(rng, n, 1.0 / (shape[0] as f64).sqrt()),
+                _ => normal(rng, n, 1.0 / ((n / shape[0]) as f64).sqrt()),
+            };
+            Tensor::from_data(TensorData::new(drawn, [n]), device)
+        }))
+    }
+
     /// The shape and preconditioning this network was built from.
     pub fn config(&self) -> &SongUNetConfig {
         &self.config
@@ -260,5 +290,31 @@ impl Denoiser for SongUNet {
     /// `D(x; σ)` without a class: see [`SongUNet::denoise_labelled`].
     fn denoise(&self, x: Tensor<2>, sigma: Tensor<2>) -> Tensor<2> {
         self.denoise_labelled(x, sigma, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Stream, rng_for};
+
+    /// At the published shapes the network has EDM's parameter count for
+    /// `edm-cifar10-32x32-cond-vp` (55,735,299, as EDM's own code counts it for that
+    /// configuration), and a random one denoises to finite values.
+    #[test]
+    fn song_unet_at_the_published_shapes_has_edms_parameter_count() {
+        let device = Device::flex();
+        let mut rng = rng_for(0, 0, Stream::Init);
+        let net =
+            SongUNet::random(&SongUNetConfig::cifar10(true), &mut rng, &device).expect("builds");
+        let count: usize = named_params(&net)
+            .into_values()
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum();
+        assert_eq!(count, 55_735_299);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![0.1f32; 2 * 3072], [2, 3072]), &device);
+        let sigma = Tensor::<2>::from_floats([[0.5], [20.0]], &device);
+        let d = net.denoise(x, sigma).try_into_vec_as::<f32>().expect("f32");
+        assert!(d.iter().all(|v| v.is_finite()));
     }
 }
