@@ -12,7 +12,7 @@
 //!   `attn_resolutions`); GroupNorm, SiLU and a 3×3 output convolution.
 //!
 //! Parameters are named as EDM names them, with the encoder's and decoder's dictionaries as
-//! lists in their order (`encoder.3.conv0.weight` for `enc.16x16_down.conv0.weight` of the
+//! lists in their order (`encoder.4.conv0.weight` for `enc.16x16_down.conv0.weight` of the
 //! CIFAR-10 network), so that `tools/edm_to_safetensors.py` maps a published pickle tensor for
 //! tensor. Images travel as flat NCHW rows like every other denoiser's.
 
