@@ -75,20 +75,11 @@ echo "== throughput (first iteration apart, then medians of rounds)"
 
 if [ "${CIFAR:-0}" = 1 ]; then
   echo "== cifar10_sim_cond on EDM's CIFAR-10 shapes (random weights), wgpu"
-  mkdir -p "$out/cifar"
-  python3 -c "
-import sys
-b = bytearray()
-for i in range(200):
-    b.append(i % 10); b.extend((p * 7 + i * 31) % 251 for p in range(3072))
-open(sys.argv[1], 'wb').write(b)" "$out/cifar/test_batch.bin"
-  "$bin" random-edm-teacher "$out/edm-cifar10-random.safetensors" --conditional
+  # shellcheck disable=SC2207 # the --set arguments are split on purpose
+  stand_ins=($(bash "$(dirname "$0")/cifar_stand_ins.sh" "$bin" "$out"))
   for batch in ${CIFAR_BATCHES:-64 256}; do
     "$bin" bench cifar10_sim_cond --backends gpu --rounds 3 --iterations 2 \
-      --set "teacher.path=\"$out/edm-cifar10-random.safetensors\"" \
-      --set 'eval.classifier="tests/fixtures/inception/fid-inception-w16.safetensors"' \
-      --set "data.dir=\"$out/cifar\"" --set 'data.split="test"' --set eval.teacher_metrics=false \
-      --set distill.batch="$batch" || status=1
+      "${stand_ins[@]}" --set distill.batch="$batch" || status=1
   done
 fi
 exit $status

@@ -10,6 +10,10 @@
 #   digits   presets/digits_sim.toml (8×8 conditional U-Net teacher, batch 32)
 #   fashion  presets/fashion_mnist_sim.toml (28×28 padded to 32×32, batch 8 here: seconds per
 #            iteration at 32); needs `apt install dataset-fashion-mnist`
+#   cifar    presets/cifar10_sim_cond.toml at batch 8 on EDM's CIFAR-10 DDPM++ at its published
+#            shapes (random weights, bench/cifar_stand_ins.sh) against EDM's own network code in
+#            PyTorch (bench/edm_iteration.py); needs EDM=a checkout of github.com/NVlabs/edm;
+#            about a minute per iteration on 2 cores
 # SIM_WORKBENCH: the binary (default target/release/sim-workbench). PyTorch is a benchmark-only
 # dependency: it is installed here into bench/.venv, never by the product.
 set -euo pipefail
@@ -25,6 +29,12 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet torch numpy
 fi
+if [[ " ${cases[*]} " == *" cifar "* ]]; then
+  : "${EDM:?the cifar case runs the network code of EDM: set EDM to a checkout of NVlabs/edm}"
+  "$venv/bin/pip" install --quiet requests  # EDM's dnnlib imports it
+  stand_ins=$(mktemp -d)
+  cifar_sets=$(bash bench/cifar_stand_ins.sh "$bin" "$stand_ins")
+fi
 
 # case → "iterations per round | engine bench arguments | PyTorch script and arguments"
 declare -A spec=(
@@ -32,10 +42,12 @@ declare -A spec=(
   [digits]="10|presets/digits_sim.toml|bench/unet_iteration.py --batch 32"
   [fashion]="3|presets/fashion_mnist_sim.toml --set distill.batch=8|bench/unet_iteration.py \
 --teacher assets/teachers/fashion-mnist-cond.safetensors --batch 8"
+  [cifar]="1|cifar10_sim_cond --set distill.batch=8 ${cifar_sets:-}|bench/edm_iteration.py \
+--edm ${EDM:-} --teacher ${stand_ins:-}/edm-cifar10-random.safetensors --batch 8"
 )
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 for case in "${cases[@]}"; do
-  [ -n "${spec[$case]:-}" ] || { echo "unknown case $case (toy, digits, fashion)"; exit 2; }
+  [ -n "${spec[$case]:-}" ] || { echo "unknown case $case (toy, digits, fashion, cifar)"; exit 2; }
   IFS='|' read -r iterations engine_args torch_args <<< "${spec[$case]}"
   for t in "${threads[@]}"; do
     burn=() torch=()

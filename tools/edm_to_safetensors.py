@@ -110,9 +110,10 @@ def config_of(net):
     }
 
 
-def renamed(model):
-    """The model's tensors as float32 arrays under the workbench's names."""
-    import numpy as np
+def name_map(model):
+    """EDM's state-dict name → (the workbench's name, whether the tensor is transposed), for
+    every tensor the workbench keeps (the fixed `[1, 1]` resampling filters are checked, not kept).
+    """
     import torch
 
     place = {}
@@ -129,27 +130,41 @@ def renamed(model):
             place[f"dec.{key}."] = f"decoder.{blocks}."
             blocks += 1
     kinds = {name: type(mod).__name__ for name, mod in model.named_modules()}
-    out = {}
+    names, targets = {}, set()
     for name, tensor in model.state_dict().items():
         owner, leaf = name.rsplit(".", 1)
         kind = kinds.get(owner)
-        value = tensor.detach().to(torch.float32).cpu()
         if leaf == "resample_filter":
             expected = torch.full([1, 1, 2, 2], 0.25)
+            value = tensor.detach().to(torch.float32).cpu()
             if value.shape != expected.shape or not torch.equal(value, expected):
                 raise Refused(f"{name}: resampling filter {value.tolist()} is not [1, 1]")
             continue
         if kind == "GroupNorm":
             leaf = {"weight": "gamma", "bias": "beta"}[leaf]
-        if kind == "Linear" and leaf == "weight":
-            value = value.t()
         prefix = next((p for p in place if (owner + ".").startswith(p)), None)
         if prefix is not None:
             target = place[prefix] + (owner + ".")[len(prefix):] + leaf
         else:
             target = f"{owner}.{leaf}"
-        if target in out:
+        if target in targets:
             raise Refused(f"two tensors map to {target}")
+        targets.add(target)
+        names[name] = (target, kind == "Linear" and leaf == "weight")
+    return names
+
+
+def renamed(model):
+    """The model's tensors as float32 arrays under the workbench's names."""
+    import numpy as np
+    import torch
+
+    state = model.state_dict()
+    out = {}
+    for name, (target, transposed) in name_map(model).items():
+        value = state[name].detach().to(torch.float32).cpu()
+        if transposed:
+            value = value.t()
         if not torch.isfinite(value).all():
             raise Refused(f"{name} has non-finite values")
         out[target] = np.ascontiguousarray(value.numpy())
