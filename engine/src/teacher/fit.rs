@@ -3,6 +3,7 @@
 //! which [`teacher_fit`] caches by its settings.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -130,9 +131,15 @@ pub fn fit_denoiser(
     net
 }
 
+/// Held while a run of this process looks up, fits and saves a cached fit: the engines of a
+/// race started on a cold cache would otherwise each fit the same network at once, sharing the
+/// cores (four fits where one does); the first fits and saves, the others then load its file.
+static CACHED_FIT: Mutex<()> = Mutex::new(());
+
 /// The MLP fitted to an exact `teacher` of the toy `data` (the start of θ and ψ), from
 /// `cache_dir` when an identical fit (data, net, init settings) was saved there before.
-/// `progress(message, fraction)` reports the fit.
+/// Fits with a cache wait for each other (`CACHED_FIT`). `progress(message, fraction)` reports
+/// the fit.
 pub fn teacher_fit(
     data: &ToyData,
     net: &MlpConfig,
@@ -155,6 +162,14 @@ pub fn teacher_fit(
             "teacher-fit-{:016x}.safetensors",
             fnv1a(key.as_bytes())
         ))
+    });
+    let _fitting = cached.as_ref().map(|_| match CACHED_FIT.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            progress("waiting for another run's teacher fit", 0.0);
+            CACHED_FIT.lock().unwrap_or_else(PoisonError::into_inner)
+        }
     });
     if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
         match load_network(path, device) {
@@ -192,4 +207,55 @@ pub fn teacher_fit(
     }
     progress("teacher fit", 1.0);
     Ok(fitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::host;
+
+    /// Two runs that start on a cold cache at the same moment fit once: the second waits for
+    /// the first's file and loads it, the same network to the bit.
+    #[test]
+    fn runs_started_together_on_a_cold_cache_fit_once() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let data = ToyData::default();
+        let teacher = Teacher::Exact(data.mixture().expect("ring mixture"));
+        let net = MlpConfig::default();
+        let init = InitConfig {
+            iterations: 30,
+            batch: 64,
+            ..InitConfig::default()
+        };
+        let start = std::sync::Barrier::new(2);
+        let fits: Vec<(Vec<String>, Vec<f32>)> = std::thread::scope(|s| {
+            let run = || {
+                let device = Device::flex().autodiff();
+                let mut messages = Vec::new();
+                start.wait();
+                let fitted = teacher_fit(
+                    &data,
+                    &net,
+                    &init,
+                    &teacher,
+                    Some(cache.path()),
+                    &device,
+                    &mut |message, _| messages.push(message.to_owned()),
+                )
+                .expect("fit");
+                let x = Tensor::<2>::from_floats([[0.3, -0.7], [1.0, 0.2]], &device);
+                let sigma = Tensor::<2>::from_floats([[0.5], [2.0]], &device);
+                (messages, host(fitted.denoise(x, sigma)).expect("host"))
+            };
+            let handles = [s.spawn(run), s.spawn(run)];
+            handles.map(|h| h.join().expect("fit thread")).into()
+        });
+        let loaded = |m: &[String]| m.iter().any(|m| m == "teacher fit (cached)");
+        assert_eq!(
+            fits.iter().filter(|(m, _)| loaded(m)).count(),
+            1,
+            "one fit, one load: {fits:?}"
+        );
+        assert_eq!(fits[0].1, fits[1].1);
+    }
 }

@@ -54,7 +54,7 @@ fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp
         .build_eframe(move |cc| WorkbenchApp::new(cc, options))
 }
 
-/// Steps frames (real time passes) until `done` holds, at most two minutes.
+/// Steps frames (real time passes) until `done` holds, at most three minutes.
 fn wait_until(
     h: &mut Harness<'static, WorkbenchApp>,
     what: &str,
