@@ -9,9 +9,10 @@ presets do. θ and ψ (also ψ frozen in the θ phase) run with the network's dr
 without, as in the engine.
 The iteration itself is `sim_torch.Iteration`.
 
-    edm_iteration.py --edm EDM --teacher edm-cifar10-random.safetensors --batch 8
+    edm_iteration.py --edm EDM --teacher edm-cifar10-random.safetensors --batch 8 [--device cuda]
 
-Prints one line: `torch <ms per iteration, median of rounds>`.
+Prints `torch <ms per iteration, median of rounds>`; on `--device cuda` (bench/gpu-check.sh with
+CIFAR=1 and EDM set) a second line, the peak CUDA memory PyTorch allocated.
 """
 
 import argparse
@@ -97,19 +98,23 @@ def main():
     from training import networks
 
     torch.set_num_threads(args.threads)
+    torch.set_default_device(args.device)
     torch.manual_seed(0)
     tensors, config = read_file(args.teacher)
 
     def make():
-        net = edm_network(networks, config)
-        load(net, tensors, args.teacher)
-        return Flat(net).train()
+        with torch.device("cpu"):  # the converter's name map checks its tensors on the host
+            net = edm_network(networks, config)
+            load(net, tensors, args.teacher)
+        return Flat(net).train().to(args.device)
 
     teacher = make().eval().requires_grad_(False)
     dim = config["img_channels"] * config["img_resolution"] ** 2
     sigma_data = config["precond"].get("sigma_data", 0.5)
     iteration = Iteration(make, teacher, args.batch, dim, config["label_dim"], sigma_data, 500.0)
     report(time_iterations(iteration, args.iterations, args.rounds, args.warmup))
+    if args.device.startswith("cuda"):
+        print(f"peak CUDA memory allocated {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@
 # 4. with CIFAR=1 (GPU only), times the paper's preset cifar10_sim_cond at batch 64 and 256 on
 #    EDM's CIFAR-10 DDPM++ at its published shapes with random weights (`random-edm-teacher`;
 #    the judge is the 1/16-width fixture Inception on a small CIFAR-10 batch written here, as
-#    only the iteration is timed), with the memory it holds.
+#    only the iteration is timed), with the memory it holds; with EDM=a checkout of NVlabs/edm
+#    too, the same iteration in PyTorch on CUDA (bench/edm_iteration.py --device cuda, EDM's own
+#    network code on the same weights) at the same batches, with its peak memory.
 # CubeCL's kernel and autotune caches (~/.cache/cubecl) are kept between runs, so a second run
 # of this script shows the warm first-iteration latency.
 set -euo pipefail
@@ -80,6 +82,12 @@ if [ "${CIFAR:-0}" = 1 ]; then
   for batch in ${CIFAR_BATCHES:-64 256}; do
     "$bin" bench cifar10_sim_cond --backends gpu --rounds 3 --iterations 2 \
       "${stand_ins[@]}" --set distill.batch="$batch" || status=1
+    if [ -n "${EDM:-}" ]; then
+      echo "PyTorch CUDA, batch $batch (ms per iteration):"
+      python3 "$(dirname "$0")/edm_iteration.py" --edm "$EDM" --device cuda --batch "$batch" \
+        --teacher "$out/edm-cifar10-random.safetensors" --warmup 2 --iterations 3 --rounds 3 ||
+        status=1
+    fi
   done
 fi
 exit $status
