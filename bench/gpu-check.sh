@@ -8,16 +8,20 @@
 # 2. runs the toy default iteration and the digits U-Net iteration (shipped conditional teacher,
 #    batch 8) for 20 iterations on the CPU backend and on wgpu, same seed, and checks that the
 #    per-iteration losses and gradient norms agree (tolerance below);
-# 3. times both backends side by side (`bench`: first iteration reported apart, then medians,
-#    and the GPU memory the engine holds);
-# 4. with CIFAR=1 (GPU only), times the paper's preset cifar10_sim_cond at batch 64 and 256 on
-#    EDM's CIFAR-10 DDPM++ at its published shapes with random weights (`random-edm-teacher`;
-#    the judge is the 1/16-width fixture Inception on a small CIFAR-10 batch written here, as
-#    only the iteration is timed), with the memory it holds; with EDM=a checkout of NVlabs/edm
+# 3. times both backends side by side (`bench`: start-up and each warm-up iteration reported as
+#    they end, then medians, and the GPU memory the engine holds);
+# 4. with CIFAR=1 or CIFAR=only (GPU only), times the paper's preset cifar10_sim_cond at batch
+#    64 and 256 on EDM's CIFAR-10 DDPM++ at its published shapes with random weights
+#    (`random-edm-teacher`; the judge is the 1/16-width fixture Inception on a small CIFAR-10
+#    batch written here, as only the iteration is timed), with the memory it holds; with EDM=a checkout of NVlabs/edm
 #    too, the same iteration in PyTorch on CUDA (bench/edm_iteration.py --device cuda, EDM's own
 #    network code on the same weights) at the same batches, with its peak memory.
-# CubeCL's kernel and autotune caches (~/.cache/cubecl) are kept between runs, so a second run
-# of this script shows the warm first-iteration latency.
+# CIFAR=only skips 1–3. The caches of compiled kernels and autotune results (CubeCL's in
+# target/environment/ when run from the repository, the driver's) are kept between runs, so a
+# second run of this script shows the warm start (docs/platform.md "On a GPU"). BIN may be a
+# build with `--features sim-workbench/vulkan` (SPIR-V kernels; it refuses software adapters).
+# On a container whose NVIDIA driver is mounted rather than installed, wgpu may need the
+# driver's Vulkan ICD named: VK_DRIVER_FILES=/path/to/nvidia_icd.json.
 set -euo pipefail
 bin=${1:?usage: bench/gpu-check.sh BIN [OUT]}
 out=${2:-$(mktemp -d)}
@@ -65,17 +69,19 @@ PY
 }
 
 status=0
-echo "== toy default iteration: cpu vs wgpu"
-check toy default --set eval.samples=500 || status=1
-echo "== digits U-Net iteration: cpu vs wgpu"
-check digits digits_sim --set distill.batch=8 --set eval.samples=100 || status=1
+if [ "${CIFAR:-0}" != only ]; then
+  echo "== toy default iteration: cpu vs wgpu"
+  check toy default --set eval.samples=500 || status=1
+  echo "== digits U-Net iteration: cpu vs wgpu"
+  check digits digits_sim --set distill.batch=8 --set eval.samples=100 || status=1
 
-echo "== throughput (first iteration apart, then medians of rounds)"
-"$bin" bench default --backends cpu,gpu --rounds 3 --iterations 10
-"$bin" bench digits_sim --backends cpu,gpu --rounds 3 --iterations 3 --set distill.batch=8 \
-  --set eval.samples=100
+  echo "== throughput (start-up and warm-up apart, then medians of rounds)"
+  "$bin" bench default --backends cpu,gpu --rounds 3 --iterations 10
+  "$bin" bench digits_sim --backends cpu,gpu --rounds 3 --iterations 3 --set distill.batch=8 \
+    --set eval.samples=100
+fi
 
-if [ "${CIFAR:-0}" = 1 ]; then
+if [ "${CIFAR:-0}" != 0 ]; then
   echo "== cifar10_sim_cond on EDM's CIFAR-10 shapes (random weights), wgpu"
   # shellcheck disable=SC2207 # the --set arguments are split on purpose
   stand_ins=($(bash "$(dirname "$0")/cifar_stand_ins.sh" "$bin" "$out"))

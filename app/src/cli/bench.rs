@@ -64,18 +64,23 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
             cache_dir: Some(presets::cache_dir()),
             backend: backend.into(),
         };
+        let started = Instant::now();
         let mut run = Run::start(config.clone(), &options, &mut |_, _| {})?;
-        // Warm-up: allocations, kernel caches. The first iteration is reported on its own: on
-        // a GPU it compiles and autotunes kernels (kept in CubeCL's cache for later runs).
-        let first = Instant::now();
-        run.step()?;
+        let label = format!("{backend:?} [{}]", run.info().backend);
         println!(
-            "{:<24} first iteration {:>8.1} ms",
-            format!("{backend:?} [{}]", run.info().backend),
-            first.elapsed().as_secs_f64() * 1e3
+            "{label:<24} started in {:>8.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
         );
-        for _ in 0..2 {
+        // Warm-up: allocations, kernel caches. Each warm-up iteration is reported as it ends
+        // (a run cut short still tells how far it got): on a GPU the first compiles and
+        // autotunes kernels (CubeCL's caches keep them for later runs, docs/platform.md).
+        for i in 1..=3 {
+            let start = Instant::now();
             run.step()?;
+            println!(
+                "{label:<24} warm-up iteration {i} {:>8.1} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
         }
         runs.push((backend, run, Vec::new()));
     }
