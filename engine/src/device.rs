@@ -123,8 +123,8 @@ pub fn adapters() -> Vec<Adapter> {
 }
 
 /// Resolves a choice to a device. `Auto` takes wgpu only on a hardware adapter; `Gpu` takes
-/// the best adapter there is, a software one too (said so in the description), and fails
-/// when wgpu finds none.
+/// the best adapter there is, a software one too (said so in the description) except in a
+/// `vulkan` build, and fails when wgpu finds none.
 pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
     let cpu = || SelectedDevice {
         device: Device::flex().autodiff(),
@@ -138,13 +138,22 @@ pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
     };
     match choice {
         BackendChoice::Cpu => Ok(cpu()),
-        BackendChoice::Gpu => adapters().first().map(gpu).ok_or_else(|| {
-            EngineError::Invalid(
+        BackendChoice::Gpu => match adapters().first() {
+            Some(adapter) if adapter.hardware || !cfg!(feature = "vulkan") => Ok(gpu(adapter)),
+            // The `vulkan` feature's SPIR-V kernels crash Mesa's software Vulkan driver
+            // (docs/platform.md "On a GPU").
+            Some(adapter) => Err(EngineError::Invalid(format!(
+                "--backend gpu: the only adapter is a software one ({}), and this build (feature \
+                 `vulkan`) compiles SPIR-V kernels, which crash Mesa's software Vulkan driver; \
+                 use --backend cpu, or a build without the feature",
+                adapter.describe()
+            ))),
+            None => Err(EngineError::Invalid(
                 "--backend gpu: wgpu finds no adapter (no Vulkan, Metal, DX12 or GL driver); \
                  use --backend cpu, or install the GPU's Vulkan driver"
                     .into(),
-            )
-        }),
+            )),
+        },
         BackendChoice::Auto => Ok(adapters().iter().find(|a| a.hardware).map_or_else(cpu, gpu)),
     }
 }

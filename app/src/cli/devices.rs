@@ -30,7 +30,8 @@ pub fn run(_: DevicesArgs) -> Result<ExitCode> {
     ] {
         match select(choice) {
             Ok(selected) => println!("--backend {flag}: {}", selected.description),
-            Err(e) => println!("--backend {flag}: {e}"),
+            // The engine's message starts with the flag.
+            Err(e) => println!("{e}"),
         }
     }
     Ok(ExitCode::SUCCESS)
