@@ -73,7 +73,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         );
         // Warm-up: allocations, kernel caches. Each warm-up iteration is reported as it ends
         // (a run cut short still tells how far it got): on a GPU the first compiles and
-        // autotunes kernels (CubeCL's caches keep them for later runs, docs/platform.md).
+        // autotunes kernels (what later runs reuse: docs/platform.md "On a GPU").
         for i in 1..=3 {
             let start = Instant::now();
             run.step()?;
