@@ -2,3 +2,4 @@
 
 pub mod gui;
 pub mod presets;
+pub mod probe;

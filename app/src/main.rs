@@ -1,6 +1,8 @@
 //! `sim-workbench`: the SIM Workbench, GUI and command line (`cli`).
 
 mod cli;
+#[cfg(debug_assertions)]
+mod exit_check;
 
 /// mimalloc instead of the system allocator: an iteration allocates and frees hundreds of
 /// tensors of ~0.1–1 MB, which glibc's malloc serves from fresh pages (mmap above its threshold,
@@ -10,5 +12,8 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    let code = cli::main();
+    #[cfg(debug_assertions)]
+    exit_check::verify();
+    code
 }

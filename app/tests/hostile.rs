@@ -166,6 +166,82 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 
+/// An edit of a safetensors file's metadata.
+type MetadataEdit = fn(&mut HashMap<String, String>);
+
+/// Sets `field` of the TOML table in the metadata `key` of `parts` to `value`.
+fn set_toml(parts: &mut Parts, key: &str, field: &str, value: toml::Value) {
+    let mut table: toml::Table = toml::from_str(&parts.1[key]).expect("TOML metadata");
+    table.insert(field.into(), value);
+    parts
+        .1
+        .insert(key.into(), toml::to_string(&table).expect("TOML"));
+}
+
+/// An edit that sets the metadata `sigma_data` to `value`.
+fn sigma_data_is(value: &'static str) -> impl FnOnce(&mut Parts) {
+    move |p| {
+        p.1.insert("sigma_data".into(), value.into());
+    }
+}
+
+/// Sets every value of the tensor `name` of `parts` to `value`.
+fn fill_tensor(parts: &mut Parts, name: &str, value: f32) {
+    let (_, _, data) = parts
+        .0
+        .iter_mut()
+        .find(|(n, _, _)| n == name)
+        .expect("the tensor");
+    for v in data.chunks_exact_mut(4) {
+        v.copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// Whether `text` shows a NaN or an infinity as a number.
+fn shows_non_finite(text: &str) -> bool {
+    text.split(|c: char| c.is_whitespace() || "(),;:%±=".contains(c))
+        .map(|word| word.trim_start_matches(['-', '+']))
+        .any(|word| word.eq_ignore_ascii_case("nan") || word.eq_ignore_ascii_case("inf"))
+}
+
+/// An MLP teacher of the default preset's data, trained for 20 steps into `dir/name`.
+fn mlp_teacher(cache: &Path, dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let o = cli(
+        cache,
+        &[
+            "train-teacher",
+            "--out",
+            path_str(&path),
+            "--iterations",
+            "20",
+            "--batch",
+            "64",
+        ],
+    );
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    path
+}
+
+/// `run` of the default preset with the network teacher in `teacher`, one iteration, into `runs`.
+fn run_with_teacher(cache: &Path, runs: &Path, teacher: &Path) -> Outcome {
+    let path = format!("teacher.path={}", path_str(teacher));
+    cli(
+        cache,
+        &[
+            "run",
+            "--out",
+            path_str(runs),
+            "--iterations",
+            "1",
+            "--set",
+            "teacher.kind=network",
+            "--set",
+            &path,
+        ],
+    )
+}
+
 /// Class "no resource limit": sizes that ask for terabytes are refused up front, fast, with
 /// the field, the value and the limit — never an abort on allocation.
 #[test]
@@ -901,4 +977,389 @@ fn iteration_lines(folder: &Path) -> Vec<serde_json::Value> {
             v
         })
         .collect()
+}
+
+/// Class "non-finite output": every number a command prints is finite, or the command fails.
+/// Extreme gradcheck settings are refused up front, naming the flag and its range; settings at
+/// which the distance overflows f32 are refused after the check, naming the flag to change; a
+/// student equal to its teacher (every gradient 0) prints a relative error of 0, not NaN.
+#[test]
+fn every_number_printed_is_finite_or_the_command_fails() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["gradcheck", "--sigma", "1e-30"],
+            vec!["--sigma: must be a number in [1e-3, 1e3]"],
+        ),
+        (
+            vec!["gradcheck", "--a", "1e30"],
+            vec!["--a: must be a number with |a| in [1e-3, 1e3]"],
+        ),
+        (
+            vec!["gradcheck", "--mu-q", "1e300"],
+            vec!["--mu-q: must be a number in [-1e4, 1e4]"],
+        ),
+        (vec!["gradcheck", "--s-q", "1e-20"], vec!["--s-q"]),
+        (vec!["gradcheck", "--b=-1e9"], vec!["--b"]),
+        (
+            vec![
+                "gradcheck",
+                "--distance",
+                "exp-power",
+                "--beta",
+                "1000",
+                "--samples",
+                "1000",
+            ],
+            vec!["--beta: the true gradient ∂/∂a is", "use a smaller beta"],
+        ),
+        (
+            vec![
+                "gradcheck",
+                "--distance",
+                "exp-power",
+                "--beta",
+                "1000",
+                "--samples",
+                "1000",
+                "--json",
+            ],
+            vec!["--beta"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let o = cli(&cache, &args);
+        refused(&o, &needles);
+        assert!(!shows_non_finite(&o.stdout), "{o:#?}");
+    }
+    let o = cli(
+        &cache,
+        &[
+            "gradcheck",
+            "--mu-q=-0.4",
+            "--s-q",
+            "1.5",
+            "--samples",
+            "1000",
+        ],
+    );
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    assert!(!shows_non_finite(&o.stdout), "{o:#?}");
+    assert_eq!(o.stdout.matches("   0.00%").count(), 2, "{o:#?}");
+}
+
+/// Class "untrusted metadata", field by field: every metadata field of every file kind is
+/// range-checked before it sizes anything — σ_d, layer widths, class counts, accuracies,
+/// times — and refused naming the file and the field, with nothing written.
+#[test]
+fn every_metadata_field_is_range_checked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cache, dir) = (tmp.path().join("cache"), tmp.path());
+    let big = || toml::Value::Integer(1_000_000_000);
+
+    // The image teacher.
+    let teachers = [
+        (
+            edited(TEACHER, dir, "sigma-nan.safetensors", sigma_data_is("NaN")),
+            "metadata `sigma_data`: is NaN; σ_d must be a number in [1e-4, 1e4]",
+        ),
+        (
+            edited(TEACHER, dir, "sigma-zero.safetensors", sigma_data_is("0")),
+            "metadata `sigma_data`: is 0;",
+        ),
+        (
+            edited(TEACHER, dir, "sigma-huge.safetensors", sigma_data_is("1e9")),
+            "metadata `sigma_data`: is 1000000000;",
+        ),
+        (
+            edited(TEACHER, dir, "wide.safetensors", |p| {
+                set_toml(p, "unet", "channels", big());
+            }),
+            "metadata `unet`: `channels`: channels 1000000000",
+        ),
+        (
+            edited(TEACHER, dir, "classes.safetensors", |p| {
+                set_toml(p, "unet", "classes", big());
+                p.1.insert("classes".into(), "1000000000".into());
+            }),
+            "metadata `unet`: `classes`: is 1000000000; at most 1000000 is supported",
+        ),
+    ];
+    for (path, needle) in &teachers {
+        let o = cli(
+            &cache,
+            &["eval", "--teacher", path_str(path), "--samples", "10"],
+        );
+        refused(&o, &[path_str(path), *needle]);
+        assert!(o.seconds < 60.0, "{:?} took {:.0} s", o.args, o.seconds);
+    }
+    assert!(
+        !files_under(&cache)
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/ref-")),
+        "a refused teacher cached statistics"
+    );
+
+    // The classifier.
+    let classifiers = [
+        (
+            edited(CLASSIFIER, dir, "cnn-classes.safetensors", |p| {
+                set_toml(p, "config", "classes", big());
+            }),
+            "metadata `config`: classifier: `classes`: is 1000000000; at most 1000000",
+        ),
+        (
+            edited(CLASSIFIER, dir, "cnn-features.safetensors", |p| {
+                set_toml(p, "config", "features", big());
+            }),
+            "metadata `config`: classifier: `features`: is 1000000000; at most 65536",
+        ),
+        (
+            edited(CLASSIFIER, dir, "cnn-accuracy.safetensors", |p| {
+                p.1.insert("test_accuracy".into(), "2".into());
+            }),
+            "metadata `test_accuracy`: is 2; must be a fraction in [0, 1]",
+        ),
+        (
+            edited(CLASSIFIER, dir, "cnn-seconds.safetensors", |p| {
+                p.1.insert("train_seconds".into(), "-inf".into());
+            }),
+            "metadata `train_seconds`: is -inf",
+        ),
+    ];
+    for (path, needle) in &classifiers {
+        let o = cli(
+            &cache,
+            &[
+                "eval",
+                "--teacher",
+                TEACHER,
+                "--classifier",
+                path_str(path),
+                "--samples",
+                "10",
+            ],
+        );
+        refused(&o, &[path_str(path), *needle]);
+    }
+
+    // The MLP teacher of a toy run (trained here), with a run that would use it.
+    let mlp = mlp_teacher(&cache, dir, "mlp.safetensors");
+    let mlp_s = path_str(&mlp).to_owned();
+    let mlps = [
+        (
+            edited(&mlp_s, dir, "mlp-sigma.safetensors", sigma_data_is("-0.5")),
+            "metadata `sigma_data`: is -0.5; σ_d must be a number in [1e-4, 1e4]",
+        ),
+        (
+            edited(&mlp_s, dir, "mlp-wide.safetensors", |p| {
+                set_toml(p, "net", "width", big());
+            }),
+            "metadata `net`: `width`: is 1000000000; at most 65536 is supported",
+        ),
+        (
+            edited(&mlp_s, dir, "mlp-frequencies.safetensors", |p| {
+                set_toml(p, "net", "noise_frequencies", big());
+            }),
+            "metadata `net`: `noise_frequencies`: is 1000000000",
+        ),
+        (
+            edited(&mlp_s, dir, "mlp-modes.safetensors", |p| {
+                set_toml(p, "data", "modes", big());
+            }),
+            "metadata `data`: `modes`: must be in 1..=1000000, got 1000000000",
+        ),
+    ];
+    let runs = dir.join("runs");
+    for (path, needle) in &mlps {
+        let o = run_with_teacher(&cache, &runs, path);
+        refused(&o, &[path_str(path), *needle]);
+        assert!(o.seconds < 60.0, "{:?} took {:.0} s", o.args, o.seconds);
+    }
+    assert!(files_under(&runs).is_empty(), "a refused run wrote files");
+
+    // A run checkpoint: its wall time is a number of seconds.
+    let o = small_run(&cache, &runs, "10");
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    let folder = run_folder(&runs);
+    let newest = folder.join("checkpoints/step-000010.safetensors");
+    let mut parts = read_parts(&newest);
+    parts.1.insert("wall_s".into(), "NaN".into());
+    write_parts(&newest, &parts);
+    let metrics = std::fs::read(folder.join("metrics.jsonl")).expect("metrics");
+    let o = cli(
+        &cache,
+        &["run", "--resume", path_str(&folder), "--iterations", "15"],
+    );
+    refused(
+        &o,
+        &[
+            "step-000010.safetensors",
+            "metadata `wall_s` is \"NaN\", not a finite number of seconds",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(folder.join("metrics.jsonl")).expect("metrics"),
+        metrics
+    );
+    assert!(!folder.join("checkpoints/step-000015.safetensors").exists());
+}
+
+/// Class "wrong cause": samples that overflow are the teacher's fault, and the message says
+/// so, naming the teacher file — never "check the feature extractor's output".
+#[test]
+fn non_finite_samples_name_the_teacher() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cache, dir) = (tmp.path().join("cache"), tmp.path());
+    // Every weight of the last convolution 1e38 (finite): its sums overflow to inf.
+    let image = edited(TEACHER, dir, "overflow.safetensors", |p| {
+        fill_tensor(p, "output.weight", 1e38);
+    });
+    let o = cli(
+        &cache,
+        &[
+            "eval",
+            "--teacher",
+            path_str(&image),
+            "--samples",
+            "10",
+            "--steps",
+            "2",
+        ],
+    );
+    refused(
+        &o,
+        &[
+            path_str(&image),
+            "the teacher's samples (2 Heun steps) are not finite: sample ",
+            "the teacher's network overflows f32",
+        ],
+    );
+    assert!(!o.stderr.contains("feature extractor"), "{o:#?}");
+    // A toy run's MLP teacher whose output layer overflows.
+    let mlp = mlp_teacher(&cache, dir, "mlp.safetensors");
+    let overflow = edited(path_str(&mlp), dir, "mlp-overflow.safetensors", |p| {
+        fill_tensor(p, "output.weight", 1e38);
+    });
+    let runs = dir.join("runs");
+    let o = run_with_teacher(&cache, &runs, &overflow);
+    refused(
+        &o,
+        &[
+            path_str(&overflow),
+            "the teacher's samples (",
+            "Heun steps) are not finite",
+        ],
+    );
+    assert!(!o.stderr.contains("feature extractor"), "{o:#?}");
+    assert!(files_under(&runs).is_empty(), "a refused run wrote files");
+}
+
+/// The reference statistics of `path` replaced by `dim`-dimensional ones (mean 0, identity
+/// covariance, F64) under the same metadata, with `metadata` edits.
+fn write_stats(path: &Path, dim: usize, edit: impl FnOnce(&mut HashMap<String, String>)) {
+    let (_, mut metadata) = read_parts(path);
+    edit(&mut metadata);
+    let mean = vec![0u8; 8 * dim];
+    let cov: Vec<u8> = (0..dim * dim)
+        .flat_map(|i| f64::from(u8::from(i % (dim + 1) == 0)).to_le_bytes())
+        .collect();
+    let views = vec![
+        (
+            "mean",
+            TensorView::new(Dtype::F64, vec![dim], &mean).expect("mean"),
+        ),
+        (
+            "cov",
+            TensorView::new(Dtype::F64, vec![dim, dim], &cov).expect("cov"),
+        ),
+    ];
+    let bytes = safetensors::serialize(views, Some(metadata)).expect("serialize");
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// Class "corrupt cache", every way: reference statistics of another dimension or under another
+/// key, and a teacher fit whose metadata asks for a huge network, are each discarded with a
+/// warning and rebuilt — the command succeeds and the cache holds a valid file again.
+#[test]
+fn every_corrupt_cache_is_rebuilt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let eval = || {
+        cli(
+            &cache,
+            &[
+                "eval",
+                "--teacher",
+                TEACHER,
+                "--samples",
+                "10",
+                "--steps",
+                "1",
+            ],
+        )
+    };
+    let o = eval();
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    let stats = files_under(&cache)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("/ref-"))
+        .expect("the reference statistics were cached");
+    let mean_shape = |path: &Path| {
+        let (tensors, _) = read_parts(path);
+        tensors
+            .into_iter()
+            .find(|(name, _, _)| name == "mean")
+            .map(|(_, shape, _)| shape)
+            .expect("mean")
+    };
+    assert_eq!(mean_shape(&stats), vec![128]);
+    let damages: [(&str, MetadataEdit); 2] = [
+        (
+            "not a mean and covariance of the 128 features of digits-CNN",
+            |_| {},
+        ),
+        ("its hashes are not the ones its name promises", |m| {
+            m.insert("classifier_hash".into(), "0123456789abcdef".into());
+        }),
+    ];
+    for (why, edit) in damages {
+        write_stats(&stats, 3, edit);
+        let o = eval();
+        assert_eq!(o.code, Some(0), "{o:#?}");
+        assert!(
+            o.stderr.contains("corrupt reference-statistics cache"),
+            "{o:#?}"
+        );
+        assert!(o.stderr.contains(why), "{o:#?}");
+        assert_eq!(mean_shape(&stats), vec![128], "the cache was rebuilt");
+    }
+
+    // A teacher fit whose metadata asks for a network of 10⁹ units a layer.
+    let runs = tmp.path().join("runs");
+    assert_eq!(small_run(&cache, &runs, "5").code, Some(0));
+    let fit = files_under(&cache)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("teacher-fit-"))
+        .expect("the fit was cached");
+    let mut parts = read_parts(&fit);
+    set_toml(
+        &mut parts,
+        "net",
+        "width",
+        toml::Value::Integer(1_000_000_000),
+    );
+    write_parts(&fit, &parts);
+    let o = small_run(&cache, &tmp.path().join("runs2"), "5");
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    assert!(o.stderr.contains("corrupt teacher-fit cache"), "{o:#?}");
+    assert!(
+        o.stderr.contains("`width`: is 1000000000; at most 65536"),
+        "{o:#?}"
+    );
+    assert!(
+        !read_parts(&fit).1["net"].contains("1000000000"),
+        "the fit was rebuilt"
+    );
 }

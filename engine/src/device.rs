@@ -2,6 +2,11 @@
 //! backend otherwise. A software Vulkan device (llvmpipe) counts as no GPU: it is ~20× slower
 //! than `flex` (docs/platform.md).
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +37,7 @@ pub struct SelectedDevice {
 }
 
 /// A wgpu adapter, as plain data: what `sim-workbench devices` lists and the status bar names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Adapter {
     /// E.g. "NVIDIA H200" or "llvmpipe (LLVM 15.0.6, 256 bits)".
     pub name: String,
@@ -101,7 +106,9 @@ fn bytes(n: u64) -> String {
     }
 }
 
-/// Every adapter wgpu finds, hardware first (the order `select` prefers them in).
+/// Every adapter wgpu finds, hardware first (the order `select` prefers them in), enumerated
+/// in this process: this loads the Vulkan, EGL and X libraries here, and some keep state per
+/// thread and threads of their own. A program that may end up on the CPU asks a [`Probe`].
 pub fn adapters() -> Vec<Adapter> {
     let instance = wgpu::Instance::default();
     let found = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
@@ -122,13 +129,97 @@ pub fn adapters() -> Vec<Adapter> {
     list
 }
 
+/// How long a [`Probe::Child`] may take before it counts as failed (a hung driver).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where [`select`] learns which adapters exist.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Probe {
+    /// [`adapters`] in this process (the tests, and library users).
+    #[default]
+    InProcess,
+    /// A child process — `program` with `args`, which prints [`adapters`] as one JSON array on
+    /// stdout — so that the drivers are loaded, and unloaded, in a process of its own: a run
+    /// that ends up on the CPU never loads them, and nothing they leave behind can run at this
+    /// program's exit. What the child prints on stderr (a driver's complaint about a missing
+    /// display) is dropped. Asked once per process.
+    Child {
+        /// The program, e.g. this executable.
+        program: PathBuf,
+        /// Its arguments, e.g. `devices --json`.
+        args: Vec<String>,
+    },
+}
+
+impl Probe {
+    /// The adapters, hardware first. A child that fails to report (it cannot start, crashes
+    /// before printing, or hangs) is an error naming it.
+    pub fn adapters(&self) -> Result<Vec<Adapter>> {
+        match self {
+            Self::InProcess => Ok(adapters()),
+            Self::Child { program, args } => {
+                static FOUND: OnceLock<std::result::Result<Vec<Adapter>, String>> = OnceLock::new();
+                FOUND
+                    .get_or_init(|| probe_child(program, args))
+                    .clone()
+                    .map_err(EngineError::Invalid)
+            }
+        }
+    }
+}
+
+/// Runs a [`Probe::Child`] and reads its list. Its exit status is not looked at once the list
+/// is whole: whatever happens in a driver at the child's exit stays there.
+fn probe_child(program: &Path, args: &[String]) -> std::result::Result<Vec<Adapter>, String> {
+    let what = format!(
+        "the adapter probe `{} {}`",
+        program.display(),
+        args.join(" ")
+    );
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{what} could not start: {e}"))?;
+    let started = Instant::now();
+    while child
+        .try_wait()
+        .map_err(|e| format!("{what}: {e}"))?
+        .is_none()
+    {
+        if started.elapsed() > PROBE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{what} did not answer within {} s (a hung GPU driver?)",
+                PROBE_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout
+            .read_to_string(&mut out)
+            .map_err(|e| format!("{what}: {e}"))?;
+    }
+    serde_json::from_str(out.trim()).map_err(|e| {
+        format!(
+            "{what} did not print its list of adapters ({e}); `sim-workbench devices` shows \
+             what the driver says"
+        )
+    })
+}
+
 /// Resolves a choice to a device. `Auto` takes wgpu only on a hardware adapter; `Gpu` takes
 /// the best adapter there is, a software one too (said so in the description) except in a
-/// `vulkan` build, and fails when wgpu finds none.
-pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
-    let cpu = || SelectedDevice {
+/// `vulkan` build, and fails when wgpu finds none. `Cpu` asks `probe` nothing.
+pub fn select(choice: BackendChoice, probe: &Probe) -> Result<SelectedDevice> {
+    let cpu = |why: &str| SelectedDevice {
         device: Device::flex().autodiff(),
-        description: "cpu (flex)".into(),
+        description: format!("cpu (flex){why}"),
         on_cpu: true,
     };
     let gpu = |adapter: &Adapter| SelectedDevice {
@@ -137,8 +228,8 @@ pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
         on_cpu: false,
     };
     match choice {
-        BackendChoice::Cpu => Ok(cpu()),
-        BackendChoice::Gpu => match adapters().first() {
+        BackendChoice::Cpu => Ok(cpu("")),
+        BackendChoice::Gpu => match probe.adapters()?.first() {
             Some(adapter) if adapter.hardware || !cfg!(feature = "vulkan") => Ok(gpu(adapter)),
             // The `vulkan` feature's SPIR-V kernels crash Mesa's software Vulkan driver
             // (docs/platform.md "On a GPU").
@@ -154,7 +245,16 @@ pub fn select(choice: BackendChoice) -> Result<SelectedDevice> {
                     .into(),
             )),
         },
-        BackendChoice::Auto => Ok(adapters().iter().find(|a| a.hardware).map_or_else(cpu, gpu)),
+        BackendChoice::Auto => match probe.adapters() {
+            Ok(found) => Ok(found
+                .iter()
+                .find(|a| a.hardware)
+                .map_or_else(|| cpu(", auto: no hardware GPU adapter"), gpu)),
+            Err(e) => {
+                tracing::warn!("{e}; running on the CPU");
+                Ok(cpu(", auto: the adapter probe failed"))
+            }
+        },
     }
 }
 

@@ -146,6 +146,24 @@ pub enum MetricError {
         /// Flat index into the sample buffer.
         index: usize,
     },
+    /// A generated sample to be scored is NaN or infinite: the network that made it overflowed,
+    /// before any feature extractor saw it.
+    #[error(
+        "{whose} are not finite: sample {sample} holds {value} at value {offset}, so they \
+         cannot be scored; {cause}"
+    )]
+    NonFiniteGenerated {
+        /// Whose samples, e.g. "the teacher's samples (18 Heun steps)".
+        whose: String,
+        /// The first sample that is not finite.
+        sample: usize,
+        /// The offset of its first bad value within it.
+        offset: usize,
+        /// That value.
+        value: f32,
+        /// What overflowed and what to do about it.
+        cause: String,
+    },
     /// A [`Gaussian`] whose covariance is not `dim × dim` for its mean's `dim`, or that holds a
     /// non-finite value.
     #[error(

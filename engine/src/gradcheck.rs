@@ -13,9 +13,9 @@ use crate::data::toy::GaussianMixture;
 use crate::diffusion::denoiser::Denoiser;
 use crate::distill::distance::Distance;
 use crate::distill::objective::{GeneratorTerms, Objective, Weighting, generator_loss};
-use crate::error::{EngineError, Result};
+use crate::error::{ConfigError, EngineError, Result};
 use crate::rng::{Stream, normal, rng_for};
-use crate::validation::{ValidationError, count, finite, positive};
+use crate::validation::{ValidationError, count};
 
 /// Where the distance is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,24 +74,44 @@ impl Default for GradcheckSpec {
 /// Most Monte-Carlo samples of one check (25× the default; about a minute on one core).
 pub const MAX_SAMPLES: usize = 100_000_000;
 
+/// Largest `|μ_q|` and `|b|`, the means of teacher and student.
+pub const MAX_MEAN: f64 = 1e4;
+
+/// Smallest and largest `s_q`, `|a|` and σ. With the means within [`MAX_MEAN`], every sample,
+/// score and exact denoiser of the check stays within f32 (scores below ~10¹¹, `1/σ²` at most
+/// 10⁶); only a distance's `d'` can still overflow, which [`gradcheck`] reports.
+pub const SCALE_RANGE: (f64, f64) = (1e-3, 1e3);
+
 impl GradcheckSpec {
     /// Checks every field; keys are the field names (`s_q`, `samples`, the distance's `c`).
     pub fn validate(&self) -> Result<(), ValidationError> {
-        finite("mu_q", self.mu_q, "the teacher's mean")?;
-        finite("b", self.b, "the student's shift")?;
-        positive("s_q", self.s_q, "the teacher's standard deviation")?;
-        positive("sigma", self.sigma, "a noise level such as 0.8")?;
-        if !(self.a.is_finite() && self.a != 0.0) {
+        let (lo, hi) = SCALE_RANGE;
+        within("mu_q", self.mu_q, -MAX_MEAN, MAX_MEAN, "the teacher's mean")?;
+        within("b", self.b, -MAX_MEAN, MAX_MEAN, "the student's shift")?;
+        within("s_q", self.s_q, lo, hi, "the teacher's standard deviation")?;
+        within("sigma", self.sigma, lo, hi, "a noise level such as 0.8")?;
+        if !(self.a.is_finite() && (lo..=hi).contains(&self.a.abs())) {
             return Err(ValidationError::new(
                 "a",
                 format!(
-                    "must be finite and non-zero (the student's scale), got {}",
+                    "must be a number with |a| in [{lo:e}, {hi:e}] (the student's scale), got {}",
                     self.a
                 ),
             ));
         }
         self.distance.validate()?;
         count("samples", self.samples as u64, 2, MAX_SAMPLES as u64)
+    }
+}
+
+/// `value` of `key` must be a number in `[lo, hi]`; `what` says what it is.
+fn within(key: &str, value: f64, lo: f64, hi: f64, what: &str) -> Result<(), ValidationError> {
+    match value.is_finite() && (lo..=hi).contains(&value) {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!("must be a number in [{lo:e}, {hi:e}] ({what}), got {value}"),
+        )),
     }
 }
 
@@ -144,9 +164,12 @@ impl Moments {
 }
 
 /// Runs the check on `device` (autodiff-enabled), in chunks of at most 500,000 samples.
+///
+/// Errors are [`ConfigError::Field`]s of origin `gradcheck` that name the field to change: a
+/// field out of range ([`GradcheckSpec::validate`]), or settings at which a number of the
+/// result would not be finite (the distance's `d'` overflows f32), never a NaN in the result.
 pub fn gradcheck(spec: &GradcheckSpec, device: &Device) -> Result<GradcheckResult> {
-    spec.validate()
-        .map_err(|e| EngineError::Invalid(format!("gradcheck: {e}")))?;
+    spec.validate().map_err(field_error)?;
     let teacher = GaussianMixture::new(vec![1.0], vec![vec![spec.mu_q]], vec![spec.s_q])
         .map_err(EngineError::Invalid)?;
     // ψ is the exact denoiser of the student's own distribution, with θ stop-gradient.
@@ -181,9 +204,9 @@ pub fn gradcheck(spec: &GradcheckSpec, device: &Device) -> Result<GradcheckResul
         let se = pick(2, Moments::std_err);
         [0, 1].map(|k| se[k].max(1e-4 * true_grad[k].abs().max(surrogate_grad[k].abs())))
     };
-    let rel_err = [0, 1].map(|k| (surrogate_grad[k] - true_grad[k]).abs() / true_grad[k].abs());
+    let rel_err = [0, 1].map(|k| relative_error(surrogate_grad[k], true_grad[k]));
     let z_score = [0, 1].map(|k| (surrogate_grad[k] - true_grad[k]) / std_err[k].max(1e-300));
-    Ok(GradcheckResult {
+    let result = GradcheckResult {
         true_grad,
         surrogate_grad,
         std_err,
@@ -192,6 +215,67 @@ pub fn gradcheck(spec: &GradcheckSpec, device: &Device) -> Result<GradcheckResul
         rel_err,
         agrees: z_score.iter().all(|z| z.abs() < 4.0),
         z_score,
+    };
+    match result.first_non_finite() {
+        None => Ok(result),
+        Some((what, value)) => Err(field_error(overflow(spec, &what, value))),
+    }
+}
+
+/// `|s − t| / |t|`: 0 when the two agree exactly (both 0 included), 1 when only the true
+/// gradient is 0 (the error is then all of `s`).
+fn relative_error(s: f64, t: f64) -> f64 {
+    match (s == t, t == 0.0) {
+        (true, _) => 0.0,
+        (false, true) => 1.0,
+        (false, false) => (s - t).abs() / t.abs(),
+    }
+}
+
+impl GradcheckResult {
+    /// The first number of the result that is not finite, named, with its value.
+    fn first_non_finite(&self) -> Option<(String, f64)> {
+        let rows = [
+            ("true gradient", &self.true_grad),
+            ("SIM surrogate gradient", &self.surrogate_grad),
+            ("standard error of the difference", &self.std_err),
+            ("standard error of the true gradient", &self.std_err_true),
+            ("standard error of the surrogate", &self.std_err_surrogate),
+            ("relative error", &self.rel_err),
+            ("z-score", &self.z_score),
+        ];
+        rows.into_iter().find_map(|(name, values)| {
+            let k = values.iter().position(|v| !v.is_finite())?;
+            Some((format!("{name} ∂/∂{}", ["a", "b"][k]), values[k]))
+        })
+    }
+}
+
+/// Why the check of `spec` produced `value` for `what`, blaming the distance's parameter
+/// where it has one that makes `d'` overflow, else σ (the smaller σ, the larger the scores).
+fn overflow(spec: &GradcheckSpec, what: &str, value: f64) -> ValidationError {
+    let (key, fix) = match spec.distance {
+        Distance::ExpPower { .. } => ("beta", "use a smaller beta or alpha"),
+        Distance::AlphaPower { .. } => ("alpha", "use a smaller alpha"),
+        Distance::PseudoHuber { .. } => ("c", "use a c nearer 0.3"),
+        Distance::L2 | Distance::L1 | Distance::Huber { .. } => ("sigma", "use a larger sigma"),
+    };
+    ValidationError::new(
+        key,
+        format!(
+            "the {what} is {value}: at these settings the score differences y make the \
+             distance or its gradient d'(y) overflow f32; {fix}, or bring the student (a, b) \
+             nearer the teacher (mu_q, s_q)"
+        ),
+    )
+}
+
+/// A field of the check at fault, as an engine error of origin `gradcheck`.
+fn field_error(e: ValidationError) -> EngineError {
+    EngineError::Config(ConfigError::Field {
+        origin: "gradcheck".into(),
+        key: e.key,
+        message: e.message,
     })
 }
 
@@ -260,4 +344,75 @@ fn surrogate_gradient(
 
 fn to_vec(t: Tensor<2>) -> Vec<f32> {
     t.try_into_vec_as::<f32>().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_beyond_the_ranges_are_refused_naming_the_field() {
+        let refused = |edit: fn(&mut GradcheckSpec)| {
+            let mut spec = GradcheckSpec::default();
+            edit(&mut spec);
+            spec.validate().expect_err("out of range")
+        };
+        let e = refused(|s| s.sigma = 1e-30);
+        assert_eq!(e.key, "sigma");
+        assert!(
+            e.message
+                .starts_with("must be a number in [1e-3, 1e3] (a noise level such as 0.8), got"),
+            "{e}"
+        );
+        assert_eq!(refused(|s| s.s_q = 1e30).key, "s_q");
+        assert_eq!(refused(|s| s.mu_q = -1e300).key, "mu_q");
+        assert_eq!(refused(|s| s.b = f64::NAN).key, "b");
+        let e = refused(|s| s.a = -1e6);
+        assert_eq!(
+            e.message,
+            "must be a number with |a| in [1e-3, 1e3] (the student's scale), got -1000000"
+        );
+        let mut edge = GradcheckSpec::default();
+        (edge.mu_q, edge.a, edge.sigma) = (-1e4, -1e3, 1e-3);
+        assert_eq!(edge.validate(), Ok(()));
+    }
+
+    #[test]
+    fn relative_error_is_finite_when_the_true_gradient_is_zero() {
+        assert_eq!(relative_error(0.0, 0.0), 0.0);
+        assert_eq!(relative_error(0.25, 0.0), 1.0);
+        assert_eq!(relative_error(1.5, 2.0), 0.25);
+    }
+
+    /// Where the distance's `d'` overflows f32 the check is an error naming the field to
+    /// change, not a table of NaN; a student equal to its teacher (all gradients 0) is fine.
+    #[test]
+    fn a_result_that_would_not_be_finite_is_an_error_naming_the_field() {
+        let device = Device::flex().autodiff();
+        let spec = GradcheckSpec {
+            distance: Distance::ExpPower {
+                alpha: 2,
+                beta: 1e3,
+            },
+            samples: 1000,
+            ..GradcheckSpec::default()
+        };
+        let message = gradcheck(&spec, &device)
+            .expect_err("exp(1000 y²) overflows")
+            .to_string();
+        assert!(
+            message.starts_with("gradcheck: field `beta`: the true gradient ∂/∂a is "),
+            "{message}"
+        );
+        assert!(message.contains("use a smaller beta or alpha"), "{message}");
+        let same = GradcheckSpec {
+            mu_q: -0.4,
+            s_q: 1.5,
+            samples: 1000,
+            ..GradcheckSpec::default()
+        };
+        let r = gradcheck(&same, &device).expect("finite");
+        assert_eq!(r.true_grad, [0.0, 0.0]);
+        assert!(r.rel_err.iter().all(|e| e.is_finite()), "{r:?}");
+    }
 }

@@ -5,7 +5,7 @@
 //! `sim_formats` (re-exported: `validation`, `limits`; image formats, safetensors) ·
 //! `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
 //! `device`, `pool` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
-//! `protocol` · `run` · `session`.
+//! `protocol` · `run` · `session` (and, in test builds only, `fault`, beside it).
 //!
 //! A driver (the GUI, the CLI, the tests) builds a [`config::RunConfig`], starts a
 //! [`session::Session`] and speaks [`protocol`]; or steps a [`run::Run`] itself. File internals
@@ -18,6 +18,8 @@ pub mod device;
 pub mod diffusion;
 pub mod distill;
 pub mod error;
+#[cfg(debug_assertions)]
+pub mod fault;
 pub mod gradcheck;
 pub mod metrics;
 pub mod nets;

@@ -1,6 +1,7 @@
 //! The engine's rayon pool, which the CPU backend's parallel kernels use: one per engine, and
 //! kept warm while an iteration runs.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Engine pools alive in this process (`on_own_pool`): a race runs several.
@@ -22,19 +23,53 @@ impl Drop for Counted {
     }
 }
 
+/// The name of the `i`-th worker of an engine's pool. Every thread the workbench starts is
+/// named `sim-…`, so that what is left alive at exit can be told apart from a driver's threads.
+pub fn worker_name(i: usize) -> String {
+    format!("sim-pool-{i}")
+}
+
 /// Runs `f` on a worker of a rayon pool of its own (`RAYON_NUM_THREADS` threads, else one per
 /// core), the pool the CPU backend's parallel kernels then use. Started from a thread outside
 /// the pool, every parallel kernel would hand its work to the workers and sleep until woken,
 /// and the caller plus the workers would oversubscribe the cores: measured on 2 cores, the
-/// digits iteration took 99 → 88 ms at 1 thread and 117 → 99 ms at 2 (README, Performance).
+/// digits iteration took 99 → 88 ms at 1 thread and 117 → 99 ms at 2 (docs/platform.md).
 /// One pool per engine, so the engines of a race never wait for each other's workers.
+///
+/// The workers are joined before this returns, also when `f` panics (the panic then goes on):
+/// a dropped rayon pool only tells its workers to stop, and a worker still exiting — running
+/// its thread-specific-data destructors, some of them a driver's — while `main` returns and
+/// `exit` unloads the libraries it calls into corrupted the heap (docs/platform.md, "Exit").
+/// `pthread_join` returns only once a thread has run all of them.
 pub fn on_own_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let _counted = Counted::new();
-    match rayon::ThreadPoolBuilder::new().build() {
-        Ok(pool) => pool.install(f),
-        // No threads to be had: run where we are, on the global pool.
-        Err(_) => f(),
+    let mut workers = Vec::new();
+    let built = rayon::ThreadPoolBuilder::new()
+        .thread_name(worker_name)
+        .spawn_handler(|thread| {
+            let mut builder = std::thread::Builder::new();
+            if let Some(name) = thread.name() {
+                builder = builder.name(name.to_owned());
+            }
+            workers.push(builder.spawn(move || thread.run())?);
+            Ok(())
+        })
+        .build();
+    let result = match built {
+        Ok(pool) => {
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| pool.install(f)));
+            drop(pool);
+            result
+        }
+        // No threads to be had: run where we are (the workers that did start have been told
+        // to stop by the failed build, and are joined below).
+        Err(_) => std::panic::catch_unwind(AssertUnwindSafe(f)),
+    };
+    for worker in workers {
+        // A worker's panic was already reported by its panic hook; rayon catches job panics.
+        let _ = worker.join();
     }
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Runs `f` on the current worker while the pool's other workers look for work without

@@ -274,4 +274,7 @@ pub enum Event {
     },
     /// Something failed; the message says what and how to fix it.
     Failed(String),
+    /// The engine thread ended on an error it cannot go on from — a failed iteration or a
+    /// panic — after its last checkpoint; no event follows.
+    Crashed(String),
 }

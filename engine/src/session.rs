@@ -1,6 +1,8 @@
 //! The engine thread and its handle: a driver sends `Command`s and drains `Event`s; the engine
 //! checks its queue between iterations and wakes the driver after each event.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -9,6 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unboun
 
 use crate::config::RunConfig;
 use crate::distill::iteration::IterationStats;
+use crate::error::{EngineError, MetricError};
 use crate::pool::on_own_pool;
 use crate::protocol::{Command, Event};
 use crate::run::{Run, RunOptions};
@@ -16,6 +19,9 @@ use crate::run::{Run, RunOptions};
 /// How often a running engine reports its device's memory (`Event::Memory`): reading it waits
 /// for the GPU's queue, so not every iteration.
 const MEMORY_EVERY: Duration = Duration::from_secs(2);
+
+/// The engine thread's name (every thread the workbench starts is named `sim-…`).
+pub const THREAD_NAME: &str = "sim-engine";
 
 /// Called after every event, e.g. `ctx.request_repaint()`.
 pub type Waker = Box<dyn Fn() + Send>;
@@ -39,8 +45,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts an engine thread named `engine`; it loads the run, reports `Ready`, and waits
-    /// paused for `Command::Resume` or `Command::Step`.
+    /// Starts an engine thread ([`THREAD_NAME`]); it loads the run, reports `Ready`, and waits
+    /// paused for `Command::Resume` or `Command::Step`. A panic anywhere in the engine (its
+    /// thread or its pool's workers) ends the thread with `Event::Crashed`, never silently.
     pub fn spawn(
         launch: Launch,
         options: RunOptions,
@@ -49,13 +56,21 @@ impl Session {
         let (command_tx, command_rx) = unbounded();
         let (event_tx, event_rx) = unbounded();
         let thread = std::thread::Builder::new()
-            .name("engine".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 let mut engine = Engine {
                     events: event_tx,
                     waker,
                 };
-                on_own_pool(|| engine.run(launch, &options, &command_rx));
+                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    on_own_pool(|| engine.run(launch, &options, &command_rx));
+                }));
+                if let Err(panic) = ran {
+                    engine.emit(Event::Crashed(format!(
+                        "the engine panicked: {}",
+                        panic_message(panic.as_ref())
+                    )));
+                }
             })?;
         Ok(Self {
             commands: command_tx,
@@ -161,7 +176,7 @@ impl Engine {
             }
         }
         self.emit(Event::Ready(Box::new(run.info())));
-        self.evaluate(&mut run, true);
+        self.evaluate_now(&mut run, true);
         let mut meter = RateMeter::new(run.step_index());
         let mut memory_read: Option<Instant> = None;
         loop {
@@ -214,7 +229,7 @@ impl Engine {
             }
             let stats = match run.step() {
                 Ok(stats) => stats,
-                Err(e) => return self.emit(Event::Failed(e.to_string())),
+                Err(e) => return self.emit(Event::Crashed(e.to_string())),
             };
             let step = run.step_index();
             self.emit(Event::Progress {
@@ -223,6 +238,8 @@ impl Engine {
                 it_per_s: meter.tick(step),
                 stats: stats.clone(),
             });
+            #[cfg(debug_assertions)]
+            crate::fault::check(&run.config().name, step);
             if memory_read.is_none_or(|t| t.elapsed() >= MEMORY_EVERY) {
                 memory_read = Some(Instant::now());
                 if let Some(memory) = run.memory() {
@@ -236,20 +253,16 @@ impl Engine {
                 });
             }
             if let Some(reason) = divergence(&stats, run.config().checkpoint.divergence_limit) {
-                control.running = false;
-                control.diverged = true;
-                self.emit(Event::Diverged {
-                    step,
-                    reason,
-                    last_good: control.last_good.clone(),
-                });
-                self.emit(Event::Paused { step });
+                self.diverge(&mut control, step, reason);
                 continue;
             }
             let eval = &run.config().eval;
             if eval.is_due(step) {
                 let snapshot = eval.snapshot_every > 0 && step % eval.snapshot_every == 0;
-                self.evaluate(&mut run, snapshot);
+                if let Some(reason) = self.evaluate(&mut run, snapshot) {
+                    self.diverge(&mut control, step, reason);
+                    continue;
+                }
             }
             let every = run.config().checkpoint.every;
             if every > 0 && step % every == 0 {
@@ -304,7 +317,7 @@ impl Engine {
                         self.emit(Event::Paused {
                             step: run.step_index(),
                         });
-                        self.evaluate(run, false);
+                        self.evaluate_now(run, false);
                     }
                     Err(e) => self.emit(Event::Failed(e.to_string())),
                 },
@@ -314,7 +327,7 @@ impl Engine {
             },
             Command::ViewSteps(steps) => {
                 run.set_view_steps(steps);
-                self.evaluate(run, false);
+                self.evaluate_now(run, false);
             }
             Command::ScoreField {
                 sigma,
@@ -328,7 +341,22 @@ impl Engine {
         }
     }
 
-    fn evaluate(&self, run: &mut Run, snapshot: bool) {
+    /// Pauses a run whose state diverged at `step`, and says so.
+    fn diverge(&self, control: &mut Control, step: u64, reason: String) {
+        control.running = false;
+        control.diverged = true;
+        self.emit(Event::Diverged {
+            step,
+            reason,
+            last_good: control.last_good.clone(),
+        });
+        self.emit(Event::Paused { step });
+    }
+
+    /// Evaluates the EMA generator and reports it. Samples of the student that are not finite
+    /// are a divergence the losses did not show: returned, for the caller to treat as one.
+    /// Any other failure is reported.
+    fn evaluate(&self, run: &mut Run, snapshot: bool) -> Option<String> {
         let started = Instant::now();
         match run.evaluate() {
             Ok((metrics, view)) => {
@@ -342,8 +370,23 @@ impl Engine {
                     eval_s,
                 });
                 self.emit(Event::Samples(view));
+                None
             }
-            Err(e) => self.emit(Event::Failed(e.to_string())),
+            Err(EngineError::Metric(e @ MetricError::NonFiniteGenerated { .. })) => {
+                Some(e.to_string())
+            }
+            Err(e) => {
+                self.emit(Event::Failed(e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// [`Engine::evaluate`] where no iteration ran just before (load, roll-back, a new view):
+    /// non-finite samples are reported as a failure.
+    fn evaluate_now(&self, run: &mut Run, snapshot: bool) {
+        if let Some(reason) = self.evaluate(run, snapshot) {
+            self.emit(Event::Failed(reason));
         }
     }
 
@@ -384,6 +427,16 @@ impl Engine {
         self.checkpoint(run, control);
         self.emit(Event::Finished { step, metrics });
     }
+}
+
+/// What a panic said: its message when it was given one (`panic!("…")`, `assert!`), else a
+/// placeholder.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// Why these stats mean divergence, if they do.

@@ -63,6 +63,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
             runs_dir: None,
             cache_dir: Some(presets::cache_dir()),
             backend: backend.into(),
+            probe: sim_workbench::probe::adapter_probe(),
         };
         let started = Instant::now();
         let mut run = Run::start(config.clone(), &options, &mut |_, _| {})?;

@@ -71,7 +71,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
 
 /// Scores the teacher at each of `--steps`.
 fn teacher(path: &Path, args: &EvalArgs) -> Result<ExitCode> {
-    let selected = select(args.backend.into())?;
+    let selected = select(args.backend.into(), &sim_workbench::probe::adapter_probe())?;
     let device = selected.device.inner();
     let teacher = load_image_teacher(path, &device)?;
     let cache = presets::cache_dir();
@@ -141,6 +141,7 @@ fn student(folder: &Path, args: &EvalArgs) -> Result<ExitCode> {
         runs_dir: None,
         cache_dir: Some(presets::cache_dir()),
         backend: args.backend.into(),
+        probe: sim_workbench::probe::adapter_probe(),
     };
     let run = Run::open(folder, args.step, &overrides, &options)?;
     let started = Instant::now();

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use sim_engine::device::{BackendChoice, select};
+use sim_engine::device::{BackendChoice, Probe, select};
 use sim_engine::distill::distance::Distance;
+use sim_engine::error::{ConfigError, EngineError};
 use sim_engine::gradcheck::{GradcheckSpec, Space, gradcheck};
+use sim_engine::validation::ValidationError;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum DistanceArg {
@@ -103,8 +105,14 @@ pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
         seed: args.seed,
     };
     spec.validate().map_err(|e| super::flag_error(e, &[]))?;
-    let device = select(BackendChoice::Cpu)?.device;
-    let r = gradcheck(&spec, &device)?;
+    let device = select(BackendChoice::Cpu, &Probe::InProcess)?.device;
+    // A field the engine blames (a result that would not be finite) is named as its flag.
+    let r = gradcheck(&spec, &device).map_err(|e| match e {
+        EngineError::Config(ConfigError::Field { key, message, .. }) => {
+            super::flag_error(ValidationError::new(key, message), &[])
+        }
+        other => other.into(),
+    })?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);

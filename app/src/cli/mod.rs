@@ -18,9 +18,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sim_engine::error::EngineError;
+use sim_engine::pool::on_own_pool;
 use sim_engine::validation::ValidationError;
 use sim_workbench::presets;
 
+/// Exit code for an engine that ended on an error it could not go on from (a panic).
+pub const EXIT_CRASHED: u8 = 1;
 /// Exit code for bad input (preset, flags, files).
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for a diverged run.
@@ -98,14 +101,17 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
         None => gui(cli.gui),
-        Some(Command::TrainTeacher(args)) => train_teacher::run(args),
-        Some(Command::TrainImageTeacher(args)) => train_image_teacher::run(args),
-        Some(Command::TrainClassifier(args)) => train_classifier::run(args),
-        Some(Command::Eval(args)) => eval::run(args),
-        Some(Command::Gradcheck(args)) => gradcheck::run(args),
+        // The commands that compute here run on a pool joined before they return (a parallel
+        // kernel outside one would start rayon's global pool, whose threads never end);
+        // `run` and the GUI compute on their engines' pools.
+        Some(Command::TrainTeacher(args)) => on_own_pool(|| train_teacher::run(args)),
+        Some(Command::TrainImageTeacher(args)) => on_own_pool(|| train_image_teacher::run(args)),
+        Some(Command::TrainClassifier(args)) => on_own_pool(|| train_classifier::run(args)),
+        Some(Command::Eval(args)) => on_own_pool(|| eval::run(args)),
+        Some(Command::Gradcheck(args)) => on_own_pool(|| gradcheck::run(args)),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Devices(args)) => devices::run(args),
-        Some(Command::RandomEdmTeacher(args)) => random_edm_teacher::run(args),
+        Some(Command::RandomEdmTeacher(args)) => on_own_pool(|| random_edm_teacher::run(args)),
     };
     match result {
         Ok(code) => code,
@@ -164,6 +170,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         cache_dir: Some(presets::cache_dir()),
         config,
         backend: args.backend.into(),
+        probe: sim_workbench::probe::adapter_probe(),
         fresh: args.fresh,
     })?;
     Ok(ExitCode::SUCCESS)

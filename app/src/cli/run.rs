@@ -85,6 +85,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         runs_dir: Some(args.out.clone().unwrap_or_else(|| PathBuf::from("runs"))),
         cache_dir: Some(presets::cache_dir()),
         backend: args.backend.into(),
+        probe: sim_workbench::probe::adapter_probe(),
     };
     let launch = match (&args.resume, &args.replay) {
         (Some(dir), _) => Launch::Resume(dir.clone(), args.iterations),
@@ -104,9 +105,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut wall_s = 0.0;
     let mut run_dir = None;
     loop {
+        // Read before waiting: once the thread has ended, every event it sent is queued.
+        let ended = session.is_finished();
         let Some(event) = session.recv_timeout(Duration::from_millis(250)) else {
-            if session.is_finished() {
-                anyhow::bail!("the engine stopped without finishing");
+            if ended {
+                bar.abandon();
+                eprintln!("error: the engine stopped without finishing");
+                return Ok(ExitCode::from(super::EXIT_CRASHED));
             }
             continue;
         };
@@ -167,6 +172,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             Event::Failed(message) => {
                 bar.abandon();
                 anyhow::bail!(message);
+            }
+            Event::Crashed(message) => {
+                bar.abandon();
+                eprintln!("error: {message}");
+                return Ok(ExitCode::from(super::EXIT_CRASHED));
             }
             Event::Finished { step, metrics } => {
                 bar.finish();

@@ -92,7 +92,7 @@ pub fn run(args: TrainClassifierArgs) -> Result<ExitCode> {
     settings
         .validate()
         .map_err(|e| super::flag_error(e, &[("max_shift", "shift")]))?;
-    let selected = select(args.backend.into())?;
+    let selected = select(args.backend.into(), &sim_workbench::probe::adapter_probe())?;
     println!(
         "train-classifier: {} ({}×{}×{}, {} classes) on {}; {}",
         args.data,

@@ -84,7 +84,7 @@ pub fn run(args: TrainImageTeacherArgs) -> Result<ExitCode> {
     )
     .map_err(|e| super::flag_error(e, &[]))?;
     let command = command_line();
-    let selected = select(args.backend.into())?;
+    let selected = select(args.backend.into(), &sim_workbench::probe::adapter_probe())?;
     let device = selected.device;
     let (mut trainer, checkpoint) = match &args.resume {
         Some(path) => {
@@ -131,13 +131,16 @@ pub fn run(args: TrainImageTeacherArgs) -> Result<ExitCode> {
     let mut smoothed: Option<f64> = None;
     while trainer.step_count() < total {
         let report = trainer.step();
-        if !report.loss.is_finite() {
+        // A gradient norm past f32 is as diverged as a loss that is not finite (and would be
+        // printed as inf).
+        if !(report.loss.is_finite() && report.grad_norm.is_finite()) {
             bar.abandon();
             eprintln!(
-                "diverged at step {}: loss {}; the last checkpoint is {} — retrain with a lower \
-                 --lr (now {:.1e})",
+                "diverged at step {}: loss {}, gradient norm {}; the last checkpoint is {} — \
+                 retrain with a lower --lr (now {:.1e})",
                 report.step,
                 report.loss,
+                report.grad_norm,
                 checkpoint.display(),
                 trainer.settings().lr
             );

@@ -64,7 +64,7 @@ pub fn run(args: TrainTeacherArgs) -> Result<ExitCode> {
         seed: args.seed,
     };
     settings.validate().map_err(|e| super::flag_error(e, &[]))?;
-    let device = select(args.backend.into())?.device;
+    let device = select(args.backend.into(), &sim_workbench::probe::adapter_probe())?.device;
     let sigma_data = data.sigma_data();
     let mut rng = rng_for(args.seed, 0, Stream::Init);
     let net = MlpDenoiser::new(&config.net, data.dim(), sigma_data, &mut rng, &device);

@@ -309,6 +309,7 @@ fn start(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>) {
             &app.options.runs_dir,
             app.options.cache_dir.clone(),
             app.options.backend,
+            app.options.probe.clone(),
         );
         match app.store.spawn(label, config, options, true) {
             Ok(i) => {
@@ -362,15 +363,30 @@ fn load_runs(app: &mut WorkbenchApp) {
     ));
 }
 
+/// A file dialog open on its own thread, and where its answer arrives.
+pub struct Dialog {
+    /// The answer, as an action.
+    pub answer: crossbeam_channel::Receiver<Action>,
+    /// The thread, joined once it has answered (or when the app exits).
+    pub thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dialog {
+    /// Waits for the dialog's thread (at once when it has answered; at exit, until the user
+    /// closes the dialog).
+    pub fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Runs a blocking file dialog on its own thread; its answer arrives as an action.
-fn dialog(
-    ctx: &egui::Context,
-    ask: impl FnOnce() -> Option<Action> + Send + 'static,
-) -> crossbeam_channel::Receiver<Action> {
+fn dialog(ctx: &egui::Context, ask: impl FnOnce() -> Option<Action> + Send + 'static) -> Dialog {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let ctx = ctx.clone();
     let spawned = std::thread::Builder::new()
-        .name("file-dialog".into())
+        .name("sim-file-dialog".into())
         .spawn(move || {
             if let Some(action) = ask() {
                 let _ = tx.send(action);
@@ -380,5 +396,8 @@ fn dialog(
     if spawned.is_err() {
         tracing::warn!("could not start the file-dialog thread");
     }
-    rx
+    Dialog {
+        answer: rx,
+        thread: spawned.ok(),
+    }
 }

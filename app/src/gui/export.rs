@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui::{self, ColorImage, Rect};
@@ -24,6 +25,8 @@ pub struct Exporter {
     results: Sender<Done>,
     finished: Receiver<Done>,
     ctx: egui::Context,
+    /// The writes' threads, joined once finished, and all of them at exit.
+    writers: Vec<JoinHandle<()>>,
 }
 
 impl Exporter {
@@ -36,22 +39,33 @@ impl Exporter {
             results,
             finished,
             ctx,
+            writers: Vec::new(),
         }
     }
 
     /// Runs `write` on a thread of its own; its message comes back through [`Exporter::poll`].
-    fn spawn(&self, write: impl FnOnce() -> Done + Send + 'static) {
+    fn spawn(&mut self, write: impl FnOnce() -> Done + Send + 'static) {
         let (results, ctx) = (self.results.clone(), self.ctx.clone());
         let started = std::thread::Builder::new()
-            .name("export".into())
+            .name("sim-export".into())
             .spawn(move || {
                 let _ = results.send(write());
                 ctx.request_repaint();
             });
-        if let Err(e) = started {
-            let _ = self
-                .results
-                .send(Err(format!("cannot start the export: {e}")));
+        match started {
+            Ok(writer) => self.writers.push(writer),
+            Err(e) => {
+                let _ = self
+                    .results
+                    .send(Err(format!("cannot start the export: {e}")));
+            }
+        }
+    }
+
+    /// Waits for the writes in flight (at exit: a file being written is finished, not lost).
+    pub fn finish(&mut self) {
+        for writer in self.writers.drain(..) {
+            let _ = writer.join();
         }
     }
 
@@ -132,6 +146,12 @@ impl Exporter {
                 None => (*image).clone(),
             };
             self.spawn(move || save_png(&path, &cropped));
+        }
+        let (done, running): (Vec<_>, Vec<_>) =
+            self.writers.drain(..).partition(JoinHandle::is_finished);
+        self.writers = running;
+        for writer in done {
+            let _ = writer.join();
         }
         self.finished.try_recv().ok()
     }

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use eframe::egui;
 use sim_engine::config::RunConfig;
-use sim_engine::device::BackendChoice;
+use sim_engine::device::{BackendChoice, Probe};
 
 use painter::Painter;
 
@@ -53,6 +53,8 @@ pub struct GuiOptions {
     pub config: Option<RunConfig>,
     /// Backend for new runs.
     pub backend: BackendChoice,
+    /// Where runs learn which GPU adapters exist (`sim_workbench::probe` for the binary).
+    pub probe: Probe,
     /// Ignore persisted UI state (tests).
     pub fresh: bool,
 }
@@ -100,7 +102,7 @@ pub struct WorkbenchApp {
     opened: Instant,
     autostarted: bool,
     export: export::Exporter,
-    dialogs: Vec<crossbeam_channel::Receiver<Action>>,
+    dialogs: Vec<actions::Dialog>,
 }
 
 impl WorkbenchApp {
@@ -190,13 +192,19 @@ impl eframe::App for WorkbenchApp {
         let ctx = ui.ctx().clone();
         self.store.drain();
         let mut actions = self.shortcuts(&ctx);
-        self.dialogs.retain(|rx| match rx.try_recv() {
-            Ok(action) => {
-                actions.push(action);
-                false
+        self.dialogs.retain_mut(|dialog| {
+            let answered = match dialog.answer.try_recv() {
+                Ok(action) => {
+                    actions.push(action);
+                    true
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => false,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => true,
+            };
+            if answered {
+                dialog.join();
             }
-            Err(crossbeam_channel::TryRecvError::Empty) => true,
-            Err(crossbeam_channel::TryRecvError::Disconnected) => false,
+            !answered
         });
         if self.options.autostart && !self.autostarted {
             self.autostarted = true;
@@ -301,8 +309,14 @@ impl eframe::App for WorkbenchApp {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 
+    /// Every thread the app started ends before the process does (docs/platform.md, "Exit"):
+    /// the engines (each joins its pool), the exports in flight, open file dialogs.
     fn on_exit(&mut self) {
         self.store.shutdown_all();
+        self.export.finish();
+        for dialog in &mut self.dialogs {
+            dialog.join();
+        }
         if self.options.quit_after.is_some() {
             println!("{}", self.exit_report());
         }

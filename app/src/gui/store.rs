@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use eframe::egui::{self, Color32};
 use sim_engine::config::RunConfig;
-use sim_engine::device::{BackendChoice, DeviceMemory};
+use sim_engine::device::{BackendChoice, DeviceMemory, Probe};
 use sim_engine::diffusion::sampler::Integrator;
 use sim_engine::distill::diagnostics::Diagnostics;
 use sim_engine::distill::iteration::IterationStats;
@@ -337,6 +337,26 @@ impl RunRecord {
                 }
                 self.history.log.push(message);
             }
+            Event::Crashed(message) => {
+                self.engine.status = RunStatus::Failed(message.clone());
+                self.history.log.push(message);
+            }
+        }
+    }
+
+    /// Marks the run failed when its engine thread has ended without a last word (the engine
+    /// always sends one — `Finished` is followed by waiting, an error by `Failed` or `Crashed`
+    /// — so this is the guard for what it could not send).
+    /// `ended`: the thread had ended before its events were drained, so all of them are in.
+    fn notice_a_silent_end(&mut self, ended: bool) {
+        let mid_run = matches!(
+            self.engine.status,
+            RunStatus::Preparing(..) | RunStatus::Running | RunStatus::Paused
+        );
+        if ended && mid_run {
+            let message = "the engine stopped without saying why".to_owned();
+            self.engine.status = RunStatus::Failed(message.clone());
+            self.history.log.push(message);
         }
     }
 
@@ -493,7 +513,9 @@ impl RunStore {
     pub fn drain(&mut self) {
         for run in &mut self.runs {
             let mut events = Vec::new();
+            let mut ended = false;
             if let Some(session) = &run.session {
+                ended = session.is_finished();
                 while let Some(e) = session.try_recv() {
                     events.push(e);
                 }
@@ -501,6 +523,7 @@ impl RunStore {
             for e in events {
                 run.handle(e);
             }
+            run.notice_a_silent_end(ended);
         }
     }
 
@@ -529,11 +552,13 @@ impl RunStore {
         runs_dir: &Path,
         cache_dir: Option<PathBuf>,
         backend: BackendChoice,
+        probe: Probe,
     ) -> RunOptions {
         RunOptions {
             runs_dir: Some(runs_dir.to_owned()),
             cache_dir,
             backend,
+            probe,
         }
     }
 }

@@ -4,12 +4,34 @@
 
 use burn::prelude::*;
 
+use crate::validation::ValidationError;
+
 /// Smallest noise level used anywhere (EDM's σ_min).
 pub const SIGMA_MIN: f64 = 0.002;
 /// Largest noise level used anywhere (EDM's σ_max).
 pub const SIGMA_MAX: f64 = 80.0;
 /// Time-step exponent ρ of the EDM schedule.
 pub const RHO: f64 = 7.0;
+
+/// The σ_d a denoiser may be built for: [`Precond`] squares it beside σ² for σ in
+/// `[SIGMA_MIN, SIGMA_MAX]`, and the loss weight divides by it, which stays far inside f32
+/// over this range (0.5 for images in [-1, 1]; a 2-D toy set's is its spread).
+pub const SIGMA_DATA_RANGE: (f64, f64) = (1e-4, 1e4);
+
+/// `sigma_data` (of the field `key`) must be a number in [`SIGMA_DATA_RANGE`].
+pub fn check_sigma_data(key: &str, sigma_data: f64) -> Result<(), ValidationError> {
+    let (lo, hi) = SIGMA_DATA_RANGE;
+    match sigma_data.is_finite() && (lo..=hi).contains(&sigma_data) {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!(
+                "is {sigma_data}; σ_d must be a number in [{lo:e}, {hi:e}] (0.5 for images in \
+                 [-1, 1])"
+            ),
+        )),
+    }
+}
 
 /// The four preconditioning coefficients at a batch of noise levels.
 ///
@@ -109,6 +131,21 @@ mod tests {
             for v in host(lhs) {
                 assert!((v - 1.0).abs() < 1e-5, "{v}");
             }
+        }
+    }
+
+    #[test]
+    fn sigma_data_outside_its_range_is_refused() {
+        assert_eq!(check_sigma_data("sigma_data", 0.5), Ok(()));
+        assert_eq!(check_sigma_data("sigma_data", 1e4), Ok(()));
+        for bad in [-0.5, 0.0, 5e-5, 2e4, f64::NAN, f64::INFINITY] {
+            let e = check_sigma_data("sigma_data", bad).expect_err("out of range");
+            assert_eq!(
+                e.message,
+                format!(
+                    "is {bad}; σ_d must be a number in [1e-4, 1e4] (0.5 for images in [-1, 1])"
+                )
+            );
         }
     }
 

@@ -9,3 +9,10 @@ pub mod distance;
 pub mod iteration;
 pub mod net;
 pub mod objective;
+
+/// Whose samples an evaluation scores, and why they hold NaN or ±inf when they do
+/// ([`finite_samples`](crate::metrics::finite_samples)).
+pub const STUDENT_SAMPLES: (&str, &str) = (
+    "the student's one-step samples",
+    "the generator diverged — resume from an earlier checkpoint with lower learning rates",
+);

@@ -87,17 +87,31 @@ impl TrainedClassifier {
         }
         let config: ClassifierConfig =
             toml::from_str(file.meta("config")?).map_err(|e| bad("config", e.to_string()))?;
-        let number = |key: &str| -> Result<f64> {
-            file.meta(key)?
+        config
+            .validate()
+            .map_err(|e| bad("config", e.to_string()))?;
+        // A number of the metadata in `lo..=hi`; `what` says what would be valid.
+        let number = |key: &str, lo: f64, hi: f64, what: &str| -> Result<f64> {
+            let value: f64 = file
+                .meta(key)?
                 .parse()
-                .map_err(|e: std::num::ParseFloatError| bad(key, e.to_string()))
+                .map_err(|e: std::num::ParseFloatError| bad(key, e.to_string()))?;
+            match (lo..=hi).contains(&value) {
+                true => Ok(value),
+                false => Err(bad(key, format!("is {value}; must be {what}"))),
+            }
         };
         let info = ClassifierInfo {
             name: file.meta("name")?.to_owned(),
             data: file.meta("data")?.to_owned(),
             split: file.meta("split")?.to_owned(),
-            test_accuracy: number("test_accuracy")?,
-            train_seconds: number("train_seconds")?,
+            test_accuracy: number("test_accuracy", 0.0, 1.0, "a fraction in [0, 1]")?,
+            train_seconds: number(
+                "train_seconds",
+                0.0,
+                f64::MAX,
+                "a finite number of seconds ≥ 0",
+            )?,
             command: file.meta("command")?.to_owned(),
         };
         let blank =

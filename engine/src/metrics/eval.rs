@@ -3,7 +3,29 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ImageMetrics, ToyMetrics};
+use super::{ImageMetrics, MetricError, ToyMetrics};
+
+/// Refuses generated `samples` (rows of `dim` values) that hold NaN or ±inf before anything
+/// scores them: such a sample is the fault of the network that made it (`whose` samples they
+/// are; `cause` says what overflowed and what to do), not of the feature network.
+pub fn finite_samples(
+    samples: &[f32],
+    dim: usize,
+    whose: &str,
+    cause: &str,
+) -> Result<(), MetricError> {
+    let Some(index) = samples.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    let dim = dim.max(1);
+    Err(MetricError::NonFiniteGenerated {
+        whose: whose.to_owned(),
+        sample: index / dim,
+        offset: index % dim,
+        value: samples[index],
+        cause: cause.to_owned(),
+    })
+}
 
 /// Metrics of an evaluation. Serialised without a tag: a toy line of `metrics.jsonl` reads
 /// exactly as before (`is`, `mode_coverage`, `in_mode`, `fd`), an image line has `fid`, `is`,
@@ -83,5 +105,18 @@ mod tests {
             );
             assert_eq!(serde_json::from_value::<Metrics>(line).expect("back"), m);
         }
+    }
+
+    #[test]
+    fn non_finite_samples_name_whose_they_are_not_the_feature_network() {
+        assert_eq!(finite_samples(&[0.5; 6], 3, "x", "y"), Ok(()));
+        let samples = [0.0, 1.0, 2.0, 3.0, f32::INFINITY, 5.0];
+        let err = finite_samples(&samples, 3, "the teacher's samples", "its weights overflow")
+            .expect_err("inf");
+        assert_eq!(
+            err.to_string(),
+            "the teacher's samples are not finite: sample 1 holds inf at value 1, so they \
+             cannot be scored; its weights overflow"
+        );
     }
 }

@@ -19,7 +19,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::feature_net::FeatureNet;
-use super::{Gaussian, frechet_distance, inception_score};
+use super::{Gaussian, MetricError, frechet_distance, inception_score};
 use crate::data::images::ImageSet;
 use crate::error::{EngineError, Result};
 use crate::limits;
@@ -80,19 +80,26 @@ impl ReferenceStats {
             data: set.name.clone(),
             classifier_hash: net.fingerprint()?,
             data_hash: data_hash(set),
-            gaussian: Gaussian::fit(&features, net.feature_dim())?,
+            gaussian: fit_features(net, &features)?,
         })
     }
 
     /// The statistics from the cache file in `dir` for this classifier and set when one exists
-    /// and passes every check, else computed and written there (a corrupt file is discarded
-    /// with a warning and replaced; a failed write is logged, not an error).
+    /// and passes every check, else computed and written there (a corrupt file — unreadable,
+    /// of another format, key, network or feature dimension, or holding a non-finite value —
+    /// is discarded with a warning and replaced; a failed write is logged, not an error).
     /// Files are named `ref-<classifier hash>-<data hash>.safetensors`.
     pub fn cached(net: &dyn FeatureNet, set: &ImageSet, dir: &Path) -> Result<Self> {
         let (classifier_hash, data_hash) = (net.fingerprint()?, data_hash(set));
         let path = Self::cache_path(dir, classifier_hash, data_hash);
         if path.exists() {
-            match read_cache(&path, classifier_hash, data_hash) {
+            let expected = Expected {
+                classifier_hash,
+                data_hash,
+                feature_net: net.name(),
+                dim: net.feature_dim(),
+            };
+            match read_cache(&path, &expected) {
                 Ok(stats) => return Ok(stats),
                 Err(why) => tracing::warn!(
                     "{}: corrupt reference-statistics cache ({why}); discarded and recomputed",
@@ -190,7 +197,7 @@ pub fn image_metrics(
     }
     let embedding = net.embed(samples, shape)?;
     let fid = frechet_distance(
-        &Gaussian::fit(&embedding.features, net.feature_dim())?,
+        &fit_features(net, &embedding.features)?,
         &reference.gaussian,
     )?;
     let is = inception_score(&embedding.probs, embedding.classes)?;
@@ -202,10 +209,41 @@ pub fn image_metrics(
     })
 }
 
+/// The Gaussian fit of `features` (rows of `net`'s feature dimension) of finite images: a
+/// feature that is not finite is the feature network's fault, and the error says so.
+fn fit_features(net: &dyn FeatureNet, features: &[f32]) -> Result<Gaussian> {
+    let dim = net.feature_dim();
+    Gaussian::fit(features, dim).map_err(|e| match e {
+        MetricError::NonFiniteSample { index } => EngineError::Invalid(format!(
+            "feature {} of image {} is not finite though the image is: the feature network {} \
+             overflows — check its file (eval.classifier), or train the classifier again",
+            index % dim.max(1),
+            index / dim.max(1),
+            net.name()
+        )),
+        e => e.into(),
+    })
+}
+
+/// What a cache file must hold to be used: the key its name promises, and the features of the
+/// network that asks for it.
+struct Expected {
+    classifier_hash: u64,
+    data_hash: u64,
+    feature_net: String,
+    dim: usize,
+}
+
 /// A cache file's statistics, checked as untrusted input: a regular file of the cache format,
-/// F64 mean and covariance of matching sizes, every value finite, and the classifier and data
-/// hashes its name promises. The error says why it cannot be used.
-fn read_cache(path: &Path, classifier_hash: u64, data_hash: u64) -> Result<ReferenceStats, String> {
+/// the classifier and data hashes its name promises, the feature network's name, an F64 mean
+/// and covariance of the network's feature dimension, at least two images counted, and every
+/// value finite. The error says why it cannot be used.
+fn read_cache(path: &Path, expected: &Expected) -> Result<ReferenceStats, String> {
+    let Expected {
+        classifier_hash,
+        data_hash,
+        ..
+    } = *expected;
     limits::regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let mut file = sim_formats::tensors::parse_as::<f64>(&bytes)?;
@@ -225,9 +263,20 @@ fn read_cache(path: &Path, classifier_hash: u64, data_hash: u64) -> Result<Refer
     if (hash("classifier_hash")?, hash("data_hash")?) != (classifier_hash, data_hash) {
         return Err("its hashes are not the ones its name promises".into());
     }
-    let count = field("count")?
+    if feature_net != expected.feature_net {
+        return Err(format!(
+            "metadata `feature_net` is {feature_net:?}, not {:?}",
+            expected.feature_net
+        ));
+    }
+    let count: usize = field("count")?
         .parse()
         .map_err(|e| format!("metadata `count`: {e}"))?;
+    if count < 2 {
+        return Err(format!(
+            "metadata `count` is {count}; a covariance needs at least 2 images"
+        ));
+    }
     let mut read = |name: &str| {
         file.tensors
             .remove(name)
@@ -235,10 +284,12 @@ fn read_cache(path: &Path, classifier_hash: u64, data_hash: u64) -> Result<Refer
     };
     let (mean_shape, mean) = read("mean")?;
     let (cov_shape, cov) = read("cov")?;
-    let dim = mean.len();
-    if mean_shape != [dim] || cov_shape != [dim, dim] || dim == 0 {
+    let dim = expected.dim;
+    if mean_shape != [dim] || cov_shape != [dim, dim] {
         return Err(format!(
-            "shapes {mean_shape:?} and {cov_shape:?} are not a mean and its covariance"
+            "shapes {mean_shape:?} and {cov_shape:?} are not a mean and covariance of the \
+             {} features of {}: [{dim}] and [{dim}, {dim}]",
+            dim, expected.feature_net
         ));
     }
     Ok(ReferenceStats {
@@ -408,15 +459,48 @@ mod tests {
             bytes[header..header + 8].copy_from_slice(&f64::NAN.to_le_bytes());
             bytes
         };
-        let damages = [b"{".to_vec(), good[..good.len() / 2].to_vec(), nan_mean];
-        for damaged in damages {
+        // Well-formed files of the right key that another network could have written.
+        let rewritten_as = |stats: ReferenceStats| {
+            stats.write(&path).expect("write");
+            std::fs::read(&path).expect("read")
+        };
+        let three = Gaussian::fit(&[0.0, 1.0, 2.0, 1.0, 0.0, 3.0], 3).expect("fit");
+        let wrong_dim = rewritten_as(ReferenceStats {
+            gaussian: three,
+            ..fresh.clone()
+        });
+        let wrong_net = rewritten_as(ReferenceStats {
+            feature_net: "Inception-v3".into(),
+            ..fresh.clone()
+        });
+        let expected = Expected {
+            classifier_hash: fresh.classifier_hash,
+            data_hash: fresh.data_hash,
+            feature_net: "digits-CNN".into(),
+            dim: 128,
+        };
+        let damages = [
+            (b"{".to_vec(), "not a safetensors file"),
+            (good[..good.len() / 2].to_vec(), "not a safetensors file"),
+            (nan_mean, "holds NaN at index 0"),
+            (
+                wrong_dim,
+                "are not a mean and covariance of the 128 features of digits-CNN",
+            ),
+            (
+                wrong_net,
+                "metadata `feature_net` is \"Inception-v3\", not \"digits-CNN\"",
+            ),
+        ];
+        for (damaged, why) in damages {
             std::fs::write(&path, &damaged).expect("damage");
-            assert!(read_cache(&path, fresh.classifier_hash, fresh.data_hash).is_err());
+            let refused = read_cache(&path, &expected).expect_err("damaged");
+            assert!(refused.contains(why), "{refused}");
             assert_eq!(
                 ReferenceStats::cached(&cnn, &train, dir.path()).expect("recompute"),
                 fresh
             );
-            let rewritten = read_cache(&path, fresh.classifier_hash, fresh.data_hash);
+            let rewritten = read_cache(&path, &expected);
             assert_eq!(
                 rewritten.ok().as_ref(),
                 Some(&fresh),
@@ -424,8 +508,11 @@ mod tests {
             );
         }
         // A file under another key's name is not believed.
-        let why =
-            read_cache(&path, fresh.classifier_hash ^ 1, fresh.data_hash).expect_err("wrong key");
+        let other_key = Expected {
+            classifier_hash: fresh.classifier_hash ^ 1,
+            ..expected
+        };
+        let why = read_cache(&path, &other_key).expect_err("wrong key");
         assert!(why.contains("hashes"), "{why}");
         // Statistics of another classifier are refused.
         let foreign = ReferenceStats {

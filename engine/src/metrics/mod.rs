@@ -23,7 +23,7 @@ mod toy;
 pub mod train_classifier;
 
 pub use crate::error::MetricError;
-pub use eval::Metrics;
+pub use eval::{Metrics, finite_samples};
 pub use frechet::{Gaussian, frechet_distance};
 pub use image::{ImageMetrics, ReferenceStats, image_metrics};
 pub use inception::{class_histogram, inception_score};

@@ -105,11 +105,33 @@ impl ClassifierConfig {
             limits::at_most(key, value, max)
                 .map_err(|e| EngineError::Invalid(format!("classifier: {e}")))?;
         }
-        // The largest weight matrix: the flattened maps to the features.
+        // The large weight tensors: the flattened maps to the features, the features to the
+        // logits, and the 3×3 convolutions.
+        let [w0, w1] = self.widths.map(|w| w as u128);
+        let convs = 9 * (self.channels as u128 * w0 + w0 * w0 + w0 * w1 + w1 * w1);
+        let features = self.features as u128;
+        let weights = [
+            (
+                "features",
+                "the classifier's feature layer",
+                self.flat_dim() as u128 * features,
+            ),
+            (
+                "classes",
+                "the classifier's output layer",
+                features * self.classes as u128,
+            ),
+            ("widths", "the classifier's convolutions", convs),
+        ];
+        for (key, what, count) in weights {
+            limits::allocation(key, what, count, 4)
+                .map_err(|e| EngineError::Invalid(format!("classifier: {e}")))?;
+        }
+        // One image's activations: the first block's maps at full size.
         limits::allocation(
-            "features",
-            "the classifier's feature layer",
-            (self.flat_dim() as u128) * self.features as u128,
+            "height",
+            "one image's first feature maps",
+            2 * w0 * self.height as u128 * self.width as u128,
             4,
         )
         .map_err(|e| EngineError::Invalid(format!("classifier: {e}")))?;

@@ -104,6 +104,14 @@ impl Reader<'_> {
         };
         let (gamma, beta) = (bn(self, "weight")?, bn(self, "bias")?);
         let (mean, var) = (bn(self, "running_mean")?, bn(self, "running_var")?);
+        // A variance below 0 would fold into NaN weights: the features would be NaN, not the
+        // images' fault.
+        if let Some(o) = var.iter().position(|&v| v < 0.0) {
+            return Err(self.bad(format!(
+                "{name}.bn.running_var holds {} at index {o}; a variance is ≥ 0",
+                var[o]
+            )));
+        }
         let per = w.len() / out;
         let mut bias = Vec::with_capacity(out);
         for o in 0..out {
@@ -112,6 +120,12 @@ impl Reader<'_> {
                 *v = (f64::from(*v) * scale) as f32;
             }
             bias.push((f64::from(beta[o]) - f64::from(mean[o]) * scale) as f32);
+        }
+        if w.iter().chain(&bias).any(|v| !v.is_finite()) {
+            return Err(self.bad(format!(
+                "{name}: the batch normalisation folded into the convolution overflows f32 (its \
+                 weight / √running_var is too large)"
+            )));
         }
         Ok(BasicConv {
             weight: Tensor::from_data(TensorData::new(w, shape), self.device),
@@ -602,6 +616,36 @@ mod tests {
             f.metadata.insert("width_divisor".into(), "3".into());
         });
         assert!(message.contains("width_divisor"), "{message}");
+        // Batch-norm statistics that would fold into NaN or overflowing weights.
+        let name = "Conv2d_1a_3x3.bn.running_var";
+        let edited = |value: f32| {
+            move |f: &mut TensorFile| {
+                let (shape, values) = f.tensor(name).expect("a variance");
+                let (shape, mut values) = (shape.to_vec(), values.to_vec());
+                values[0] = value;
+                f.insert(name.into(), shape, values);
+            }
+        };
+        let message = refused(&edited(-1.0));
+        assert!(
+            message.contains("Conv2d_1a_3x3.bn.running_var holds -1 at index 0; a variance is ≥ 0"),
+            "{message}"
+        );
+        // γ = 3·10³⁸ over √(0 + ε) with a mean of 1: a folded bias of −9.5·10³⁹.
+        let message = refused(&|f| {
+            edited(0.0)(f);
+            for (part, value) in [("weight", 3e38), ("running_mean", 1.0)] {
+                let key = format!("Conv2d_1a_3x3.bn.{part}");
+                let (shape, values) = f.tensor(&key).expect("a batch-norm tensor");
+                let (shape, mut values) = (shape.to_vec(), values.to_vec());
+                values[0] = value;
+                f.insert(key, shape, values);
+            }
+        });
+        assert!(
+            message.contains("Conv2d_1a_3x3: the batch normalisation"),
+            "{message}"
+        );
     }
 
     /// Every row of the interpolation weights sums to 1; upsampling by 2 puts output pixel 1

@@ -49,11 +49,24 @@ impl MlpConfig {
         }
         limits::at_most("width", self.width, limits::MAX_WIDTH)?;
         limits::at_most("depth", self.depth, 1024)?;
-        // The largest tensor: one hidden layer's weights.
+        limits::at_most(
+            "noise_frequencies",
+            self.noise_frequencies,
+            limits::MAX_WIDTH,
+        )?;
+        // The hidden layers' weights, and the first layer's (a 2-D point and the noise
+        // embedding in).
         limits::allocation(
             "width",
-            "one hidden layer's weights",
-            (self.width as u128).pow(2),
+            "the hidden layers' weights",
+            self.depth as u128 * (self.width as u128).pow(2),
+            4,
+        )?;
+        let first_in = embedding_width(self.noise_frequencies) as u128 + 2;
+        limits::allocation(
+            "noise_frequencies",
+            "the first layer's weights",
+            first_in * self.width as u128,
             4,
         )
     }

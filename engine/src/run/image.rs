@@ -10,17 +10,19 @@ use super::{World, networks, save_networks};
 use crate::config::RunConfig;
 use crate::data::images::ImageSet;
 use crate::data::images::ImageSource;
+use crate::distill::STUDENT_SAMPLES;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::distill::net::ImageNet;
 use crate::error::{ConfigError, EngineError, Result};
 use crate::limits;
 use crate::metrics::feature_net::{FeatureNet, load_feature_net};
-use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, image_metrics};
+use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, finite_samples, image_metrics};
 use crate::nets::inception::INCEPTION_CONVERTER;
 use crate::protocol::{SampleView, ScoreField};
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::tensor_file::TensorFile;
+use crate::teacher::NON_FINITE_SAMPLES;
 use crate::teacher::image::sample::chunked;
 use crate::teacher::image::{ImageTeacher, heun_images, sample_images};
 use crate::tensor::one_hot;
@@ -132,7 +134,16 @@ impl ImageJudge {
     /// FID and IS of `images` (`[n, C·S·S]` row-major, the teacher's shape) as they would be
     /// saved: cropped to the classifier's size and clamped to `[-1, 1]`, as the reference
     /// codebases score PNGs (few-step Heun samples overshoot far outside the pixel range).
-    pub fn score(&self, images: &[f32], shape: [usize; 3]) -> Result<ImageMetrics> {
+    /// Images that hold NaN or ±inf are refused first, as `whose` samples, with `cause`
+    /// ([`finite_samples`]).
+    pub fn score(
+        &self,
+        images: &[f32],
+        shape: [usize; 3],
+        whose: &str,
+        cause: &str,
+    ) -> Result<ImageMetrics> {
+        finite_samples(images, shape.iter().product(), whose, cause)?;
         let [c, h, w] = shape;
         let cropped = [c, h - 2 * self.crop, w - 2 * self.crop];
         image_metrics(
@@ -296,7 +307,9 @@ impl<N: ImageNet> World for ImageWorld<N> {
         let n = config.eval.samples;
         let labels = eval_labels(self.classes, n);
         let images = self.student(config, Stream::Eval, n, labels.as_deref(), device)?;
-        Ok(Metrics::Image(self.judge.score(&images, self.shape)?))
+        let (whose, cause) = STUDENT_SAMPLES;
+        let scored = self.judge.score(&images, self.shape, whose, cause)?;
+        Ok(Metrics::Image(scored))
     }
 
     fn evaluate(&self, config: &RunConfig, device: &Device) -> Result<(Metrics, SampleView)> {
@@ -327,7 +340,8 @@ impl<N: ImageNet> World for ImageWorld<N> {
             config.eval.samples,
             config.eval.teacher_steps,
             config.seed,
-        )?;
+        )
+        .map_err(|e| config.teacher.blame_samples(e))?;
         Ok(Some(Metrics::Image(metrics)))
     }
 
@@ -370,7 +384,12 @@ pub fn score_teacher<N: ImageNet>(
 ) -> Result<ImageMetrics> {
     let labels = eval_labels(teacher.classes(), samples);
     let images = sample_images(teacher, samples, steps, labels.as_deref(), seed)?;
-    judge.score(&images, teacher.image_shape())
+    judge.score(
+        &images,
+        teacher.image_shape(),
+        &format!("the teacher's samples ({steps} Heun steps)"),
+        NON_FINITE_SAMPLES,
+    )
 }
 
 /// Stream label of the view's unit noise.

@@ -26,7 +26,7 @@ use self::log::MetricsLine;
 use self::toy::ToyWorld;
 use crate::config::RunConfig;
 use crate::data::DataConfig;
-use crate::device::{BackendChoice, DeviceMemory, SelectedDevice, select};
+use crate::device::{BackendChoice, DeviceMemory, Probe, SelectedDevice, select};
 use crate::diffusion::sampler::Integrator;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks};
@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
     /// Backend.
     pub backend: BackendChoice,
+    /// Where `backend` learns which GPU adapters exist (a driver's choice: the binary asks a
+    /// child process, the tests this one).
+    pub probe: Probe,
 }
 
 /// The networks of a run, its teacher and what their samples are judged against: the part of
@@ -133,7 +136,7 @@ impl Run {
         progress: &mut dyn FnMut(&str, f32),
     ) -> Result<Self> {
         config.validate().map_err(crate::error::ConfigError::from)?;
-        let selected = select(options.backend)?;
+        let selected = select(options.backend, &options.probe)?;
         let world = build_world(&config, options, &selected.device, None, progress)?;
         let dir = match &options.runs_dir {
             Some(root) => Some(RunDir::create(root, &config.name, &config.to_toml())?),
@@ -231,7 +234,7 @@ impl Run {
                 overrides,
             )?,
         };
-        let selected = select(options.backend)?;
+        let selected = select(options.backend, &options.probe)?;
         let world = build_world(
             &config,
             options,
@@ -239,7 +242,7 @@ impl Run {
             Some(&file),
             &mut |_, _| {},
         )?;
-        let wall: f64 = file.meta("wall_s")?.parse().unwrap_or(0.0);
+        let wall = seconds(&file, "wall_s")?;
         Ok(Self::assemble(config, selected, world, step, None, wall))
     }
 
@@ -522,6 +525,21 @@ impl Run {
             dir.truncate_metrics_after(self.step)?;
         }
         Ok(())
+    }
+}
+
+/// The metadata `key` of a checkpoint `file`: a finite number of seconds ≥ 0.
+fn seconds(file: &TensorFile, key: &str) -> Result<f64> {
+    let text = file.meta(key)?;
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err(EngineError::File {
+            path: file.origin().to_owned(),
+            message: format!(
+                "metadata `{key}` is {text:?}, not a finite number of seconds ≥ 0; the \
+                 checkpoint is damaged — resume from an earlier one"
+            ),
+        }),
     }
 }
 

@@ -9,16 +9,17 @@ use crate::config::RunConfig;
 use crate::data::toy::GaussianMixture;
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::sampler::{Integrator, sample};
+use crate::distill::STUDENT_SAMPLES;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::error::{EngineError, Result};
-use crate::metrics::{Gaussian, Metrics, toy_metrics};
+use crate::metrics::{Gaussian, Metrics, finite_samples, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
 use crate::protocol::{SampleView, ScoreField};
 use crate::rng::{Stream, rng_for};
 use crate::store::tensor_file::TensorFile;
-use crate::teacher::Teacher;
 use crate::teacher::fit::teacher_fit;
+use crate::teacher::{NON_FINITE_SAMPLES, Teacher};
 use crate::tensor::{host, seeded_noise};
 
 /// Points shown in the samples panel per side.
@@ -84,7 +85,11 @@ impl ToyWorld {
                 let stream = Stream::Other(REFERENCE_STREAM);
                 let noise = seeded_noise(config.seed, stream, n, 2, 1.0, device);
                 let steps = config.eval.teacher_steps;
-                host(sample(&teacher, Integrator::Heun, steps, noise))?
+                let samples = host(sample(&teacher, Integrator::Heun, steps, noise))?;
+                let whose = format!("the teacher's samples ({steps} Heun steps)");
+                finite_samples(&samples, 2, &whose, NON_FINITE_SAMPLES)
+                    .map_err(|e| config.teacher.blame_samples(e.into()))?;
+                samples
             }
         };
         let reference = Gaussian::fit(&reference_samples, 2)
@@ -109,8 +114,10 @@ impl ToyWorld {
         )
     }
 
-    /// Exact metrics of `samples`.
+    /// Exact metrics of `samples`, the student's.
     fn judge(&self, samples: &[f32]) -> Result<Metrics> {
+        let (whose, cause) = STUDENT_SAMPLES;
+        finite_samples(samples, 2, whose, cause)?;
         toy_metrics(samples, &self.reference, self.mixture.as_ref())
             .map(Metrics::Toy)
             .map_err(|e| EngineError::Invalid(format!("evaluation: {e}")))

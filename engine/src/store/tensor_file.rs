@@ -227,10 +227,27 @@ impl TensorFile {
         device: &Device,
     ) -> Result<()> {
         let steps = self.meta(&format!("{prefix}steps"))?;
-        adam.steps = steps.parse().map_err(|e| EngineError::File {
-            path: self.origin.clone(),
-            message: format!("metadata `{prefix}steps` = {steps:?}: {e}"),
-        })?;
+        // Adam's bias correction raises β to the step count as an `i32`.
+        let max = i32::MAX as u64;
+        adam.steps = match steps.parse::<u64>() {
+            Ok(n) if n < max => n,
+            Ok(n) => {
+                return Err(EngineError::File {
+                    path: self.origin.clone(),
+                    message: format!(
+                        "metadata `{prefix}steps` = {n}: at most {} Adam steps are supported; \
+                         the checkpoint is damaged — resume from an earlier one",
+                        max - 1
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(EngineError::File {
+                    path: self.origin.clone(),
+                    message: format!("metadata `{prefix}steps` = {steps:?}: {e}"),
+                });
+            }
+        };
         let sizes: BTreeMap<String, usize> = named_params(module)
             .into_iter()
             .map(|(path, t)| (path, t.shape.iter().product()))

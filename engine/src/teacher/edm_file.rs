@@ -184,5 +184,31 @@ mod tests {
             let message = load_edm_teacher(&path, &device).expect_err(why).to_string();
             assert!(message.contains(&format!("metadata `{key}`")), "{message}");
         }
+        // Fields of `network` out of range are refused before anything is built from them.
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit, &str); 2] = [
+            (
+                "a class count of 10⁹",
+                |n| n["label_dim"] = 1_000_000_000u64.into(),
+                "metadata `network`: `label_dim`: is 1000000000; at most 1000000 is supported",
+            ),
+            (
+                "a negative σ_d",
+                |n| n["precond"]["sigma_data"] = (-0.5f64).into(),
+                "metadata `network`: `precond.sigma_data`: is -0.5; σ_d must be a number in \
+                 [1e-4, 1e4]",
+            ),
+        ];
+        for (why, edit, needle) in edits {
+            let mut file = TensorFile::read(&fixture).expect("fixture");
+            let mut network: serde_json::Value =
+                serde_json::from_str(&file.metadata["network"]).expect("json");
+            edit(&mut network);
+            file.metadata.insert("network".into(), network.to_string());
+            let path = dir.path().join("bad.safetensors");
+            file.write(&path).expect("writes");
+            let message = load_edm_teacher(&path, &device).expect_err(why).to_string();
+            assert!(message.contains(needle), "{message}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::data::toy::ToyData;
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::{SIGMA_MAX, SIGMA_MIN};
 use crate::diffusion::loss::denoising_loss;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::limits;
 use crate::nets::mlp::{MlpConfig, MlpDenoiser};
 use crate::optim::adam::Adam;
@@ -172,12 +172,15 @@ pub fn teacher_fit(
         }
     });
     if let Some(path) = cached.as_ref().filter(|p| p.exists()) {
-        match load_network(path, device) {
-            Ok((net, _, _)) => {
+        match cached_fit(path, data, net, teacher.sigma_data(), device) {
+            Ok(net) => {
                 progress("teacher fit (cached)", 1.0);
                 return Ok(net);
             }
-            Err(e) => tracing::warn!("corrupt teacher-fit cache ({e}); discarded and refitted"),
+            Err(why) => tracing::warn!(
+                "{}: corrupt teacher-fit cache ({why}); discarded and refitted",
+                path.display()
+            ),
         }
     }
     let mut rng = rng_for(0, 0, Stream::Init);
@@ -202,10 +205,44 @@ pub fn teacher_fit(
             true
         },
     );
+    // A fit that diverged is an error; a cache that cannot be written (a folder in the way, a
+    // full disk) only costs the next run a fit, as for the reference statistics.
     if let Some(path) = cached {
-        save_network(&path, &fitted, net, data)?;
+        match save_network(&path, &fitted, net, data) {
+            Ok(()) => {}
+            Err(e @ EngineError::NonFinite { .. }) => return Err(e),
+            Err(e) => tracing::warn!("teacher fit not cached: {e}"),
+        }
     }
     progress("teacher fit", 1.0);
+    Ok(fitted)
+}
+
+/// The fit cached at `path`, checked as untrusted input: a readable MLP file
+/// ([`load_network`] checks every field) of exactly these `data` and `net` settings and this
+/// teacher's σ_d. The error says why it cannot be used.
+fn cached_fit(
+    path: &Path,
+    data: &ToyData,
+    net: &MlpConfig,
+    sigma_data: f64,
+    device: &Device,
+) -> Result<MlpDenoiser, String> {
+    let (fitted, fitted_net, fitted_data) =
+        load_network(path, device).map_err(|e| e.to_string())?;
+    if (&fitted_net, &fitted_data) != (net, data) {
+        return Err(format!(
+            "it holds a fit of {} with {fitted_net:?}, not of {} with {net:?}",
+            fitted_data.label(),
+            data.label()
+        ));
+    }
+    if fitted.sigma_data() != sigma_data {
+        return Err(format!(
+            "its σ_d is {}, the teacher's {sigma_data}",
+            fitted.sigma_data()
+        ));
+    }
     Ok(fitted)
 }
 
@@ -213,6 +250,59 @@ pub fn teacher_fit(
 mod tests {
     use super::*;
     use crate::tensor::host;
+
+    /// A well-formed cache file of other settings under a fit's name is discarded and refitted,
+    /// never used as that fit.
+    #[test]
+    fn a_cached_fit_of_other_settings_is_refitted() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let device = Device::flex().autodiff();
+        let data = ToyData::default();
+        let teacher = Teacher::Exact(data.mixture().expect("ring mixture"));
+        let init = InitConfig {
+            iterations: 3,
+            batch: 16,
+            ..InitConfig::default()
+        };
+        let files = || -> Vec<std::path::PathBuf> {
+            let mut files: Vec<_> = std::fs::read_dir(cache.path())
+                .expect("cache")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            files.sort();
+            files
+        };
+        let fit = |net: &MlpConfig| {
+            teacher_fit(
+                &data,
+                net,
+                &init,
+                &teacher,
+                Some(cache.path()),
+                &device,
+                &mut |_, _| {},
+            )
+            .expect("fit")
+        };
+        let wide = MlpConfig::default();
+        fit(&wide);
+        let wide_file = files().remove(0);
+        let narrow = MlpConfig {
+            width: 8,
+            ..MlpConfig::default()
+        };
+        fit(&narrow);
+        let narrow_file = files()
+            .into_iter()
+            .find(|f| *f != wide_file)
+            .expect("a second fit");
+        std::fs::copy(&narrow_file, &wide_file).expect("copy");
+        let sigma_data = teacher.sigma_data();
+        let why = cached_fit(&wide_file, &data, &wide, sigma_data, &device).expect_err("narrow");
+        assert!(why.contains("width: 8"), "{why}");
+        fit(&wide);
+        assert!(cached_fit(&wide_file, &data, &wide, sigma_data, &device).is_ok());
+    }
 
     /// Two runs that start on a cold cache at the same moment fit once: the second waits for
     /// the first's file and loads it, the same network to the bit.

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use serde::Serialize;
 
 use crate::data::toy::ToyData;
+use crate::diffusion::edm::check_sigma_data;
 use crate::error::{EngineError, Result};
 use crate::nets::mlp::{MlpConfig, MlpDenoiser};
 use crate::rng::{Stream, rng_for};
@@ -33,21 +34,30 @@ pub fn save_network(
     file.write(path)
 }
 
-/// Loads an MLP saved by [`save_network`]: the network, its settings and its data set.
+/// Loads an MLP saved by [`save_network`]: the network, its settings and its data set. Every
+/// metadata field is checked (the net settings against the [`limits`](crate::limits), the data
+/// set as a preset's, σ_d against [`SIGMA_DATA_RANGE`](crate::diffusion::edm::SIGMA_DATA_RANGE))
+/// before the network is built; errors name the file and the field.
 pub fn load_network(path: &Path, device: &Device) -> Result<(MlpDenoiser, MlpConfig, ToyData)> {
     let file = TensorFile::read(path)?;
     let bad = |key: &str, e: String| EngineError::File {
         path: path.to_owned(),
-        message: format!("metadata `{key}`: {e}"),
+        message: format!(
+            "metadata `{key}`: {e}; the file is damaged or was not written by `sim-workbench \
+             train-teacher` — train the teacher again"
+        ),
     };
     let config: MlpConfig =
         toml::from_str(file.meta("net")?).map_err(|e| bad("net", e.to_string()))?;
+    config.validate().map_err(|e| bad("net", e.to_string()))?;
     let data: ToyData =
         toml::from_str(file.meta("data")?).map_err(|e| bad("data", e.to_string()))?;
+    data.validate().map_err(|e| bad("data", e.to_string()))?;
     let sigma_data: f64 = file
         .meta("sigma_data")?
         .parse()
         .map_err(|e: std::num::ParseFloatError| bad("sigma_data", e.to_string()))?;
+    check_sigma_data("sigma_data", sigma_data).map_err(|e| bad("sigma_data", e.message))?;
     let mut rng = rng_for(0, 0, Stream::Other(0));
     let net = MlpDenoiser::new(&config, data.dim(), sigma_data, &mut rng, device);
     let net = file.load_module("", net, device)?;

@@ -25,10 +25,15 @@ use self::mlp_file::load_network;
 use crate::data::DataConfig;
 use crate::data::toy::GaussianMixture;
 use crate::diffusion::denoiser::{Denoiser, LabelledDenoiser};
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, MetricError, Result};
 use crate::nets::mlp::MlpDenoiser;
 use crate::store::tensor_file::TensorFile;
 use crate::validation::ValidationError;
+
+/// Why a teacher's samples hold NaN or ±inf, and what to do
+/// ([`finite_samples`](crate::metrics::finite_samples)).
+pub const NON_FINITE_SAMPLES: &str = "the teacher's network overflows f32 on its own samples: \
+     its weights are damaged or not a trained denoiser's — check the teacher file, or retrain it";
 
 /// Where the teacher denoiser comes from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -55,6 +60,21 @@ pub enum TeacherConfig {
 }
 
 impl TeacherConfig {
+    /// `e`, as an error of the teacher's file when it says that a network teacher's samples are
+    /// not finite ([`MetricError::NonFiniteGenerated`]): the file is then at fault.
+    pub fn blame_samples(&self, e: EngineError) -> EngineError {
+        match (self, e) {
+            (
+                Self::Network { path } | Self::Edm { path },
+                e @ EngineError::Metric(MetricError::NonFiniteGenerated { .. }),
+            ) => EngineError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            },
+            (_, e) => e,
+        }
+    }
+
     /// Checks that this kind of teacher can model `data`; the key is `teacher.kind`.
     pub fn validate_for(&self, data: &DataConfig) -> Result<(), ValidationError> {
         match (self, data) {

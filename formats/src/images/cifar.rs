@@ -68,15 +68,21 @@ pub fn empty_set() -> ImageSet {
 }
 
 /// Appends the records of one batch file, `raw` (gzipped or not; `path` names it in errors), to
-/// `set`, a 32×32×3 set; the pixels of the whole set must stay within [`limits::fits`].
+/// `set`, a 32×32×3 set; the pixels of the whole set must stay within [`limits::fits`]. The
+/// format has no header, so a gzip stream is inflated at most as far as those pixels may go.
 pub fn batch_from(path: &Path, raw: Vec<u8>, set: &mut ImageSet) -> Result<(), ImageDataError> {
-    let mut bytes = Bytes::from_raw(path, raw)?;
+    let mut bytes = Bytes::from_raw(path, raw);
+    let room = (limits::max_bytes() / 4).saturating_sub(set.pixels.len() as u64);
+    bytes.read_all(
+        room / PIXELS as u64 * RECORD as u64,
+        "the records whose pixels fit in half of this machine's memory as f32",
+    )?;
     let n = bytes.data().len() / RECORD;
     if bytes.data().is_empty() {
         return Err(bytes.header_error(0, "the file is empty; download it again".into()));
     }
     // A partial last record is a truncation: ask for one record more than the file holds whole.
-    let whole = if bytes.data().len() % RECORD == 0 {
+    let whole = if bytes.data().len().is_multiple_of(RECORD) {
         n
     } else {
         n + 1

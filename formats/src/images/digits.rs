@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::bytes::Bytes;
 use super::{ImageDataError, ImageSet, scale};
+use crate::limits;
 
 /// Image side.
 const SIDE: usize = 8;
@@ -18,7 +19,8 @@ const CLASSES: usize = 10;
 /// Reads the digits from `raw`, the gzipped CSV as shipped by scikit-learn
 /// (`sklearn/datasets/data/digits.csv.gz`); `path` names it in errors.
 pub fn load(path: &Path, raw: &[u8]) -> Result<ImageSet, ImageDataError> {
-    let bytes = Bytes::from_raw(path, raw.to_vec())?;
+    let mut bytes = Bytes::from_raw(path, raw.to_vec());
+    bytes.read_all(limits::max_bytes(), "half of this machine's memory")?;
     let text = std::str::from_utf8(bytes.data())
         .map_err(|e| bytes.header_error(e.valid_up_to(), "not UTF-8 text".into()))?;
     parse(path, text)

@@ -86,8 +86,9 @@ pub enum ImageDataError {
     },
     /// A file goes on after the data its header declares.
     #[error(
-        "{path}: {extra} unexpected bytes from byte {offset}{} on, after the last of {what}; \
-         the header does not match the data — the file is damaged",
+        "{path}: {} from byte {offset}{} on, after the {offset} bytes the header declares \
+         ({what}); the header does not match the data — the file is damaged",
+        extra_note(.extra),
         gz_note(.gzip)
     )]
     Trailing {
@@ -95,10 +96,10 @@ pub enum ImageDataError {
         path: PathBuf,
         /// Whether the offset counts decompressed bytes.
         gzip: bool,
-        /// Where the declared data ends.
+        /// Where the declared data ends: the size the header declares.
         offset: u64,
-        /// Bytes after it.
-        extra: u64,
+        /// Bytes after it, when counted (a gzip stream is not inflated past its first one).
+        extra: Option<u64>,
         /// The declared data ("10000 images", …).
         what: String,
     },
@@ -205,6 +206,13 @@ pub enum ImageDataError {
 
 fn gz_note(gzip: &bool) -> &'static str {
     if *gzip { " (after gunzip)" } else { "" }
+}
+
+fn extra_note(extra: &Option<u64>) -> String {
+    match extra {
+        Some(n) => format!("{n} unexpected bytes"),
+        None => "more bytes".into(),
+    }
 }
 
 fn subfolder_note(labelled: &bool) -> &'static str {

@@ -120,17 +120,19 @@ fn dimension(bytes: &mut Bytes, what: &str, max: usize) -> Result<usize, ImageDa
 /// Parses the bytes of an images file (`path` names it in errors; gzipped or not):
 /// `(rows, cols, pixels scaled to [-1, 1])`.
 pub fn images_from(path: &Path, raw: Vec<u8>) -> Result<(usize, usize, Vec<f32>), ImageDataError> {
-    parse_images(Bytes::from_raw(path, raw)?)
+    parse_images(Bytes::from_raw(path, raw))
 }
 
 /// Parses the bytes of a labels file (`path` names it in errors; gzipped or not).
 pub fn labels_from(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, ImageDataError> {
-    parse_labels(Bytes::from_raw(path, raw)?)
+    parse_labels(Bytes::from_raw(path, raw))
 }
 
 /// Parses an images file: `(rows, cols, pixels scaled to [-1, 1])`. The pixels are checked
 /// against the file's length (a header cannot promise more than the file holds) and against
-/// [`limits::allocation`] (four bytes of `f32` per byte read) before they are allocated.
+/// [`limits::fits`] (four bytes of `f32` per byte read) before they are allocated; a gzip
+/// stream is checked against the limit first and then inflated by what its header declares and
+/// one byte, never further.
 fn parse_images(mut bytes: Bytes) -> Result<(usize, usize, Vec<f32>), ImageDataError> {
     magic(
         &mut bytes,
@@ -142,9 +144,23 @@ fn parse_images(mut bytes: Bytes) -> Result<(usize, usize, Vec<f32>), ImageDataE
     let cols = dimension(&mut bytes, "columns", limits::MAX_IMAGE_SIDE)?;
     let size = rows * cols;
     let path = bytes.path().to_path_buf();
+    let fits = limits::fits(
+        &format!("its {n} images of {rows}×{cols} pixels as f32"),
+        (n as u128) * (size as u128),
+        4,
+    );
+    // A plain file's length bounds what it holds, so a short one is reported as truncated; a
+    // gzip stream is not inflated for data that could not be kept.
+    if bytes.gzip()
+        && let Err(message) = &fits
+    {
+        return Err(ImageDataError::Limit {
+            path,
+            message: message.clone(),
+        });
+    }
     let data = bytes.records(n, size, |i| format!("image {i} of {n}"))?;
-    limits::fits("its pixels as f32", (n * size) as u128, 4)
-        .map_err(|message| ImageDataError::Limit { path, message })?;
+    fits.map_err(|message| ImageDataError::Limit { path, message })?;
     let pixels = data.iter().map(|&v| scale(v, 255.0)).collect();
     bytes.finish(|| format!("{n} images of {rows}×{cols}"))?;
     Ok((rows, cols, pixels))
@@ -407,6 +423,52 @@ mod tests {
             assert_eq!(counts, vec![n / 10; 10]);
             assert_eq!((min, max), (-1.0, 1.0));
         }
+    }
+
+    /// A gzip bomb behind a small header: 64 MiB of zeros after two 4×4 images compress to
+    /// ~64 KiB; the stream is inflated by the 48 bytes the header declares and one more, then
+    /// refused with the declared size named. A header that declares more than could be kept is
+    /// refused before anything is inflated.
+    #[test]
+    fn a_gzip_bomb_is_refused_after_the_declared_size() {
+        let mut data = images_file(2, 4, 4);
+        data.extend(vec![0u8; 64 << 20]);
+        let packed = gz(&data);
+        assert!(packed.len() < 1 << 20, "{} bytes compressed", packed.len());
+        let msg = images_from(Path::new("bomb-idx3-ubyte"), packed)
+            .expect_err("data after the declared images")
+            .to_string();
+        assert_eq!(
+            msg,
+            "bomb-idx3-ubyte: more bytes from byte 48 (after gunzip) on, after the 48 bytes the \
+             header declares (2 images of 4×4); the header does not match the data — the file \
+             is damaged"
+        );
+        let mut huge = Vec::new();
+        for v in [IMAGES_MAGIC, 4_000_000_000, 4096, 4096] {
+            huge.extend_from_slice(&v.to_be_bytes());
+        }
+        huge.extend(vec![0u8; 1 << 20]);
+        let msg = images_from(Path::new("huge-idx3-ubyte"), gz(&huge))
+            .expect_err("more than memory holds")
+            .to_string();
+        assert!(
+            msg.starts_with(
+                "huge-idx3-ubyte: its 4000000000 images of 4096×4096 pixels as f32 would take"
+            ),
+            "{msg}"
+        );
+        // A stream shorter than its header declares is truncated, counted in inflated bytes.
+        let short = gz(&images_file(3, 4, 4)[..16 + 40]);
+        let msg = images_from(Path::new("short-idx3-ubyte"), short)
+            .expect_err("short")
+            .to_string();
+        assert!(
+            msg.contains(
+                "truncated at byte 56 (after gunzip): expected 8 more bytes of image 2 of 3"
+            ),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ fn run(
         runs_dir: runs.map(Path::to_owned),
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
         backend: BackendChoice::Cpu,
+        ..RunOptions::default()
     };
     let mut run = Run::start(config, &options, &mut |_, _| {}).expect("run starts");
     (0..iterations)

@@ -200,6 +200,7 @@ fn cifar10_preset_without_its_teacher_names_the_converter() {
         runs_dir: None,
         cache_dir: None,
         backend: BackendChoice::Cpu,
+        ..RunOptions::default()
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let teacher = dir.path().join("edm-cifar10-32x32-cond-vp.safetensors");
@@ -263,6 +264,7 @@ fn cifar10_preset_runs_two_iterations_on_the_fixture_teacher() {
         runs_dir: None,
         cache_dir: None,
         backend: BackendChoice::Cpu,
+        ..RunOptions::default()
     };
     let mut run = Run::start(config, &options, &mut |_, _| {}).expect("starts");
     for _ in 0..2 {

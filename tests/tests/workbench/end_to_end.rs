@@ -28,6 +28,7 @@ fn options(runs: &Path) -> RunOptions {
         runs_dir: Some(runs.to_owned()),
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
         backend: BackendChoice::Cpu,
+        ..RunOptions::default()
     }
 }
 

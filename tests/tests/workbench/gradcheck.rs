@@ -4,14 +4,16 @@
 //! Reference numbers: NumPy, 4·10⁶ samples (docs/algorithm.md §5.1). Tolerances: 4 standard errors of
 //! the paired difference (ours) or of the two independent estimates (ours vs the reference).
 
-use sim_engine::device::{BackendChoice, select};
+use sim_engine::device::{BackendChoice, Probe, select};
 use sim_engine::distill::distance::Distance;
 use sim_engine::gradcheck::{GradcheckResult, GradcheckSpec, Space, gradcheck};
 
 const N: usize = 2_000_000;
 
 fn check(spec: GradcheckSpec) -> GradcheckResult {
-    let device = select(BackendChoice::Cpu).expect("cpu").device;
+    let device = select(BackendChoice::Cpu, &Probe::InProcess)
+        .expect("cpu")
+        .device;
     gradcheck(&spec, &device).expect("gradcheck runs")
 }
 

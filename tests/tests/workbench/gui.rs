@@ -9,7 +9,7 @@ use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sim_engine::config::RunConfig;
-use sim_engine::device::BackendChoice;
+use sim_engine::device::{BackendChoice, Probe};
 use sim_engine::distill::objective::Weighting;
 use sim_engine::protocol::Tweak;
 use sim_workbench::gui::{
@@ -47,6 +47,7 @@ fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fit-cache")),
         config: Some(config),
         backend: BackendChoice::Cpu,
+        probe: Probe::InProcess,
         fresh: true,
     };
     Harness::builder()
@@ -759,4 +760,48 @@ fn the_cifar10_preset_shows_its_edm_teacher_and_names_the_converter() {
                 .any(|line| line.contains("tools/edm_to_safetensors.py"))
         })
     });
+}
+
+/// A panic in one engine of a race (planted after its iteration 3; test builds only) fails
+/// that run with the panic's message, in the runs list and the banner; the other run goes on.
+#[cfg(debug_assertions)]
+#[test]
+fn an_engine_panic_fails_its_run_and_the_race_goes_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(tmp.path());
+    h.step();
+    let base = h.state().config().clone();
+    let mut doomed = base.clone();
+    doomed.name = "gui-doomed".into();
+    let mut survivor = base;
+    survivor.name = "gui-survivor".into();
+    sim_engine::fault::panic_engine_at("gui-doomed", 3);
+    let variants = vec![
+        ("doomed".to_owned(), doomed),
+        ("survivor".to_owned(), survivor),
+    ];
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .apply(Action::Race { variants, seeds: 1 }, &ctx);
+    wait_until(&mut h, "one run to fail while the other goes on", |a| {
+        let runs = &a.store().runs;
+        runs.len() == 2
+            && matches!(runs[0].engine.status, RunStatus::Failed(_))
+            && runs[1].history.progress.len() >= 20
+    });
+    let runs = &h.state().store().runs;
+    let RunStatus::Failed(message) = &runs[0].engine.status else {
+        unreachable!("waited for it")
+    };
+    assert_eq!(
+        message,
+        "the engine panicked: injected fault (test build): run gui-doomed stops at iteration 3"
+    );
+    assert_eq!(runs[0].history.progress.last().map(|p| p.step), Some(3));
+    assert_eq!(runs[1].engine.status, RunStatus::Running);
+    h.step();
+    assert!(
+        h.query_by_label_contains("The run failed: the engine panicked")
+            .is_some()
+    );
 }

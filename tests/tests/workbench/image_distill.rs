@@ -76,6 +76,7 @@ fn options(runs: Option<&Path>) -> RunOptions {
         runs_dir: runs.map(Path::to_owned),
         cache_dir: None,
         backend: BackendChoice::Cpu,
+        ..RunOptions::default()
     }
 }
 

@@ -9,8 +9,29 @@ pub use mixture::GaussianMixture;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::diffusion::edm::{SIGMA_DATA_RANGE, check_sigma_data};
+use crate::limits;
 use crate::rng::{Stream, rng_for};
-use crate::validation::{ValidationError, positive};
+use crate::validation::{ValidationError, count};
+
+/// Largest length of a toy set (radius, spacing, std, noise, |mean|): the data stay far
+/// inside f32 at every noise level.
+pub const MAX_LENGTH: f64 = 1e3;
+
+/// Largest relative weight of a mixture component: the weights' sum stays finite.
+pub const MAX_WEIGHT: f64 = 1e6;
+
+/// `value` of the field `key` must be a positive number at most [`MAX_LENGTH`]; the message
+/// gives `hint`.
+fn length(key: &str, value: f64, hint: &str) -> Result<(), ValidationError> {
+    match value.is_finite() && value > 0.0 && value <= MAX_LENGTH {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!("must be a positive number at most {MAX_LENGTH:e} ({hint}), got {value}"),
+        )),
+    }
+}
 
 /// One weighted component of a user-defined mixture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,44 +165,85 @@ impl ToyData {
         (var / 2.0).sqrt()
     }
 
-    /// Checks parameters; the message names the field.
+    /// Checks parameters: counts within [`limits::MAX_CLASSES`] modes, lengths positive and
+    /// at most [`MAX_LENGTH`], and a mixture's σ_d within
+    /// [`SIGMA_DATA_RANGE`](crate::diffusion::edm::SIGMA_DATA_RANGE); the message names the
+    /// field.
     pub fn validate(&self) -> Result<(), ValidationError> {
         match self {
             Self::Ring { modes, radius, std } => {
-                if *modes == 0 {
-                    return Err(ValidationError::new("modes", "must be at least 1"));
-                }
-                positive("radius", *radius, "e.g. 1.0")?;
-                positive("std", *std, "e.g. 0.05")
+                count("modes", *modes as u64, 1, limits::MAX_CLASSES as u64)?;
+                length("radius", *radius, "e.g. 1.0")?;
+                length("std", *std, "e.g. 0.05")?;
             }
             Self::Grid { side, spacing, std } => {
-                if *side == 0 {
-                    return Err(ValidationError::new("side", "must be at least 1"));
-                }
-                positive("spacing", *spacing, "e.g. 0.5")?;
-                positive("std", *std, "e.g. 0.05")
+                let max_side = limits::MAX_CLASSES.isqrt();
+                count("side", *side as u64, 1, max_side as u64)?;
+                length("spacing", *spacing, "e.g. 0.5")?;
+                length("std", *std, "e.g. 0.05")?;
             }
-            Self::Mixture { components } => self.mixture().map(|_| ()).ok_or_else(|| {
-                ValidationError::new(
+            Self::Mixture { components } => {
+                count(
                     "components",
-                    format!(
-                        "need at least one, each with positive weight and std (got {})",
-                        components.len()
-                    ),
-                )
-            }),
-            Self::TwoMoons { noise } | Self::SwissRoll { noise } => {
-                if noise.is_finite() && *noise >= 0.0 {
-                    Ok(())
-                } else {
-                    Err(ValidationError::new(
-                        "noise",
-                        format!("must be ≥ 0, got {noise}"),
-                    ))
+                    components.len() as u64,
+                    1,
+                    limits::MAX_CLASSES as u64,
+                )?;
+                for (k, c) in components.iter().enumerate() {
+                    let within = |e: ValidationError| e.within(&format!("components[{k}]"));
+                    if !(c.weight.is_finite() && c.weight > 0.0 && c.weight <= MAX_WEIGHT) {
+                        return Err(within(ValidationError::new(
+                            "weight",
+                            format!(
+                                "must be a positive number at most {MAX_WEIGHT:e} (a relative \
+                                 weight such as 1.0), got {}",
+                                c.weight
+                            ),
+                        )));
+                    }
+                    length("std", c.std, "e.g. 0.05").map_err(within)?;
+                    for (axis, &m) in c.mean.iter().enumerate() {
+                        if !(m.is_finite() && m.abs() <= MAX_LENGTH) {
+                            return Err(within(ValidationError::new(
+                                format!("mean[{axis}]"),
+                                format!(
+                                    "must be a number in [-{MAX_LENGTH:e}, {MAX_LENGTH:e}], \
+                                     got {m}"
+                                ),
+                            )));
+                        }
+                    }
                 }
             }
-            Self::Checkerboard => Ok(()),
+            Self::TwoMoons { noise } | Self::SwissRoll { noise } => {
+                if !(noise.is_finite() && (0.0..=MAX_LENGTH).contains(noise)) {
+                    return Err(ValidationError::new(
+                        "noise",
+                        format!("must be in [0, {MAX_LENGTH:e}], got {noise}"),
+                    ));
+                }
+            }
+            Self::Checkerboard => {}
         }
+        let Some(mixture) = self.mixture() else {
+            return Ok(());
+        };
+        let key = match self {
+            Self::Ring { .. } => "radius",
+            Self::Grid { .. } => "spacing",
+            _ => "components",
+        };
+        let sigma_data = mixture.sigma_data();
+        check_sigma_data(key, sigma_data).map_err(|_| {
+            let (lo, hi) = SIGMA_DATA_RANGE;
+            ValidationError::new(
+                key,
+                format!(
+                    "gives the data σ_d = {sigma_data}, outside [{lo:e}, {hi:e}]; scale the set \
+                     so that its spread lies in that range"
+                ),
+            )
+        })
     }
 
     /// A short label for the UI and logs.
@@ -223,6 +285,53 @@ mod tests {
         let cx: f64 = m.means().iter().map(|v| v[0]).sum::<f64>();
         assert_eq!(m.modes(), 9);
         assert!(cx.abs() < 1e-12);
+    }
+
+    #[test]
+    fn sizes_and_scales_beyond_the_ranges_are_refused_naming_the_field() {
+        let refused = |data: ToyData| data.validate().expect_err("out of range");
+        let e = refused(ToyData::Grid {
+            side: 1_000_000,
+            spacing: 0.5,
+            std: 0.05,
+        });
+        assert_eq!(
+            (e.key.as_str(), e.message.as_str()),
+            ("side", "must be in 1..=1000, got 1000000")
+        );
+        let e = refused(ToyData::Ring {
+            modes: 8,
+            radius: 1e300,
+            std: 0.1,
+        });
+        assert_eq!(e.key, "radius");
+        let component = |mean: [f64; 2], std: f64| Component {
+            weight: 1.0,
+            mean,
+            std,
+        };
+        let e = refused(ToyData::Mixture {
+            components: vec![component([0.0, f64::NAN], 0.1)],
+        });
+        assert_eq!(
+            e.to_string(),
+            "`components[0].mean[1]`: must be a number in [-1e3, 1e3], got NaN"
+        );
+        // One component at the origin: σ_d is its std, 10⁻⁶.
+        let e = refused(ToyData::Mixture {
+            components: vec![component([0.0, 0.0], 1e-6)],
+        })
+        .to_string();
+        assert!(
+            e.starts_with("`components`: gives the data σ_d = 0.00000"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with(
+                ", outside [1e-4, 1e4]; scale the set so that its spread lies in that range"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::diffusion::edm::check_sigma_data;
 use crate::limits;
 use crate::validation::ValidationError;
 
@@ -132,6 +133,8 @@ impl SongUNetConfig {
         limits::at_most("label_dim", self.label_dim, limits::MAX_CLASSES)?;
         limits::at_most("augment_dim", self.augment_dim, limits::MAX_WIDTH)?;
         limits::at_most("num_blocks", self.num_blocks, 1024)?;
+        limits::at_most("model_channels", self.model_channels, limits::MAX_WIDTH)?;
+        limits::at_most("channel_mult_emb", self.channel_mult_emb, limits::MAX_WIDTH)?;
         if self.channel_mult.is_empty() || self.channel_mult.len() > 16 {
             return Err(ValidationError::new(
                 "channel_mult",
@@ -183,18 +186,24 @@ impl SongUNetConfig {
                 format!("must be in [0, 1), got {}", self.dropout),
             ));
         }
+        // VP's schedule multiplies β_d by ln(1 + σ²) and M by its inverse: kept far inside f64.
         let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+            if v.is_finite() && v > 0.0 && v <= 1e6 {
                 Ok(())
             } else {
                 Err(ValidationError::new(
                     format!("precond.{name}"),
-                    format!("must be a positive number, got {v}"),
+                    format!(
+                        "must be a positive number at most 1e6 (EDM's: beta_d 19.9, beta_min \
+                         0.1, m 1000), got {v}"
+                    ),
                 ))
             }
         };
         match &self.precond {
-            Preconditioning::Edm { sigma_data } => positive("sigma_data", *sigma_data)?,
+            Preconditioning::Edm { sigma_data } => {
+                check_sigma_data("precond.sigma_data", *sigma_data)?;
+            }
             Preconditioning::Vp {
                 beta_d,
                 beta_min,
@@ -210,6 +219,29 @@ impl SongUNetConfig {
             "model_channels",
             "the U-Net's parameters",
             2 * 9 * 4 * width * width * blocks,
+            4,
+        )?;
+        // The class and augmentation maps into the embedding: `label_dim` (or `augment_dim`)
+        // rows of its width.
+        let emb = self.emb_channels() as u128;
+        limits::allocation(
+            "label_dim",
+            "the class embedding's weights",
+            self.label_dim as u128 * emb,
+            4,
+        )?;
+        limits::allocation(
+            "augment_dim",
+            "the augmentation embedding's weights",
+            self.augment_dim as u128 * emb,
+            4,
+        )?;
+        // One image's activations at full resolution: the widest level's channels there and
+        // the skips the decoder keeps, estimated as 32 maps of that width.
+        limits::allocation(
+            "img_resolution",
+            "one image's activations (≈ 32 full-resolution feature maps)",
+            32 * width * (self.img_resolution as u128).pow(2),
             4,
         )
     }

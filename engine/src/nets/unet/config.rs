@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::EMBEDDING_MULT;
 use crate::limits;
 use crate::validation::ValidationError;
 
@@ -151,6 +152,31 @@ impl UNetConfig {
             "channels",
             "the U-Net's parameters",
             9 * 4 * width * width * blocks,
+            4,
+        )?;
+        // The class and noise maps into the conditioning embedding: a row of its width per
+        // class, and per sine and cosine of each frequency.
+        let emb = (EMBEDDING_MULT * self.channels) as u128;
+        limits::allocation(
+            "classes",
+            "the class embedding's weights",
+            self.classes as u128 * emb,
+            4,
+        )?;
+        limits::allocation(
+            "noise_frequencies",
+            "the noise embedding's weights",
+            2 * self.noise_frequencies as u128 * emb,
+            4,
+        )?;
+        // One image and its activations at full resolution, estimated as 32 first-level
+        // feature maps (the estimate of a distillation batch's, per image).
+        let first = (self.channels * self.channel_mult[0]) as u128;
+        let maps = 32 * first + self.image_channels as u128;
+        limits::allocation(
+            "image_size",
+            "one image and its activations (≈ 32 first-level feature maps)",
+            maps * (self.image_size as u128).pow(2),
             4,
         )
     }

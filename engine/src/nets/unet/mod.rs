@@ -26,7 +26,7 @@ use self::attention::SelfAttention;
 use self::block::{Downsample, Embedding, ResBlock, Upsample, conv, group_norm};
 pub use self::config::UNetConfig;
 use crate::diffusion::denoiser::Denoiser;
-use crate::diffusion::edm::Precond;
+use crate::diffusion::edm::{Precond, check_sigma_data};
 use crate::error::{EngineError, Result};
 
 /// Width of the conditioning embedding per base channel (ADM's `channel_mult_emb`).
@@ -91,12 +91,8 @@ impl UNetDenoiser {
         config
             .validate()
             .map_err(|m| EngineError::Invalid(format!("U-Net: {m}")))?;
-        if !(sigma_data.is_finite() && sigma_data > 0.0) {
-            return Err(EngineError::Invalid(format!(
-                "U-Net: sigma_data must be a positive number (0.5 for images in [-1, 1]), \
-                 got {sigma_data}"
-            )));
-        }
+        check_sigma_data("sigma_data", sigma_data)
+            .map_err(|m| EngineError::Invalid(format!("U-Net: {m}")))?;
         let widths: Vec<usize> = config
             .channel_mult
             .iter()

@@ -330,9 +330,12 @@ fn unet_parameter_count() {
 #[test]
 #[ignore = "timing note, not a test"]
 fn unet_timing_forward_backward() {
-    let device = crate::device::select(crate::device::BackendChoice::Cpu)
-        .expect("cpu")
-        .device;
+    let device = crate::device::select(
+        crate::device::BackendChoice::Cpu,
+        &crate::device::Probe::InProcess,
+    )
+    .expect("cpu")
+    .device;
     for (name, config) in [
         ("8x8x1, mult [1, 2]", config_8(0)),
         ("32x32x1, mult [1, 2, 2]", config_32(1, 0)),

@@ -7,6 +7,7 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use super::settings::ImageTeacherSettings;
+use crate::diffusion::edm::check_sigma_data;
 use crate::error::{EngineError, Result};
 use crate::nets::unet::{UNetConfig, UNetDenoiser};
 use crate::rng::{Stream, rng_for};
@@ -95,6 +96,7 @@ pub fn load_image_teacher(path: &Path, device: &Device) -> Result<ImageTeacher> 
     }
     let unet: UNetConfig =
         toml::from_str(file.meta("unet")?).map_err(|e| bad("unet", e.to_string()))?;
+    unet.validate().map_err(|e| bad("unet", e.to_string()))?;
     // The shape facts beside `unet` must say what `unet` says.
     let shape = format!(
         "{}×{}×{}",
@@ -118,12 +120,7 @@ pub fn load_image_teacher(path: &Path, device: &Device) -> Result<ImageTeacher> 
             .map_err(|e| bad(key, e.to_string()))
     };
     let sigma_data = number("sigma_data")?;
-    if !(sigma_data.is_finite() && sigma_data > 0.0) {
-        return Err(bad(
-            "sigma_data",
-            format!("is {sigma_data}, must be positive"),
-        ));
-    }
+    check_sigma_data("sigma_data", sigma_data).map_err(|e| bad("sigma_data", e.message))?;
     let wall_time_s = number("wall_time_s")?;
     if !(wall_time_s.is_finite() && wall_time_s >= 0.0) {
         return Err(bad("wall_time_s", format!("is {wall_time_s}, must be ≥ 0")));

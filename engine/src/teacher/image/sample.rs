@@ -8,7 +8,8 @@ use burn::prelude::*;
 use crate::diffusion::denoiser::WithLabels;
 use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::net::ImageNet;
-use crate::error::{EngineError, Result};
+use crate::error::{ConfigError, EngineError, Result};
+use crate::limits;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::image_grid::write_image_grid;
 use crate::tensor::{host, one_hot};
@@ -26,6 +27,13 @@ pub fn sample_images<N: ImageNet>(
     labels: Option<&[usize]>,
     seed: u64,
 ) -> Result<Vec<f32>> {
+    limits::allocation(
+        "samples",
+        "the sampled images",
+        n as u128 * net.dim() as u128,
+        4,
+    )
+    .map_err(ConfigError::from)?;
     let u = normal(&mut rng_for(seed, 0, Stream::Eval), n * net.dim(), 1.0);
     heun_images(net, &u, labels, steps)
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::images::{ImageSet, ImageSource};
+use crate::diffusion::edm::check_sigma_data;
 use crate::error::{ConfigError, EngineError, Result};
 use crate::limits;
 use crate::nets::unet::UNetConfig;
@@ -104,7 +105,7 @@ impl ImageTeacherSettings {
 
     /// Checks ranges; the error names the key and says what would be valid.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        positive("sigma_data", self.sigma_data, "0.5 for images in [-1, 1]")?;
+        check_sigma_data("sigma_data", self.sigma_data)?;
         positive("lr", self.lr, "a learning rate such as 2e-3")?;
         positive("ema_half_life_kimg", self.ema_half_life_kimg, "e.g. 50")?;
         for (key, beta) in [

@@ -125,6 +125,12 @@ impl ImageTrainer {
             .parse()
             .map_err(|e: std::num::ParseIntError| bad("step", e.to_string()))?;
         let wall_before_s = parse_num("wall_time_s")?;
+        if !(wall_before_s.is_finite() && wall_before_s >= 0.0) {
+            return Err(bad(
+                "wall_time_s",
+                format!("is {wall_before_s}; must be a finite number of seconds ≥ 0"),
+            ));
+        }
         let mut trainer = Self::new(settings, data, device, file.meta("command")?)?;
         trainer.net = file.load_module("net.", trainer.net, device)?;
         trainer.ema = file.load_module("ema.", trainer.ema, &device.clone().inner())?;

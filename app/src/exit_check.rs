@@ -1,0 +1,70 @@
+//! Test builds only (`debug_assertions`): what is left of the process as `main` returns.
+//!
+//! Every thread the workbench starts is named `sim-…` and is joined before `main` returns
+//! (docs/platform.md, "Exit"): a thread of ours still exiting while `exit` unloads the drivers'
+//! libraries is how the process once aborted. This check fails the process when one is alive.
+//! A thread nobody named carries the name of the thread that started it, so it counts as ours
+//! when no driver is loaded (nothing else starts threads then); with a driver loaded, only
+//! the names we give count. With `SIM_WORKBENCH_EXIT_REPORT=FILE`, the surviving threads and
+//! the mapped libraries are also written to FILE, for the tests that check them.
+
+use std::fmt::Write as _;
+
+/// Libraries that belong to a GPU or display driver stack.
+const DRIVER_LIBRARIES: [&str; 7] = [
+    "libvulkan",
+    "libEGL",
+    "libGL",
+    "libX11",
+    "libxcb",
+    "libwayland",
+    "libnvidia",
+];
+
+/// Checks the living threads; writes the report when asked for.
+pub fn verify() {
+    let own_name = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let threads = other_threads();
+    if let Some(path) = std::env::var_os("SIM_WORKBENCH_EXIT_REPORT") {
+        let mut report = String::new();
+        for name in &threads {
+            let _ = writeln!(report, "thread {name}");
+        }
+        for line in maps.lines() {
+            let _ = writeln!(report, "map {line}");
+        }
+        if let Err(e) = std::fs::write(&path, report) {
+            eprintln!("cannot write the exit report: {e}");
+        }
+    }
+    let driver_loaded = DRIVER_LIBRARIES.iter().any(|lib| maps.contains(lib));
+    let ours: Vec<&String> = threads
+        .iter()
+        .filter(|name| {
+            !driver_loaded || (name.starts_with("sim-") && name.as_str() != own_name.trim())
+        })
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "threads of the workbench still alive as main returns: {ours:?}"
+    );
+}
+
+/// The names of the process's threads other than the main one.
+fn other_threads() -> Vec<String> {
+    let pid = std::process::id().to_string();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| task.ok())
+        .filter(|task| task.file_name() != pid.as_str())
+        .map(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}

@@ -1,0 +1,40 @@
+//! Test builds only (`debug_assertions`; absent from a release binary): a panic planted in an
+//! engine at a chosen iteration, so that the tests can check that a dead engine is seen — by
+//! the GUI as a failed run, by `sim-workbench run` as exit 1 with the message.
+//!
+//! A plan is a run name and an iteration, given by [`panic_engine_at`] (a test in the same
+//! process) or by the variable `SIM_WORKBENCH_PANIC_AT=name@step` (a test of the binary).
+
+use std::sync::Mutex;
+
+/// Runs planned to panic, by name, with the iteration after which they do.
+static PLANNED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
+/// Plans the engine of the run named `run_name` to panic once it has done `step` iterations.
+pub fn panic_engine_at(run_name: &str, step: u64) {
+    PLANNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((run_name.to_owned(), step));
+}
+
+/// Panics when the run `run_name` was planned to panic at `step` (called by the engine after
+/// each iteration).
+pub(crate) fn check(run_name: &str, step: u64) {
+    let from_env = std::env::var("SIM_WORKBENCH_PANIC_AT")
+        .ok()
+        .and_then(|plan| {
+            let (name, at) = plan.rsplit_once('@')?;
+            Some((name.to_owned(), at.parse::<u64>().ok()?))
+        });
+    let planned = PLANNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .chain(&from_env)
+        .any(|(name, at)| name == run_name && *at == step);
+    assert!(
+        !planned,
+        "injected fault (test build): run {run_name} stops at iteration {step}"
+    );
+}
