@@ -10,16 +10,7 @@
 
 use std::fmt::Write as _;
 
-/// Libraries that belong to a GPU or display driver stack.
-const DRIVER_LIBRARIES: [&str; 7] = [
-    "libvulkan",
-    "libEGL",
-    "libGL",
-    "libX11",
-    "libxcb",
-    "libwayland",
-    "libnvidia",
-];
+use sim_workbench::probe::DRIVER_LIBRARIES;
 
 /// Checks the living threads; writes the report when asked for.
 pub fn verify() {

@@ -4,6 +4,18 @@
 
 use sim_engine::device::Probe;
 
+/// Libraries of the GPU and display stacks: a process that does not use the GPU maps none of
+/// them (checked at exit in test builds, and by `app/tests/process.rs`).
+pub const DRIVER_LIBRARIES: [&str; 7] = [
+    "libvulkan",
+    "libEGL",
+    "libGL",
+    "libX11",
+    "libxcb",
+    "libwayland",
+    "libnvidia",
+];
+
 /// The arguments that make this executable print its adapters as JSON and exit.
 pub const PROBE_ARGS: [&str; 2] = ["devices", "--json"];
 

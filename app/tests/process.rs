@@ -11,18 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use sim_workbench::probe::DRIVER_LIBRARIES;
+
 /// Exit code of an engine that crashed.
 const CRASHED: i32 = 1;
-
-/// Libraries of the GPU and display stacks.
-const DRIVER_LIBRARIES: [&str; 6] = [
-    "libvulkan",
-    "libEGL",
-    "libGL",
-    "libX11",
-    "libxcb",
-    "libwayland",
-];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
