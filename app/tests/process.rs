@@ -71,40 +71,40 @@ fn clean(dir: &Path, out: &Output) {
     assert!(drivers.is_empty(), "driver libraries loaded: {drivers:?}");
 }
 
+/// `run` of the default preset for 30 iterations on `backend`, headless, into `dir`.
+fn run_on(dir: &Path, backend: &str) -> Output {
+    headless(
+        dir,
+        &["run", "--backend", backend, "--iterations", "30", "--out"],
+    )
+    .arg(dir.join("runs"))
+    .output()
+    .expect("runs")
+}
+
 #[test]
 fn a_cpu_run_loads_no_driver_and_leaves_no_thread() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let runs = dir.path().join("runs");
-    let out = headless(
-        dir.path(),
-        &["run", "--backend", "cpu", "--iterations", "30", "--out"],
-    )
-    .arg(&runs)
-    .output()
-    .expect("runs");
+    let out = run_on(dir.path(), "cpu");
     clean(dir.path(), &out);
     assert!(text(&out.stdout).contains("finished 30 iterations"));
 }
 
-/// `auto` asks a child process which adapters exist; a run it sends to the CPU is as clean as
-/// `--backend cpu`. (On a machine with a hardware GPU the run uses it, and drivers are loaded
-/// by design: then only the threads are checked.)
+/// `auto` asks a child process which adapters exist; a run it sends to the CPU (what
+/// `devices` says it picks) is as clean as `--backend cpu`. (On a machine with a hardware GPU
+/// the run uses it, and drivers are loaded by design: then only the threads are checked.)
 #[test]
 fn an_auto_run_on_the_cpu_loads_no_driver_either() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let runs = dir.path().join("runs");
-    let out = headless(
-        dir.path(),
-        &["run", "--backend", "auto", "--iterations", "30", "--out"],
-    )
-    .arg(&runs)
-    .output()
-    .expect("runs");
-    let stdout = text(&out.stdout);
-    if stdout.contains(" on cpu (flex") {
+    let devices = headless(dir.path(), &["devices"])
+        .output()
+        .expect("devices");
+    let on_cpu = text(&devices.stdout).contains("--backend auto: cpu (flex)");
+    let out = run_on(dir.path(), "auto");
+    if on_cpu {
         clean(dir.path(), &out);
     } else {
-        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(report(dir.path()).0.iter().all(|t| !t.starts_with("sim-")));
     }
 }

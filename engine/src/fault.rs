@@ -5,7 +5,7 @@
 //! A plan is a run name and an iteration, given by [`panic_engine_at`] (a test in the same
 //! process) or by the variable `SIM_WORKBENCH_PANIC_AT=name@step` (a test of the binary).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Runs planned to panic, by name, with the iteration after which they do.
 static PLANNED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
@@ -21,20 +21,24 @@ pub fn panic_engine_at(run_name: &str, step: u64) {
 /// Panics when the run `run_name` was planned to panic at `step` (called by the engine after
 /// each iteration).
 pub(crate) fn check(run_name: &str, step: u64) {
-    let from_env = std::env::var("SIM_WORKBENCH_PANIC_AT")
-        .ok()
-        .and_then(|plan| {
-            let (name, at) = plan.rsplit_once('@')?;
-            Some((name.to_owned(), at.parse::<u64>().ok()?))
-        });
     let planned = PLANNED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
-        .chain(&from_env)
+        .chain(from_env())
         .any(|(name, at)| name == run_name && *at == step);
     assert!(
         !planned,
         "injected fault (test build): run {run_name} stops at iteration {step}"
     );
+}
+
+/// The plan `SIM_WORKBENCH_PANIC_AT=name@step`, read once.
+fn from_env() -> &'static Option<(String, u64)> {
+    static PLAN: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let plan = std::env::var("SIM_WORKBENCH_PANIC_AT").ok()?;
+        let (name, at) = plan.rsplit_once('@')?;
+        Some((name.to_owned(), at.parse().ok()?))
+    })
 }

@@ -15,7 +15,7 @@ use crate::distill::distance::Distance;
 use crate::distill::objective::{GeneratorTerms, Objective, Weighting, generator_loss};
 use crate::error::{ConfigError, EngineError, Result};
 use crate::rng::{Stream, normal, rng_for};
-use crate::validation::{ValidationError, count};
+use crate::validation::{ValidationError, count, in_range};
 
 /// Where the distance is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,10 +86,10 @@ impl GradcheckSpec {
     /// Checks every field; keys are the field names (`s_q`, `samples`, the distance's `c`).
     pub fn validate(&self) -> Result<(), ValidationError> {
         let (lo, hi) = SCALE_RANGE;
-        within("mu_q", self.mu_q, -MAX_MEAN, MAX_MEAN, "the teacher's mean")?;
-        within("b", self.b, -MAX_MEAN, MAX_MEAN, "the student's shift")?;
-        within("s_q", self.s_q, lo, hi, "the teacher's standard deviation")?;
-        within("sigma", self.sigma, lo, hi, "a noise level such as 0.8")?;
+        in_range("mu_q", self.mu_q, -MAX_MEAN, MAX_MEAN, "the teacher's mean")?;
+        in_range("b", self.b, -MAX_MEAN, MAX_MEAN, "the student's shift")?;
+        in_range("s_q", self.s_q, lo, hi, "the teacher's standard deviation")?;
+        in_range("sigma", self.sigma, lo, hi, "a noise level such as 0.8")?;
         if !(self.a.is_finite() && (lo..=hi).contains(&self.a.abs())) {
             return Err(ValidationError::new(
                 "a",
@@ -101,17 +101,6 @@ impl GradcheckSpec {
         }
         self.distance.validate()?;
         count("samples", self.samples as u64, 2, MAX_SAMPLES as u64)
-    }
-}
-
-/// `value` of `key` must be a number in `[lo, hi]`; `what` says what it is.
-fn within(key: &str, value: f64, lo: f64, hi: f64, what: &str) -> Result<(), ValidationError> {
-    match value.is_finite() && (lo..=hi).contains(&value) {
-        true => Ok(()),
-        false => Err(ValidationError::new(
-            key,
-            format!("must be a number in [{lo:e}, {hi:e}] ({what}), got {value}"),
-        )),
     }
 }
 

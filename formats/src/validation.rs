@@ -67,6 +67,23 @@ pub fn finite(key: &str, value: f64, hint: &str) -> Result<(), ValidationError> 
     }
 }
 
+/// `value` must be a number in `[lo, hi]`; the message gives `hint`.
+pub fn in_range(
+    key: &str,
+    value: f64,
+    lo: f64,
+    hi: f64,
+    hint: &str,
+) -> Result<(), ValidationError> {
+    match value.is_finite() && (lo..=hi).contains(&value) {
+        true => Ok(()),
+        false => Err(ValidationError::new(
+            key,
+            format!("must be a number in [{lo:e}, {hi:e}] ({hint}), got {value}"),
+        )),
+    }
+}
+
 /// The count `value` must lie in `min..=max`.
 pub fn count(key: &str, value: u64, min: u64, max: u64) -> Result<(), ValidationError> {
     match (min..=max).contains(&value) {
