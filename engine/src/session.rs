@@ -182,6 +182,8 @@ impl Engine {
         loop {
             // Between iterations: every waiting command; block while paused.
             loop {
+                // Training time runs exactly while iterations do.
+                run.set_clock_running(control.running);
                 let command = if control.running {
                     match commands.try_recv() {
                         Ok(c) => c,
@@ -213,6 +215,7 @@ impl Engine {
                 return self.finish(&mut run, &mut control);
             }
             if run.step_index() >= run.config().iterations {
+                run.set_clock_running(false);
                 self.finish(&mut run, &mut control);
                 control.running = false;
                 // Stay loaded (the GUI keeps looking) until told to stop or abandoned.

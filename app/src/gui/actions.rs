@@ -10,8 +10,8 @@ use sim_engine::device::BackendChoice;
 use sim_engine::protocol::{Command, Tweak};
 use sim_engine::teacher::TeacherConfig;
 
-use super::WorkbenchApp;
 use super::store::{RunRecord, RunStatus, RunStore};
+use super::{WorkbenchApp, curves, figure};
 
 /// A user request.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,8 +82,10 @@ pub enum Action {
     ExportSamples,
     /// Export the active run's metrics as CSV.
     ExportCsv,
-    /// Export the curves as PNG (a screenshot of the plot area).
+    /// Export the curves as PNG (drawn off-screen, at the size given).
     ExportPlot,
+    /// Clear the status bar's notice.
+    DismissNotice,
 }
 
 pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context) {
@@ -110,18 +112,19 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
         Action::Stop => send(&app.store, Command::Stop),
         Action::SaveCheckpoint => send(&app.store, Command::SaveCheckpoint),
         Action::RollBack => send(&app.store, Command::RollBack),
-        // A live change: to the draft (the only place it changes) and to the live run, whose
-        // mirror follows when the engine answers `Applied`.
-        Action::Tweak(tweak) => match tweak.apply(&mut app.config.distill) {
-            Err(e) => app.error = Some(e.to_string()),
-            Ok(()) => {
-                if let Some(run) = app.store.active()
-                    && run.is_live()
-                {
-                    run.send(Command::Tweak(tweak));
-                }
+        // A live change, checked as the engine checks it. With a live run it goes to the
+        // engine, and the draft follows the engine's `Applied` (`follow_the_engine`): what the
+        // panel shows is what the run uses. Without one it is the draft's alone.
+        Action::Tweak(tweak) => {
+            let mut next = app.config.distill.clone();
+            match tweak.apply(&mut next) {
+                Err(e) => app.error = Some(e.to_string()),
+                Ok(()) => match app.store.active.and_then(|i| app.store.runs.get_mut(i)) {
+                    Some(run) if run.is_live() => run.send_tweak(tweak),
+                    _ => app.config.distill = next,
+                },
             }
-        },
+        }
         Action::EditDraft(config) => app.config = *config,
         Action::SetBackend(choice) => app.options.backend = choice,
         Action::LoadPreset(path) => match RunConfig::load(&path, &[]) {
@@ -216,6 +219,7 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
         Action::Activate(i) => {
             if i < app.store.runs.len() {
                 app.store.active = Some(i);
+                app.curves_kind = None;
                 if app.store.runs[i].is_live() {
                     app.config = app.store.runs[i].engine.config.clone();
                 }
@@ -249,15 +253,58 @@ pub(super) fn apply(app: &mut WorkbenchApp, action: Action, ctx: &egui::Context)
             Some(run) => app.export.csv(run, export_dir(app, run)),
             None => app.error = Some("no run to export: start one first".into()),
         },
-        Action::ExportPlot => {
-            let dir = app
-                .store
-                .active()
-                .map(|r| export_dir(app, r))
-                .unwrap_or_else(|| app.options.runs_dir.clone());
-            app.export.plot(ctx, dir);
+        Action::DismissNotice => app.store.notice = None,
+        Action::ExportPlot => export_plot(app, ctx),
+    }
+}
+
+/// Brings the draft up to date with the engines' answers to live changes: the active run's
+/// applied changes update it, a refusal is shown; other runs' answers only concern them.
+pub(super) fn follow_the_engine(app: &mut WorkbenchApp) {
+    for (i, run) in app.store.runs.iter_mut().enumerate() {
+        let answers = run.take_answers();
+        if app.store.active != Some(i) {
+            continue;
+        }
+        for answer in answers {
+            match answer {
+                Ok(tweak) => {
+                    if let Err(e) = tweak.apply(&mut app.config.distill) {
+                        app.error = Some(e.to_string());
+                    }
+                }
+                Err(message) => app.error = Some(message),
+            }
         }
     }
+}
+
+/// Draws the curves of the kind on screen off-screen, 1,100 points wide at 1.5 pixels per
+/// point, and writes them as `export-curves.png` in the active run's folder.
+fn export_plot(app: &mut WorkbenchApp, ctx: &egui::Context) {
+    let Some(kind) = curves::shown_kind(&app.store, app.curves_kind.as_deref()) else {
+        app.error = Some("no curves to export: start a run, or tick one in the runs panel".into());
+        return;
+    };
+    let dir = app
+        .store
+        .active()
+        .map(|r| export_dir(app, r))
+        .unwrap_or_else(|| app.options.runs_dir.clone());
+    let width = 1100.0;
+    let height = curves::figure_height(&app.store, Some(&kind), width);
+    let (settings, store) = (&app.settings, &app.store);
+    let figure = figure::layout(ctx, egui::vec2(width, height), 1.5, |ui| {
+        curves::plots(
+            ui,
+            settings,
+            store,
+            Some(&kind),
+            ui.available_width(),
+            height,
+        );
+    });
+    app.export.plot(figure, dir.join("export-curves.png"));
 }
 
 /// Where exports of a run go: its folder, else the runs directory.
@@ -299,6 +346,7 @@ fn race(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>, seeds: u64) 
 }
 
 fn start(app: &mut WorkbenchApp, variants: Vec<(String, RunConfig)>) {
+    app.curves_kind = None;
     let mut first = None;
     for (label, config) in variants {
         if let Err(e) = config.validate() {

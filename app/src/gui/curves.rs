@@ -1,24 +1,31 @@
 //! Live curves (egui_plot): IS, and mode coverage and FD (raw 2-D) for toys or FID for images,
 //! losses, gradient norms and it/s; x = iteration or wall time, linked across the plots with a
 //! shared hover cursor (double-click resets a view); log-y toggle; hover read-outs;
-//! tweak markers; the teacher's own FID / IS as a dashed level line; the per-iteration curves
-//! smoothed (debiased EMA) over their raw values drawn faint; long curves min/max downsampled.
-//! Plots of a world no shown run belongs to are left out.
+//! tweak markers (labels stacked inside the plot, `markers`); the teacher's own FID / IS as a
+//! dashed level line; the per-iteration curves smoothed (debiased EMA) over their raw values
+//! drawn faint; long curves min/max downsampled; axes with labelled ticks at any zoom (`axes`).
+//! One kind of data at a time (`store::data_kind`): runs of other data never share axes — the
+//! tabs above the plots switch between the kinds of the ticked runs, as TensorBoard keeps
+//! differently named scalars in different charts.
 
-use eframe::egui::{self, Color32, Rect};
+use eframe::egui::{self, Color32};
 use egui_plot::{
-    AxisHints, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Polygon, Text,
-    VLine,
+    HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Polygon, Text, VLine,
 };
 
+use super::axes;
 use super::band::{BandPoint, band, seed_groups};
 use super::downsample::min_max;
+use super::markers;
 use super::settings::{Settings, XAxis};
 use super::smoothing::debiased_ema;
 use sim_engine::data::DataConfig;
 use sim_engine::metrics::Metrics;
 
 use super::store::{RunRecord, RunStore, inception};
+
+/// Smallest plot area, in points (`axes::MIN_PLOT`, where its tick guarantees are checked).
+const MIN_PLOT: [f32; 2] = [axes::MIN_PLOT[0] as f32, axes::MIN_PLOT[1] as f32];
 
 /// A curve's plot points.
 type Curve = Vec<[f64; 2]>;
@@ -123,7 +130,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: false,
         smoothable: true,
-        values: |r| progress(r, |p| p.loss_generator),
+        values: |r| progress(r, |p| p.stats.loss_generator),
         teacher: None,
     },
     Series {
@@ -132,7 +139,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: true,
         smoothable: true,
-        values: |r| progress(r, |p| p.loss_fake),
+        values: |r| progress(r, |p| p.stats.loss_fake),
         teacher: None,
     },
     Series {
@@ -141,7 +148,7 @@ const SERIES: [Series; 8] = [
         named: false,
         loggable: true,
         smoothable: true,
-        values: |r| progress(r, |p| p.grad_norm_generator),
+        values: |r| progress(r, |p| p.stats.grad_norm_generator),
         teacher: None,
     },
     Series {
@@ -155,9 +162,39 @@ const SERIES: [Series; 8] = [
     },
 ];
 
-/// Draws the curves; returns the screen rectangle they occupy (for the PNG export).
-pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect {
-    ui.horizontal(|ui| {
+/// The kinds of data of the ticked runs, in order of first appearance, each with its count.
+pub fn kinds(store: &RunStore) -> Vec<(String, usize)> {
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for run in store.runs.iter().filter(|r| r.view.visible) {
+        let kind = run.data_kind();
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    kinds
+}
+
+/// The kind of data the curves show: the user's pick while a ticked run has it, else the
+/// active run's, else the first ticked run's.
+pub fn shown_kind(store: &RunStore, pick: Option<&str>) -> Option<String> {
+    let kinds = kinds(store);
+    let present = |k: &str| kinds.iter().any(|(kind, _)| kind == k);
+    pick.filter(|k| present(k))
+        .map(str::to_owned)
+        .or_else(|| {
+            store
+                .active()
+                .map(RunRecord::data_kind)
+                .filter(|k| present(k))
+        })
+        .or_else(|| kinds.first().map(|(k, _)| k.clone()))
+}
+
+/// Draws the curves panel: its controls, the tabs of the kinds of data, and the plots of the
+/// shown kind. `pick` is the user's choice of kind.
+pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, pick: &mut Option<String>) {
+    ui.horizontal_wrapped(|ui| {
         ui.strong("Curves");
         ui.selectable_value(&mut settings.x_axis, XAxis::Iteration, "x: iteration");
         ui.selectable_value(&mut settings.x_axis, XAxis::WallTime, "x: wall time (s)");
@@ -168,77 +205,127 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore) -> Rect 
                  past); the raw values stay drawn faint underneath and are logged unchanged",
             );
     });
-    let top = ui.cursor().min;
-    let runs: Vec<&RunRecord> = store.runs.iter().filter(|r| r.view.visible).collect();
-    let image = |r: &&RunRecord| matches!(r.engine.config.data, DataConfig::Image(_));
-    let (any_image, any_toy) = (runs.iter().any(image), !runs.iter().all(image));
-    let shown: Vec<&Series> = SERIES
+    let shown = shown_kind(store, pick.as_deref());
+    let kinds = kinds(store);
+    if kinds.len() > 1 {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("data:");
+            for (kind, count) in &kinds {
+                let selected = shown.as_deref() == Some(kind);
+                if ui
+                    .selectable_label(selected, format!("{kind} ({count})"))
+                    .on_hover_text("runs of other data are drawn on their own axes")
+                    .clicked()
+                {
+                    *pick = Some(kind.clone());
+                }
+            }
+        });
+    }
+    let width = ui.available_width();
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        plots(
+            ui,
+            settings,
+            store,
+            shown.as_deref(),
+            width,
+            ui.available_height(),
+        );
+    });
+}
+
+/// The figure the curves PNG holds: the plots of `kind` at `width` points, each plot as tall as
+/// on a roomy screen; returns its height in points.
+pub fn figure_height(store: &RunStore, kind: Option<&str>, width: f32) -> f32 {
+    let rows = series_of(store, kind).len().div_ceil(columns(width));
+    rows as f32 * (FIGURE_PLOT_HEIGHT + 40.0) + 16.0
+}
+
+/// Height of a plot in the PNG figure, in points.
+const FIGURE_PLOT_HEIGHT: f32 = 220.0;
+
+/// The plots of the ticked runs of `kind`, in one or two columns (as `width` allows), sharing
+/// `height` down to [`MIN_PLOT`] each (then the caller scrolls).
+pub fn plots(
+    ui: &mut egui::Ui,
+    settings: &Settings,
+    store: &RunStore,
+    kind: Option<&str>,
+    width: f32,
+    height: f32,
+) {
+    let runs: Vec<&RunRecord> = store
+        .runs
         .iter()
-        .filter(|s| match s.world {
-            World::Any => true,
-            World::Toy => any_toy || runs.is_empty(),
-            World::Image => any_image,
-        })
+        .filter(|r| r.view.visible && kind.is_none_or(|k| r.data_kind() == k))
         .collect();
+    let shown = series_of(store, kind);
     // The feature network of the image scores ("digits-CNN"); toy IS is exact.
     let feature_net = runs
         .iter()
         .flat_map(|r| r.history.evals.last())
         .find_map(|e| e.metrics.image().map(|m| m.feature_net.clone()));
-    let columns = 2;
+    let columns = columns(width);
     let rows = shown.len().div_ceil(columns);
-    let height = ((ui.available_height() - 8.0 * rows as f32) / rows as f32).max(90.0);
-    let width = (ui.available_width() / columns as f32 - 12.0).max(200.0);
-    let link = egui::Id::unique("curves-x");
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("curves")
-            .num_columns(columns)
-            .show(ui, |ui| {
-                for (i, series) in shown.iter().enumerate() {
-                    let title = match (&feature_net, series.named) {
-                        (Some(net), true) if any_toy => {
-                            format!("{} ({net}; toys: exact)", series.title)
-                        }
-                        (Some(net), true) => format!("{} ({net})", series.title),
-                        (None, true) if any_toy => format!("{} (exact posterior)", series.title),
-                        _ => series.title.to_owned(),
-                    };
-                    plot(ui, series, &title, &runs, settings, link, width, height);
-                    if i % columns == columns - 1 {
-                        ui.end_row();
-                    }
+    let size = egui::vec2(
+        (width / columns as f32 - 16.0).max(MIN_PLOT[0] + 40.0),
+        ((height - 8.0 * rows as f32) / rows as f32 - 24.0).max(MIN_PLOT[1] + 30.0),
+    );
+    // One link per kind: zooming digits never moves the toys' axes.
+    let link = egui::Id::unique(("curves-x", kind.unwrap_or_default()));
+    egui::Grid::new("curves")
+        .num_columns(columns)
+        .show(ui, |ui| {
+            for (i, series) in shown.iter().enumerate() {
+                let title = match (&feature_net, series.named) {
+                    (Some(net), true) => format!("{} ({net})", series.title),
+                    (None, true) => format!("{} (exact posterior)", series.title),
+                    _ => series.title.to_owned(),
+                };
+                plot(ui, series, &title, &runs, settings, link, size);
+                if i % columns == columns - 1 {
+                    ui.end_row();
                 }
-            });
-    });
-    Rect::from_min_max(top, ui.min_rect().max)
+            }
+        });
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plot(
-    ui: &mut egui::Ui,
-    series: &Series,
-    title: &str,
-    runs: &[&RunRecord],
-    settings: &Settings,
-    link: egui::Id,
-    width: f32,
-    height: f32,
-) {
-    let log = settings.log_y && series.loggable;
-    let wall = settings.x_axis == XAxis::WallTime;
-    let smoothing = if series.smoothable {
-        settings.smoothing
+/// One column below this width, two above.
+fn columns(width: f32) -> usize {
+    if width >= 2.0 * (MIN_PLOT[0] + 70.0) {
+        2
     } else {
-        0.0
-    };
-    // The seeds of a race variant shown together are drawn as their mean and min–max band.
-    let groups = seed_groups(runs);
-    let banded = |run: &RunRecord| {
-        groups
-            .iter()
-            .any(|(_, members)| members.iter().any(|m| std::ptr::eq(*m, run)))
-    };
-    let bands: Vec<SeedBand> = groups
+        1
+    }
+}
+
+/// The quantities plotted for `kind`: the shared ones, and the toy or image scores.
+fn series_of(store: &RunStore, kind: Option<&str>) -> Vec<&'static Series> {
+    let image = store
+        .runs
+        .iter()
+        .find(|r| kind.is_some_and(|k| r.data_kind() == k))
+        .is_some_and(|r| matches!(r.engine.config.data, DataConfig::Image(_)));
+    SERIES
+        .iter()
+        .filter(|s| match s.world {
+            World::Any => true,
+            World::Toy => !image,
+            World::Image => image,
+        })
+        .collect()
+}
+
+/// The seeds of each race variant among `runs`, drawn as their mean and min–max band.
+fn seed_bands(
+    series: &Series,
+    runs: &[&RunRecord],
+    smoothing: f64,
+    log: bool,
+    wall: bool,
+) -> Vec<SeedBand> {
+    seed_groups(runs)
         .iter()
         .map(|(name, members)| {
             let values: Vec<Vec<(u64, f64, f64)>> = members
@@ -275,7 +362,107 @@ fn plot(
                 quads,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// A live-change marker as drawn: its x, label, colour and label width in points.
+struct MarkerMark {
+    x: f64,
+    label: String,
+    color: Color32,
+    width: f32,
+}
+
+/// What hovering a plot reads: near a curve's point that point; elsewhere the value of the
+/// curve nearest the pointer at the pointer's x (never the pointer's own position), with the
+/// live changes whose line is within `near_x` of it.
+struct Readout {
+    curves: Vec<(String, Curve)>,
+    markers: Vec<(f64, String)>,
+    near_x: f64,
+    log: bool,
+    wall: bool,
+}
+
+impl Readout {
+    fn text(&self, hover: &HoverPosition) -> Option<String> {
+        let (name, point) = match hover {
+            HoverPosition::NearDataPoint {
+                plot_name,
+                position,
+                ..
+            } => (plot_name.to_string(), [position.x, position.y]),
+            HoverPosition::Elsewhere { position } => self.nearest(position)?,
+        };
+        let x = if self.wall {
+            format!("{:.1} s", point[0])
+        } else {
+            format!("iteration {:.0}", point[0])
+        };
+        let y = readout(if self.log {
+            10f64.powf(point[1])
+        } else {
+            point[1]
+        });
+        let mut lines: Vec<String> = [name, x, y].into_iter().filter(|l| !l.is_empty()).collect();
+        lines.extend(
+            self.markers
+                .iter()
+                .filter(|(mx, _)| (mx - point[0]).abs() <= self.near_x)
+                .map(|(_, label)| format!("▏{label}")),
+        );
+        Some(lines.join("\n"))
+    }
+
+    /// The curve whose value at the pointer's x is nearest the pointer, and that value.
+    fn nearest(&self, pointer: &PlotPoint) -> Option<(String, [f64; 2])> {
+        self.curves
+            .iter()
+            .filter_map(|(name, curve)| {
+                let i = curve.partition_point(|p| p[0] < pointer.x);
+                let candidates = [i.checked_sub(1), Some(i)];
+                let point = candidates
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|j| curve.get(j))
+                    .min_by(|a, b| {
+                        (a[0] - pointer.x)
+                            .abs()
+                            .total_cmp(&(b[0] - pointer.x).abs())
+                    })?;
+                Some((name.clone(), *point))
+            })
+            .min_by(|a, b| {
+                (a.1[1] - pointer.y)
+                    .abs()
+                    .total_cmp(&(b.1[1] - pointer.y).abs())
+            })
+    }
+}
+
+fn plot(
+    ui: &mut egui::Ui,
+    series: &Series,
+    title: &str,
+    runs: &[&RunRecord],
+    settings: &Settings,
+    link: egui::Id,
+    size: egui::Vec2,
+) {
+    let log = settings.log_y && series.loggable;
+    let wall = settings.x_axis == XAxis::WallTime;
+    let smoothing = if series.smoothable {
+        settings.smoothing
+    } else {
+        0.0
+    };
+    let bands = seed_bands(series, runs, smoothing, log, wall);
+    let groups = seed_groups(runs);
+    let banded = |run: &RunRecord| {
+        groups
+            .iter()
+            .any(|(_, members)| members.iter().any(|m| std::ptr::eq(*m, run)))
+    };
     // (drawn, raw underneath when smoothed) per run; nothing for the seeds of a band.
     let curves: Vec<(Curve, Option<Curve>)> = runs
         .iter()
@@ -293,9 +480,48 @@ fn plot(
             .flat_map(|(drawn, _)| drawn)
             .chain(bands.iter().flat_map(|b| &b.mean)),
     );
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let marks: Vec<MarkerMark> = runs
+        .iter()
+        .flat_map(|run| {
+            run.history.markers.iter().map(|m| {
+                let width = ui
+                    .painter()
+                    .layout_no_wrap(m.label.clone(), font.clone(), run.color)
+                    .size()
+                    .x;
+                MarkerMark {
+                    x: if wall { m.wall_s } else { m.step as f64 },
+                    label: m.label.clone(),
+                    color: run.color,
+                    width,
+                }
+            })
+        })
+        .collect();
+    let named: Vec<(String, Curve)> = runs
+        .iter()
+        .zip(&curves)
+        .filter(|(_, (drawn, _))| !drawn.is_empty())
+        .map(|(run, (drawn, _))| (run.label.clone(), drawn.clone()))
+        .chain(bands.iter().map(|b| (b.label.clone(), b.mean.clone())))
+        .collect();
+    let x_span = named
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|p| p[0]))
+        .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| {
+            [lo.min(x), hi.max(x)]
+        });
+    let hover = Readout {
+        curves: named,
+        markers: marks.iter().map(|m| (m.x, m.label.clone())).collect(),
+        near_x: ((x_span[1] - x_span[0]) * 0.01).max(0.5),
+        log,
+        wall,
+    };
     ui.vertical(|ui| {
         ui.small(if log {
-            format!("{title} (log₁₀)")
+            format!("{title} (log scale)")
         } else {
             title.to_owned()
         });
@@ -308,55 +534,15 @@ fn plot(
         if let Some([lo, hi]) = thin_y {
             plot = plot.include_y(lo).include_y(hi);
         }
-        plot.width(width)
-            .height(height)
+        axes::readable(plot, log)
+            .width(size.x)
+            .height(size.y)
             .link_axis(link, [true, false])
             // Hovering one plot draws the same iteration's cursor on all of them.
             .link_cursor(link, [true, false])
-            // Iteration labels fit closer than egui_plot's default 60 pt apart.
-            .custom_x_axes(vec![AxisHints::new_x().label_spacing(32.0..=48.0)])
             .allow_scroll(false)
-            .y_axis_formatter(move |mark, _| {
-                if log {
-                    if mark.value.fract() == 0.0 {
-                        format!("1e{}", mark.value)
-                    } else {
-                        String::new()
-                    }
-                } else {
-                    format!("{:.3}", mark.value)
-                }
-            })
-            .label_formatter(move |hover| {
-                let (name, point) = match hover {
-                    HoverPosition::NearDataPoint {
-                        plot_name,
-                        position,
-                        ..
-                    } => (*plot_name, position),
-                    HoverPosition::Elsewhere { position } => ("", position),
-                };
-                let y = if log { 10f64.powf(point.y) } else { point.y };
-                let x = if wall {
-                    format!("{:.1} s", point.x)
-                } else {
-                    format!("iteration {:.0}", point.x)
-                };
-                let y = readout(y);
-                Some(if name.is_empty() {
-                    format!("{x}\n{y}")
-                } else {
-                    format!("{name}\n{x}\n{y}")
-                })
-            })
+            .label_formatter(move |hover_at| hover.text(hover_at))
             .show(ui, |plot_ui| {
-                // Marker labels sit at the top of the data (not of the view: that would creep).
-                let top = curves
-                    .iter()
-                    .flat_map(|(drawn, raw)| drawn.iter().chain(raw.iter().flatten()))
-                    .chain(bands.iter().flat_map(|b| b.quads.iter().flatten()))
-                    .map(|p| p[1])
-                    .fold(f64::NEG_INFINITY, f64::max);
                 for band in bands {
                     for quad in band.quads {
                         plot_ui.polygon(
@@ -388,46 +574,63 @@ fn plot(
                                 .width(1.5),
                         );
                     }
-                    let reference = run.engine.teacher.as_ref().and_then(|t| {
-                        let value = series.teacher.and_then(|f| f(&t.metrics))?;
-                        Some((value, t.nfe))
-                    });
-                    if let Some((value, nfe)) = reference
-                        && value.is_finite()
-                        && (!log || value > 0.0)
-                    {
-                        let y = if log { value.log10() } else { value };
-                        plot_ui.hline(
-                            HLine::new(format!("{}: teacher ({nfe} NFE)", run.label), y)
-                                .color(run.color)
-                                .style(LineStyle::dashed_loose()),
-                        );
-                    }
-                    for m in &run.history.markers {
-                        let x = if wall { m.wall_s } else { m.step as f64 };
-                        // Unnamed items stay out of the legend; the label itself says what changed.
-                        let faint = Color32::from_rgba_unmultiplied(
-                            run.color.r(),
-                            run.color.g(),
-                            run.color.b(),
-                            140,
-                        );
-                        plot_ui.vline(VLine::new("", x).color(faint));
-                        if top.is_finite() {
-                            plot_ui.text(
-                                Text::new(
-                                    "",
-                                    PlotPoint::new(x, top),
-                                    format!("{} @{}", m.label, m.step),
-                                )
-                                .anchor(egui::Align2::LEFT_TOP)
-                                .color(run.color),
-                            );
-                        }
-                    }
+                    teacher_line(plot_ui, series, run, log);
                 }
+                draw_markers(plot_ui, &marks);
             });
     });
+}
+
+/// The teacher's own score as a dashed level line, when the run has one for this series.
+fn teacher_line(plot_ui: &mut egui_plot::PlotUi<'_>, series: &Series, run: &RunRecord, log: bool) {
+    let reference = run.engine.teacher.as_ref().and_then(|t| {
+        let value = series.teacher.and_then(|f| f(&t.metrics))?;
+        Some((value, t.nfe))
+    });
+    if let Some((value, nfe)) = reference
+        && value.is_finite()
+        && (!log || value > 0.0)
+    {
+        let y = if log { value.log10() } else { value };
+        plot_ui.hline(
+            HLine::new(format!("{}: teacher ({nfe} NFE)", run.label), y)
+                .color(run.color)
+                .style(LineStyle::dashed_loose()),
+        );
+    }
+}
+
+/// Live-change markers: a faint line each, and its label inside the plot's top part, stacked
+/// so that none overlaps another (`markers::stack`); one without room is read on hover.
+fn draw_markers(plot_ui: &mut egui_plot::PlotUi<'_>, marks: &[MarkerMark]) {
+    let transform = *plot_ui.transform();
+    let frame = *transform.frame();
+    let row_height = 14.0;
+    let rows = ((frame.height() * 0.4 / row_height) as usize).max(1);
+    let at: Vec<(f32, f32)> = marks
+        .iter()
+        .map(|m| (transform.position_from_point_x(m.x) - frame.left(), m.width))
+        .collect();
+    let placed = markers::stack(&at, frame.width(), rows);
+    for (m, place) in marks.iter().zip(placed) {
+        let faint = Color32::from_rgba_unmultiplied(m.color.r(), m.color.g(), m.color.b(), 140);
+        // Unnamed items stay out of the legend; the label itself says what changed.
+        plot_ui.vline(VLine::new("", m.x).color(faint));
+        let Some(place) = place else { continue };
+        let corner = egui::pos2(
+            frame.left() + place.left,
+            frame.top() + 2.0 + place.row as f32 * row_height,
+        );
+        plot_ui.text(
+            Text::new(
+                "",
+                transform.value_from_position(corner),
+                egui::RichText::new(&m.label).small(),
+            )
+            .anchor(egui::Align2::LEFT_TOP)
+            .color(m.color),
+        );
+    }
 }
 
 /// A run's curve as drawn from its `(step, wall_s, value)` series: smoothed (debiased EMA of

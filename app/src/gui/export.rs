@@ -1,27 +1,23 @@
-//! Exports: samples (PNG, the engine's own view writer), metrics (CSV), curves (PNG, a
-//! screenshot of the plot area). Files are encoded and written on a thread of their own, never
-//! on the UI thread; `poll` hands back what finished.
+//! Exports: samples (PNG, the engine's own view writer), metrics (CSV), curves (PNG, drawn
+//! off-screen by `figure`). Files are rasterized, encoded and written on a thread of their own,
+//! never on the UI thread; `poll` hands back what finished.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use eframe::egui::{self, ColorImage, Rect};
+use eframe::egui::{self, ColorImage};
 use sim_engine::run::view::write_view;
 use sim_engine::write_atomic;
 
+use super::figure::Figure;
 use super::store::RunRecord;
-
-type Shot = Arc<Mutex<Option<Arc<ColorImage>>>>;
 
 type Done = Result<String, String>;
 
-/// Export state: a pending screenshot, and the results of writes in flight.
+/// Export state: the results of writes in flight.
 pub struct Exporter {
-    /// Where the curves were drawn last frame.
-    pub plot_rect: Option<Rect>,
-    pending_plot: Option<(PathBuf, Shot)>,
     results: Sender<Done>,
     finished: Receiver<Done>,
     ctx: egui::Context,
@@ -34,8 +30,6 @@ impl Exporter {
     pub fn new(ctx: egui::Context) -> Self {
         let (results, finished) = unbounded();
         Self {
-            plot_rect: None,
-            pending_plot: None,
             results,
             finished,
             ctx,
@@ -86,32 +80,9 @@ impl Exporter {
         });
     }
 
-    /// Writes the run's per-iteration metrics, with evaluations joined by step, as CSV.
+    /// Writes the run's metrics as CSV ([`metrics_csv`]).
     pub fn csv(&mut self, run: &RunRecord, dir: PathBuf) {
-        let mut text = String::from(
-            "step,wall_s,loss_generator,loss_fake,grad_norm_generator,grad_norm_fake,is,mode_coverage,fd,fid\n",
-        );
-        let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let mut evals = run.history.evals.iter().peekable();
-        for p in &run.history.progress {
-            let eval = match evals.peek() {
-                Some(e) if e.step == p.step => evals.next(),
-                _ => None,
-            };
-            text.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
-                p.step,
-                p.wall_s,
-                p.loss_generator,
-                p.loss_fake,
-                p.grad_norm_generator,
-                p.grad_norm_fake,
-                opt(eval.and_then(|e| super::store::inception(&e.metrics))),
-                opt(eval.and_then(|e| e.metrics.toy().and_then(|t| t.mode_coverage))),
-                opt(eval.and_then(|e| e.metrics.toy().map(|t| t.fd))),
-                opt(eval.and_then(|e| e.metrics.image().map(|i| i.fid))),
-            ));
-        }
+        let text = metrics_csv(run);
         let path = dir.join("export-metrics.csv");
         self.spawn(move || {
             write_atomic(&path, text.as_bytes())
@@ -120,33 +91,16 @@ impl Exporter {
         });
     }
 
-    /// Asks for a screenshot; the curves are cropped from it and saved when it arrives.
-    pub fn plot(&mut self, ctx: &egui::Context, dir: PathBuf) {
-        let slot: Shot = Arc::default();
-        let target = slot.clone();
-        let waker = ctx.clone();
-        ctx.request_screenshot(move |image| {
-            if let Ok(mut s) = target.lock() {
-                *s = Some(image);
-            }
-            waker.request_repaint();
+    /// Rasterizes a laid-out figure of the curves and writes it as a PNG.
+    pub fn plot(&mut self, figure: Figure, path: PathBuf) {
+        self.spawn(move || {
+            save_png(&path, &figure.rasterize())?;
+            Ok(format!("curves written to {}", path.display()))
         });
-        self.pending_plot = Some((dir.join("export-curves.png"), slot));
     }
 
-    /// A finished export's message, once; starts writing a screenshot that has arrived.
-    pub fn poll(&mut self, ctx: &egui::Context) -> Option<Done> {
-        let arrived = self
-            .pending_plot
-            .as_ref()
-            .and_then(|(_, slot)| slot.lock().ok().and_then(|mut s| s.take()));
-        if let (Some(image), Some((path, _))) = (arrived, self.pending_plot.take()) {
-            let cropped = match self.plot_rect {
-                Some(rect) => image.region(&rect, Some(ctx.pixels_per_point())),
-                None => (*image).clone(),
-            };
-            self.spawn(move || save_png(&path, &cropped));
-        }
+    /// A finished export's message, once.
+    pub fn poll(&mut self) -> Option<Done> {
         let (done, running): (Vec<_>, Vec<_>) =
             self.writers.drain(..).partition(JoinHandle::is_finished);
         self.writers = running;
@@ -157,7 +111,7 @@ impl Exporter {
     }
 }
 
-fn save_png(path: &std::path::Path, image: &ColorImage) -> Done {
+fn save_png(path: &std::path::Path, image: &ColorImage) -> Result<(), String> {
     let [w, h] = image.size;
     let rgba: Vec<u8> = image
         .pixels
@@ -165,7 +119,7 @@ fn save_png(path: &std::path::Path, image: &ColorImage) -> Done {
         .flat_map(|c| c.to_srgba_unmultiplied())
         .collect();
     let buffer = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
-        .ok_or_else(|| "screenshot has an unexpected size".to_string())?;
+        .ok_or_else(|| "the figure has an unexpected size".to_string())?;
     let mut bytes = Vec::new();
     buffer
         .write_to(
@@ -173,6 +127,117 @@ fn save_png(path: &std::path::Path, image: &ColorImage) -> Done {
             image::ImageFormat::Png,
         )
         .map_err(|e| format!("cannot encode PNG: {e}"))?;
-    write_atomic(path, &bytes).map_err(|e| e.to_string())?;
-    Ok(format!("curves written to {}", path.display()))
+    write_atomic(path, &bytes).map_err(|e| e.to_string())
+}
+
+/// A run's metrics as a CSV table, one row per iteration that logged anything: `step`,
+/// `wall_s`, `it_per_s`, every field of the iterations' stats and of the evaluations under the
+/// names `metrics.jsonl` gives them, the teacher's own scores (`teacher_…`, on the row of step
+/// 0) and the live changes that took effect at a step (`tweak`). A value a row has not got is an
+/// empty cell; so is a non-finite one.
+pub fn metrics_csv(run: &RunRecord) -> String {
+    let mut table = Table::default();
+    for p in &run.history.progress {
+        table.put(p.step, "wall_s", p.wall_s.to_string());
+        table.put(p.step, "it_per_s", p.it_per_s.to_string());
+        for (key, value) in fields(&p.stats) {
+            table.put(p.step, &key, value);
+        }
+    }
+    for e in &run.history.evals {
+        if !table.has(e.step, "wall_s") {
+            table.put(e.step, "wall_s", e.wall_s.to_string());
+        }
+        for (key, value) in fields(&e.metrics) {
+            table.put(e.step, &key, value);
+        }
+    }
+    if let Some(teacher) = &run.engine.teacher {
+        for (key, value) in fields(&teacher.metrics) {
+            table.put(0, &format!("teacher_{key}"), value);
+        }
+        table.put(0, "teacher_nfe", teacher.nfe.to_string());
+    }
+    let mut tweaks: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for m in &run.history.markers {
+        tweaks.entry(m.step).or_default().push(&m.label);
+    }
+    for (step, labels) in tweaks {
+        table.put(step, "tweak", labels.join("; "));
+    }
+    table.csv()
+}
+
+/// Cells by step and column, the columns in the order first seen after `step`, `wall_s`,
+/// `it_per_s`.
+struct Table {
+    columns: Vec<String>,
+    rows: BTreeMap<u64, BTreeMap<String, String>>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self {
+            columns: ["step", "wall_s", "it_per_s"].map(String::from).to_vec(),
+            rows: BTreeMap::new(),
+        }
+    }
+}
+
+impl Table {
+    fn put(&mut self, step: u64, column: &str, value: String) {
+        if !self.columns.iter().any(|c| c == column) {
+            self.columns.push(column.to_owned());
+        }
+        self.rows
+            .entry(step)
+            .or_default()
+            .insert(column.to_owned(), value);
+    }
+
+    fn has(&self, step: u64, column: &str) -> bool {
+        self.rows.get(&step).is_some_and(|r| r.contains_key(column))
+    }
+
+    fn csv(&self) -> String {
+        let header: Vec<String> = self.columns.iter().map(|c| cell(c)).collect();
+        let mut text = header.join(",") + "\n";
+        for (step, row) in &self.rows {
+            let cells: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| match c.as_str() {
+                    "step" => step.to_string(),
+                    _ => row.get(c).map(|v| cell(v)).unwrap_or_default(),
+                })
+                .collect();
+            text.push_str(&cells.join(","));
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// The fields of a logged value as `metrics.jsonl` writes them (serde), as text; `null` (a
+/// non-finite number) and absent options are left out.
+fn fields(value: &impl serde::Serialize) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(value) else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(key, value)| match value {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some((key, s)),
+            other => Some((key, other.to_string())),
+        })
+        .collect()
+}
+
+/// A CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.
+fn cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }

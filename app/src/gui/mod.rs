@@ -2,14 +2,17 @@
 //! `Action`s; actions are applied after layout; the engine is never waited on.
 
 mod actions;
+mod axes;
 mod band;
 mod curves;
 mod diagnostics;
 mod downsample;
 mod experiment;
 mod export;
+mod figure;
 mod formula;
 mod grid;
+mod markers;
 mod painter;
 mod palette;
 mod race;
@@ -103,6 +106,9 @@ pub struct WorkbenchApp {
     autostarted: bool,
     export: export::Exporter,
     dialogs: Vec<actions::Dialog>,
+    /// The kind of data the user picked for the curves (`curves::shown_kind`); cleared when
+    /// another run becomes active.
+    curves_kind: Option<String>,
 }
 
 impl WorkbenchApp {
@@ -122,10 +128,19 @@ impl WorkbenchApp {
             .unwrap_or_else(|| crate::presets::load(None, &[]).unwrap_or_default());
         let presets = crate::presets::list(&options.presets_dir);
         let painter = Painter::of(cc);
-        let store = RunStore::new(
+        let mut store = RunStore::new(
             cc.egui_ctx.clone(),
             painter.effective_refresh_ms(settings.redraw_ms),
         );
+        store.speeds = settings.speeds.clone();
+        if options.fresh {
+            // A fresh start forgets the window's layout too (scrolled panels, open sections).
+            cc.egui_ctx.memory_mut(|m| {
+                let options = m.options.clone();
+                *m = egui::Memory::default();
+                m.options = options;
+            });
+        }
         Self {
             settings,
             painter,
@@ -139,6 +154,7 @@ impl WorkbenchApp {
             autostarted: false,
             export: export::Exporter::new(cc.egui_ctx.clone()),
             dialogs: Vec::new(),
+            curves_kind: None,
             options,
         }
     }
@@ -191,6 +207,7 @@ impl eframe::App for WorkbenchApp {
         let frame_start = Instant::now();
         let ctx = ui.ctx().clone();
         self.store.drain();
+        actions::follow_the_engine(self);
         let mut actions = self.shortcuts(&ctx);
         self.dialogs.retain_mut(|dialog| {
             let answered = match dialog.answer.try_recv() {
@@ -224,6 +241,7 @@ impl eframe::App for WorkbenchApp {
             actions.extend(toolbar::ui(ui, &self.store, &self.config));
         });
         egui::Panel::bottom("status").show(ui, |ui| {
+            actions.extend(status::notice(ui, &self.store));
             status::ui(
                 ui,
                 &self.store,
@@ -271,8 +289,7 @@ impl eframe::App for WorkbenchApp {
                     ui.allocate_space(ui.available_size());
                 });
             egui::CentralPanel::default().show(ui, |ui| {
-                let rect = curves::ui(ui, &mut self.settings, &self.store);
-                self.export.plot_rect = Some(rect);
+                curves::ui(ui, &mut self.settings, &self.store, &mut self.curves_kind);
             });
         });
         if let Some(message) = self.error.clone() {
@@ -286,7 +303,7 @@ impl eframe::App for WorkbenchApp {
                 });
         }
         actions.extend(self.race.ui(&ctx, &self.config));
-        if let Some(done) = self.export.poll(&ctx) {
+        if let Some(done) = self.export.poll() {
             match done {
                 Ok(message) => self.store.notice = Some(message),
                 Err(message) => self.error = Some(message),
@@ -306,6 +323,7 @@ impl eframe::App for WorkbenchApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         self.settings.set_config(&self.config);
+        self.settings.speeds = self.store.speeds.clone();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 

@@ -72,6 +72,7 @@ pub fn ui(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
                 RunStatus::Paused => format!("paused · {}", run.engine.step),
                 RunStatus::Diverged { step, .. } => format!("diverged at {step}"),
                 RunStatus::Finished => format!("finished · {}", run.engine.step),
+                RunStatus::Stopped => format!("stopped · {}", run.engine.step),
                 RunStatus::Failed(_) => "failed".into(),
                 RunStatus::Loaded => format!("from disk · {}", run.engine.step),
             };

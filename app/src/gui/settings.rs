@@ -39,6 +39,8 @@ pub struct Settings {
     /// Milliseconds between redraws while engines train (input redraws at once); `None`: the
     /// painter's default (`Painter::refresh_ms`).
     pub redraw_ms: Option<u64>,
+    /// The latest iterations per second per kind of data (`RunStore::speeds`).
+    pub speeds: std::collections::BTreeMap<String, f64>,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             score_sigma: 0.3,
             view_steps: 18,
             redraw_ms: None,
+            speeds: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn ui(
                     RunStatus::Paused => "paused".into(),
                     RunStatus::Diverged { step, .. } => format!("diverged at {step}"),
                     RunStatus::Finished => "finished".into(),
+                    RunStatus::Stopped => "stopped".into(),
                     RunStatus::Failed(_) => "failed".into(),
                     RunStatus::Loaded => "loaded from disk".into(),
                 };
@@ -52,9 +53,20 @@ pub fn ui(
                     run.engine.step, run.engine.config.iterations
                 ));
                 ui.separator();
-                ui.label(format!("{:.1} it/s", run.engine.it_per_s));
-                ui.separator();
-                ui.label(format!("elapsed {}", clock(run.engine.wall_s)));
+                // Training time and speed stand still unless the run iterates.
+                let rate = format!("{:.1} it/s", run.engine.it_per_s);
+                let elapsed = format!("elapsed {}", clock(run.engine.wall_s));
+                if run.engine.status == RunStatus::Running {
+                    ui.label(rate);
+                    ui.separator();
+                    ui.label(elapsed);
+                } else {
+                    ui.weak(rate)
+                        .on_hover_text("the speed when it last iterated");
+                    ui.separator();
+                    ui.weak(elapsed)
+                        .on_hover_text("training time: time spent iterating, pauses left out");
+                }
                 ui.separator();
                 ui.label(format!("eval {:.0} ms", run.engine.eval_s * 1e3));
             }
@@ -92,11 +104,26 @@ pub fn ui(
                 .refresh_ms
                 .store(painter.effective_refresh_ms(*redraw_ms), Ordering::Relaxed);
         }
-        if let Some(notice) = &store.notice {
-            ui.separator();
-            ui.label(notice);
-        }
     });
+}
+
+/// The latest notice (where an export went, what was loaded), in full: it wraps rather than
+/// being cut at the window's edge, and its text can be selected and copied.
+pub fn notice(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
+    let mut out = Vec::new();
+    if let Some(notice) = &store.notice {
+        ui.horizontal(|ui| {
+            if ui
+                .small_button("✕")
+                .on_hover_text("dismiss this message")
+                .clicked()
+            {
+                out.push(Action::DismissNotice);
+            }
+            ui.add(egui::Label::new(notice).wrap().selectable(true));
+        });
+    }
+    out
 }
 
 fn clock(seconds: f64) -> String {

@@ -1,6 +1,7 @@
 //! The run store: every run of the session and every run loaded from disk. It drains engine
 //! events each frame (never waiting); panels only read it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,12 +9,13 @@ use std::time::Duration;
 
 use eframe::egui::{self, Color32};
 use sim_engine::config::RunConfig;
+use sim_engine::data::DataConfig;
 use sim_engine::device::{BackendChoice, DeviceMemory, Probe};
 use sim_engine::diffusion::sampler::Integrator;
 use sim_engine::distill::diagnostics::Diagnostics;
 use sim_engine::distill::iteration::IterationStats;
 use sim_engine::metrics::Metrics;
-use sim_engine::protocol::{Command, Event, SampleView, ScoreField};
+use sim_engine::protocol::{Command, Event, SampleView, ScoreField, Tweak};
 use sim_engine::run::RunOptions;
 use sim_engine::run::log::{MetricsLine, read_metrics};
 use sim_engine::session::{Launch, Session};
@@ -40,42 +42,25 @@ pub enum RunStatus {
     },
     /// Reached its last iteration.
     Finished,
+    /// Ended by the user before its last iteration (final evaluation and checkpoint written).
+    Stopped,
     /// The engine stopped with an error.
     Failed(String),
     /// Read from a run folder; no engine.
     Loaded,
 }
 
-/// One iteration's numbers, as plotted.
-#[derive(Clone, Copy, Debug, Default)]
+/// One iteration's numbers, as plotted and exported.
+#[derive(Clone, Debug, Default)]
 pub struct ProgressPoint {
     /// Iterations done.
     pub step: u64,
     /// Training seconds.
     pub wall_s: f64,
-    /// Generator loss.
-    pub loss_generator: f64,
-    /// Fake-denoiser loss.
-    pub loss_fake: f64,
-    /// Generator gradient norm.
-    pub grad_norm_generator: f64,
-    /// Fake-denoiser gradient norm.
-    pub grad_norm_fake: f64,
-    /// Iterations per second.
+    /// Iterations per second (the engine's meter; 0 for a run read from disk).
     pub it_per_s: f64,
-}
-
-impl ProgressPoint {
-    /// The losses and gradient norms of an iteration (step, time and rate left at zero).
-    fn from_stats(stats: &IterationStats) -> Self {
-        Self {
-            loss_generator: stats.loss_generator,
-            loss_fake: stats.loss_fake,
-            grad_norm_generator: stats.grad_norm_generator,
-            grad_norm_fake: stats.grad_norm_fake,
-            ..Self::default()
-        }
-    }
+    /// What the iteration logged: losses, gradient norms, dropped samples.
+    pub stats: IterationStats,
 }
 
 /// One evaluation.
@@ -182,6 +167,12 @@ pub struct RunRecord {
     pub history: History,
     /// The user's view of it.
     pub view: ViewFlags,
+    /// Live changes sent to the engine and not yet answered, oldest first: the panel shows
+    /// them as "applying" until the engine's `Applied` (or `Rejected`) arrives.
+    pub pending: Vec<Tweak>,
+    /// The engine's answers to live changes since the window last took them: the change it
+    /// applied, or why it refused one.
+    answers: Vec<Result<Tweak, String>>,
 }
 
 impl RunRecord {
@@ -210,6 +201,33 @@ impl RunRecord {
                 visible: true,
                 score_sigma: None,
             },
+            pending: Vec::new(),
+            answers: Vec::new(),
+        }
+    }
+
+    /// The kind of data it learns ([`data_kind`]).
+    pub fn data_kind(&self) -> String {
+        data_kind(&self.engine.config)
+    }
+
+    /// Sends a live change to the engine; it counts as pending until the engine answers.
+    pub fn send_tweak(&mut self, tweak: Tweak) {
+        if self.send(Command::Tweak(tweak.clone())) {
+            self.pending.push(tweak);
+        }
+    }
+
+    /// The engine's answers to live changes since the last call: each applied change (for the
+    /// draft to follow) or the reason one was refused.
+    pub fn take_answers(&mut self) -> Vec<Result<Tweak, String>> {
+        std::mem::take(&mut self.answers)
+    }
+
+    /// Forgets the pending copy of an answered change.
+    fn settle(&mut self, tweak: &Tweak) {
+        if let Some(i) = self.pending.iter().position(|p| p == tweak) {
+            self.pending.remove(i);
         }
     }
 
@@ -221,7 +239,10 @@ impl RunRecord {
     /// Whether the engine is loaded (can take commands).
     pub fn is_live(&self) -> bool {
         self.session.is_some()
-            && !matches!(self.engine.status, RunStatus::Failed(_) | RunStatus::Loaded)
+            && !matches!(
+                self.engine.status,
+                RunStatus::Failed(_) | RunStatus::Loaded | RunStatus::Stopped
+            )
     }
 
     fn handle(&mut self, event: Event) {
@@ -254,7 +275,7 @@ impl RunRecord {
                     step,
                     wall_s,
                     it_per_s,
-                    ..ProgressPoint::from_stats(&stats)
+                    stats,
                 });
             }
             Event::Evaluated {
@@ -288,11 +309,14 @@ impl RunRecord {
                     wall_s: self.engine.wall_s,
                     label: tweak.label(),
                 });
+                self.settle(&tweak);
+                self.answers.push(Ok(tweak));
             }
             Event::Rejected { tweak, reason } => {
-                self.history
-                    .log
-                    .push(format!("refused {}: {reason}", tweak.label()));
+                let message = format!("refused {}: {reason}", tweak.label());
+                self.history.log.push(message.clone());
+                self.settle(&tweak);
+                self.answers.push(Err(message));
             }
             Event::Paused { step } => {
                 if !matches!(self.engine.status, RunStatus::Diverged { .. })
@@ -328,7 +352,11 @@ impl RunRecord {
             Event::Finished { step, .. } => {
                 self.engine.step = step;
                 if !matches!(self.engine.status, RunStatus::Diverged { .. }) {
-                    self.engine.status = RunStatus::Finished;
+                    self.engine.status = if step < self.engine.config.iterations {
+                        RunStatus::Stopped
+                    } else {
+                        RunStatus::Finished
+                    };
                 }
             }
             Event::Failed(message) => {
@@ -338,6 +366,7 @@ impl RunRecord {
                 self.history.log.push(message);
             }
             Event::Crashed(message) => {
+                self.pending.clear();
                 self.engine.status = RunStatus::Failed(message.clone());
                 self.history.log.push(message);
             }
@@ -354,6 +383,7 @@ impl RunRecord {
             RunStatus::Preparing(..) | RunStatus::Running | RunStatus::Paused
         );
         if ended && mid_run {
+            self.pending.clear();
             let message = "the engine stopped without saying why".to_owned();
             self.engine.status = RunStatus::Failed(message.clone());
             self.history.log.push(message);
@@ -390,7 +420,7 @@ impl RunRecord {
                         step,
                         wall_s,
                         it_per_s: 0.0,
-                        ..ProgressPoint::from_stats(&stats)
+                        stats,
                     });
                     record.engine.step = record.engine.step.max(step);
                     record.engine.wall_s = wall_s;
@@ -429,6 +459,15 @@ impl RunRecord {
     }
 }
 
+/// The kind of data a run learns, as the curves separate runs: "2-D toy" for every toy set
+/// (their scores are the same quantities), else the image set ("sklearn digits").
+pub fn data_kind(config: &RunConfig) -> String {
+    match &config.data {
+        DataConfig::Toy(_) => "2-D toy".into(),
+        DataConfig::Image(source) => source.label(),
+    }
+}
+
 /// The Inception Score of an evaluation (exact for toys, classifier-based for images).
 pub fn inception(metrics: &Metrics) -> Option<f64> {
     match metrics {
@@ -455,6 +494,9 @@ pub struct RunStore {
     pub active: Option<usize>,
     /// A short message for the status bar (exports, loads).
     pub notice: Option<String>,
+    /// The latest iterations per second measured per kind of data ([`data_kind`]), kept
+    /// between launches: what the panel's run-length estimate uses before a run starts.
+    pub speeds: BTreeMap<String, f64>,
     /// Milliseconds between redraws that engine events ask for (`Settings::redraw_ms`, else the painter's default).
     pub refresh_ms: Arc<AtomicU64>,
     ctx: egui::Context,
@@ -467,6 +509,7 @@ impl RunStore {
             runs: Vec::new(),
             active: None,
             notice: None,
+            speeds: BTreeMap::new(),
             refresh_ms: Arc::new(AtomicU64::new(refresh_ms)),
             ctx,
         }
@@ -524,7 +567,15 @@ impl RunStore {
                 run.handle(e);
             }
             run.notice_a_silent_end(ended);
+            if run.engine.status == RunStatus::Running && run.engine.it_per_s > 0.0 {
+                self.speeds.insert(run.data_kind(), run.engine.it_per_s);
+            }
         }
+    }
+
+    /// The latest speed measured for this kind of data, if any.
+    pub fn speed(&self, kind: &str) -> Option<f64> {
+        self.speeds.get(kind).copied()
     }
 
     /// Whether any engine is loaded and working.

@@ -9,6 +9,7 @@
 //! - [`resume`]: what a resume may change (the checkpoint's config against `config.toml`);
 //! - [`replay`]: what a replay of a folder runs (its start config and its tweaks by step).
 
+mod clock;
 pub mod image;
 pub mod log;
 mod replay;
@@ -17,10 +18,10 @@ mod toy;
 pub mod view;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::prelude::*;
 
+use self::clock::TrainingClock;
 use self::image::{ImageJudge, ImageWorld};
 use self::log::MetricsLine;
 use self::toy::ToyWorld;
@@ -111,8 +112,8 @@ pub struct Run {
     world: Box<dyn World>,
     step: u64,
     dir: Option<RunDir>,
-    wall_offset_s: f64,
-    started: Instant,
+    /// Training seconds: runs while iterations run (the session starts and stops it).
+    clock: TrainingClock,
     /// Heun steps of the teacher samples in the view, and those samples once computed.
     view_steps: usize,
     teacher_view: Option<Vec<f32>>,
@@ -147,8 +148,6 @@ impl Run {
             progress("scoring the teacher", 0.0);
             run.score_teacher()?;
             progress("scoring the teacher", 1.0);
-            // Training wall time starts now, not before the teacher's multi-step sampling.
-            run.started = Instant::now();
         }
         Ok(run)
     }
@@ -267,8 +266,7 @@ impl Run {
             world,
             step,
             dir,
-            wall_offset_s,
-            started: Instant::now(),
+            clock: TrainingClock::new(wall_offset_s),
             view_steps: 18,
             teacher_view: None,
             teacher_metrics: None,
@@ -308,9 +306,15 @@ impl Run {
         self.step
     }
 
-    /// Training wall-clock seconds, including time before a resume.
+    /// Training seconds: time spent iterating (paused time left out), including time before
+    /// a resume.
     pub fn wall_s(&self) -> f64 {
-        self.wall_offset_s + self.started.elapsed().as_secs_f64()
+        self.clock.seconds()
+    }
+
+    /// Starts or stops the training clock: running exactly while iterations run.
+    pub fn set_clock_running(&mut self, running: bool) {
+        self.clock.set_running(running);
     }
 
     /// The run folder, if any.

@@ -1,6 +1,7 @@
 //! The live settings of a distillation: objective, distance and its parameters, weighting,
-//! σ distributions, learning rates, k_ψ. Widgets work on a copy of the draft; each committed
-//! change is an `Action::Tweak`, which updates the draft and the live run alike.
+//! σ distributions, learning rates, k_ψ. Each committed change is an `Action::Tweak` that the
+//! engine's own check (`Tweak::apply`) accepts; a value it refuses is refused where it was
+//! typed, with its reason.
 
 use eframe::egui;
 use sim_engine::distill::config::DistillConfig;
@@ -9,15 +10,85 @@ use sim_engine::distill::objective::{Objective, Weighting};
 use sim_engine::protocol::Tweak;
 
 use super::about;
-use super::widgets::{committed, keep, lr_ui, sigma_ui};
+use super::widgets::{LiveNumber, keep, live_number, lr_ui, sigma_ui};
 use crate::gui::actions::Action;
 
-/// The live section for the draft's `distill`; returns the tweaks the user committed.
+/// The engine's check of a live change to `distill` (`Tweak::apply`), as the reason it gives.
+fn check(distill: &DistillConfig, tweak: Tweak) -> Result<(), String> {
+    tweak.apply(&mut distill.clone()).map_err(|e| e.to_string())
+}
+
+/// The live section for `distill` (the draft, with changes the engine has not answered yet);
+/// returns the tweaks the user committed, each one the engine's check accepts.
 pub(super) fn ui(ui: &mut egui::Ui, distill: &DistillConfig) -> Vec<Action> {
     let mut out = Vec::new();
-    let mut draft = distill.clone();
-    let d = &mut draft;
-    // Objective.
+    let d = distill;
+    objective_ui(ui, d, &mut out);
+    if d.objective == Objective::Sim {
+        distance_ui(ui, d, &mut out);
+    }
+    let mut weighting = d.weighting;
+    egui::ComboBox::from_label("weighting w(σ)")
+        .selected_text(match weighting {
+            Weighting::NoWeight => "nowgt (w = 1)",
+            Weighting::Sid => "sidwgt (SiD)",
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut weighting, Weighting::NoWeight, "nowgt (w = 1)");
+            ui.selectable_value(&mut weighting, Weighting::Sid, "sidwgt (SiD)");
+        })
+        .response
+        .on_hover_text(about::WEIGHTING);
+    if weighting != d.weighting {
+        out.push(Action::Tweak(Tweak::Weighting(weighting)));
+    }
+    if let Some(s) = sigma_ui(
+        ui,
+        "σ for θ (p_G)",
+        about::SIGMA_GENERATOR,
+        d.generator_sigma,
+        |s| check(d, Tweak::GeneratorSigma(s)),
+    ) {
+        out.push(Action::Tweak(Tweak::GeneratorSigma(s)));
+    }
+    if let Some(s) = sigma_ui(ui, "σ for ψ", about::SIGMA_FAKE, d.fake_sigma, |s| {
+        check(d, Tweak::FakeSigma(s))
+    }) {
+        out.push(Action::Tweak(Tweak::FakeSigma(s)));
+    }
+    if let Some(v) = lr_ui(
+        ui,
+        "lr θ (generator)",
+        about::LR_GENERATOR,
+        d.lr_generator,
+        |v| check(d, Tweak::LrGenerator(v)),
+    ) {
+        out.push(Action::Tweak(Tweak::LrGenerator(v)));
+    }
+    if let Some(v) = lr_ui(
+        ui,
+        "lr ψ (fake denoiser)",
+        about::LR_FAKE,
+        d.lr_fake,
+        |v| check(d, Tweak::LrFake(v)),
+    ) {
+        out.push(Action::Tweak(Tweak::LrFake(v)));
+    }
+    let k_fake = LiveNumber {
+        label: "k_ψ (fake steps per θ step)",
+        about: about::K_FAKE,
+        slider: 1..=10,
+        logarithmic: false,
+        step: None,
+    };
+    if let Some(k) = live_number(ui, k_fake, d.k_fake, |k| check(d, Tweak::KFake(k))) {
+        out.push(Action::Tweak(Tweak::KFake(k)));
+    }
+    out
+}
+
+/// The objective picker, and SiD's α.
+fn objective_ui(ui: &mut egui::Ui, d: &DistillConfig, out: &mut Vec<Action>) {
     let mut objective = d.objective;
     egui::ComboBox::from_label("objective")
         .selected_text(objective.label(&d.distance))
@@ -40,151 +111,112 @@ pub(super) fn ui(ui: &mut egui::Ui, distill: &DistillConfig) -> Vec<Action> {
         })
         .response
         .on_hover_text(about::OBJECTIVE);
-    if let Objective::Sid { alpha } = &mut objective {
-        let r = ui
-            .add(egui::Slider::new(alpha, 0.0..=2.0).text("SiD α"))
-            .on_hover_text(about::SID_ALPHA);
-        if committed(&r) {
-            out.push(Action::Tweak(Tweak::Objective(objective)));
-        }
-    }
-    if objective != d.objective
-        && !matches!(
-            (objective, d.objective),
-            (Objective::Sid { .. }, Objective::Sid { .. })
-        )
-    {
+    if objective != d.objective {
         out.push(Action::Tweak(Tweak::Objective(objective)));
     }
-    d.objective = objective;
-
-    // Distance (SIM only), with only its own parameters.
-    if d.objective == Objective::Sim {
-        let mut distance = d.distance;
-        egui::ComboBox::from_label("distance d")
-            .selected_text(distance.label())
-            .show_ui(ui, |ui| {
-                let options = [
-                    keep(distance, Distance::PseudoHuber { c: 0.03 }),
-                    Distance::L2,
-                    Distance::L1,
-                    keep(distance, Distance::Huber { delta: 0.1 }),
-                    keep(distance, Distance::AlphaPower { alpha: 4 }),
-                    keep(
-                        distance,
-                        Distance::ExpPower {
-                            alpha: 2,
-                            beta: 0.5,
-                        },
-                    ),
-                ];
-                for option in options {
-                    let name = option
-                        .label()
-                        .split(" (")
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    ui.selectable_value(&mut distance, option, name);
-                }
-            })
-            .response
-            .on_hover_text(about::DISTANCE);
-        let changed_kind = std::mem::discriminant(&distance) != std::mem::discriminant(&d.distance);
-        let param = match &mut distance {
-            Distance::PseudoHuber { c } => Some(
-                ui.add(
-                    egui::Slider::new(c, 1e-4..=10.0)
-                        .logarithmic(true)
-                        .text("c"),
-                )
-                .on_hover_text(about::PSEUDO_HUBER_C),
-            ),
-            Distance::Huber { delta } => Some(
-                ui.add(
-                    egui::Slider::new(delta, 1e-4..=10.0)
-                        .logarithmic(true)
-                        .text("δ"),
-                )
-                .on_hover_text(about::HUBER_DELTA),
-            ),
-            Distance::AlphaPower { alpha } => Some(
-                ui.add(
-                    egui::Slider::new(alpha, 2..=8)
-                        .step_by(2.0)
-                        .text("α (even)"),
-                )
-                .on_hover_text(about::POWER_ALPHA),
-            ),
-            Distance::ExpPower { alpha, beta } => {
-                ui.add(
-                    egui::Slider::new(alpha, 2..=8)
-                        .step_by(2.0)
-                        .text("α (even)"),
-                )
-                .on_hover_text(about::POWER_ALPHA);
-                Some(
-                    ui.add(
-                        egui::Slider::new(beta, 1e-3..=10.0)
-                            .logarithmic(true)
-                            .text("β"),
-                    )
-                    .on_hover_text(about::EXP_BETA),
-                )
-            }
-            Distance::L2 | Distance::L1 => None,
+    if let Objective::Sid { alpha } = d.objective {
+        let spec = LiveNumber {
+            label: "SiD α",
+            about: about::SID_ALPHA,
+            slider: 0.0..=2.0,
+            logarithmic: false,
+            step: None,
         };
-        if changed_kind || param.is_some_and(|r| committed(&r)) {
-            out.push(Action::Tweak(Tweak::Distance(distance)));
+        if let Some(alpha) = live_number(ui, spec, alpha, |alpha| {
+            check(d, Tweak::Objective(Objective::Sid { alpha }))
+        }) {
+            out.push(Action::Tweak(Tweak::Objective(Objective::Sid { alpha })));
         }
-        d.distance = distance;
     }
+}
 
-    let mut weighting = d.weighting;
-    egui::ComboBox::from_label("weighting w(σ)")
-        .selected_text(match weighting {
-            Weighting::NoWeight => "nowgt (w = 1)",
-            Weighting::Sid => "sidwgt (SiD)",
-        })
+/// The SIM distance picker, with only the chosen distance's own parameters.
+fn distance_ui(ui: &mut egui::Ui, d: &DistillConfig, out: &mut Vec<Action>) {
+    let mut distance = d.distance;
+    egui::ComboBox::from_label("distance d")
+        .selected_text(distance.label())
         .show_ui(ui, |ui| {
-            ui.selectable_value(&mut weighting, Weighting::NoWeight, "nowgt (w = 1)");
-            ui.selectable_value(&mut weighting, Weighting::Sid, "sidwgt (SiD)");
+            let options = [
+                keep(distance, Distance::PseudoHuber { c: 0.03 }),
+                Distance::L2,
+                Distance::L1,
+                keep(distance, Distance::Huber { delta: 0.1 }),
+                keep(distance, Distance::AlphaPower { alpha: 4 }),
+                keep(
+                    distance,
+                    Distance::ExpPower {
+                        alpha: 2,
+                        beta: 0.5,
+                    },
+                ),
+            ];
+            for option in options {
+                let name = option
+                    .label()
+                    .split(" (")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                ui.selectable_value(&mut distance, option, name);
+            }
         })
         .response
-        .on_hover_text(about::WEIGHTING);
-    if weighting != d.weighting {
-        out.push(Action::Tweak(Tweak::Weighting(weighting)));
-        d.weighting = weighting;
+        .on_hover_text(about::DISTANCE);
+    if distance != d.distance {
+        out.push(Action::Tweak(Tweak::Distance(distance)));
+        return;
     }
-
-    if let Some(s) = sigma_ui(
-        ui,
-        "σ for θ (p_G)",
-        about::SIGMA_GENERATOR,
-        &mut d.generator_sigma,
-    ) {
-        out.push(Action::Tweak(Tweak::GeneratorSigma(s)));
+    let check_distance = |distance: Distance| check(d, Tweak::Distance(distance));
+    let positive = |label, about, slider| LiveNumber {
+        label,
+        about,
+        slider,
+        logarithmic: true,
+        step: None,
+    };
+    let power = LiveNumber {
+        label: "α (even)",
+        about: about::POWER_ALPHA,
+        slider: 2..=8,
+        logarithmic: false,
+        step: Some(2.0),
+    };
+    let changed = match d.distance {
+        Distance::PseudoHuber { c } => live_number(
+            ui,
+            positive("c", about::PSEUDO_HUBER_C, 1e-4..=10.0),
+            c,
+            |c| check_distance(Distance::PseudoHuber { c }),
+        )
+        .map(|c| Distance::PseudoHuber { c }),
+        Distance::Huber { delta } => live_number(
+            ui,
+            positive("δ", about::HUBER_DELTA, 1e-4..=10.0),
+            delta,
+            |delta| check_distance(Distance::Huber { delta }),
+        )
+        .map(|delta| Distance::Huber { delta }),
+        Distance::AlphaPower { alpha } => live_number(ui, power, alpha, |alpha| {
+            check_distance(Distance::AlphaPower { alpha })
+        })
+        .map(|alpha| Distance::AlphaPower { alpha }),
+        Distance::ExpPower { alpha, beta } => {
+            let alpha_changed = live_number(ui, power, alpha, |alpha| {
+                check_distance(Distance::ExpPower { alpha, beta })
+            })
+            .map(|alpha| Distance::ExpPower { alpha, beta });
+            let beta_changed = live_number(
+                ui,
+                positive("β", about::EXP_BETA, 1e-3..=10.0),
+                beta,
+                |beta| check_distance(Distance::ExpPower { alpha, beta }),
+            )
+            .map(|beta| Distance::ExpPower { alpha, beta });
+            alpha_changed.or(beta_changed)
+        }
+        Distance::L2 | Distance::L1 => None,
+    };
+    if let Some(distance) = changed {
+        out.push(Action::Tweak(Tweak::Distance(distance)));
     }
-    if let Some(s) = sigma_ui(ui, "σ for ψ", about::SIGMA_FAKE, &mut d.fake_sigma) {
-        out.push(Action::Tweak(Tweak::FakeSigma(s)));
-    }
-
-    if let Some(v) = lr_ui(
-        ui,
-        "lr θ (generator)",
-        about::LR_GENERATOR,
-        &mut d.lr_generator,
-    ) {
-        out.push(Action::Tweak(Tweak::LrGenerator(v)));
-    }
-    if let Some(v) = lr_ui(ui, "lr ψ (fake denoiser)", about::LR_FAKE, &mut d.lr_fake) {
-        out.push(Action::Tweak(Tweak::LrFake(v)));
-    }
-    let r = ui
-        .add(egui::Slider::new(&mut d.k_fake, 1..=10).text("k_ψ (fake steps per θ step)"))
-        .on_hover_text(about::K_FAKE);
-    if committed(&r) {
-        out.push(Action::Tweak(Tweak::KFake(d.k_fake)));
-    }
-    out
 }

@@ -18,10 +18,11 @@ use std::path::PathBuf;
 use eframe::egui;
 use sim_engine::config::RunConfig;
 use sim_engine::device::BackendChoice;
+use sim_engine::protocol::Tweak;
 
 use super::actions::Action;
 use super::formula;
-use super::store::RunStore;
+use super::store::{RunStatus, RunStore, data_kind};
 use widgets::{kept_text, restart_section};
 
 /// Draws the panel for the draft `config`; `backend` is the next run's.
@@ -45,6 +46,7 @@ pub fn ui(
         ui.text_edit_singleline(&mut edited.name)
             .on_hover_text("run name");
     });
+    run_length_ui(ui, &mut edited, store);
     let data_pending = running
         .as_ref()
         .is_some_and(|r| (&r.data, &r.teacher) != (&config.data, &config.teacher));
@@ -53,7 +55,23 @@ pub fn ui(
     });
     ui.separator();
     ui.strong("Distillation (live)");
-    out.extend(distillation::ui(ui, &config.distill));
+    // What the engine has not answered yet is shown as it will be, and said to be pending.
+    let pending: &[Tweak] = store
+        .active()
+        .filter(|r| r.is_live())
+        .map_or(&[], |r| r.pending.as_slice());
+    let mut shown = config.distill.clone();
+    for tweak in pending {
+        tweak.apply(&mut shown).ok();
+    }
+    if !pending.is_empty() {
+        let labels: Vec<String> = pending.iter().map(Tweak::label).collect();
+        ui.small(format!(
+            "applying at the next iteration: {}",
+            labels.join(", ")
+        ));
+    }
+    out.extend(distillation::ui(ui, &shown));
     // The loss these settings make, next to them (at the panel's foot it was cut off).
     ui.add_space(4.0);
     formula::ui(ui, config);
@@ -64,6 +82,56 @@ pub fn ui(
         out.insert(0, Action::EditDraft(Box::new(edited)));
     }
     out
+}
+
+/// How long the next run lasts: its iterations, and the time they take at the speed last
+/// measured on this machine for this kind of data (a live run: the time left).
+fn run_length_ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore) {
+    ui.horizontal(|ui| {
+        let label = ui.label("iterations");
+        // Up to the paper's CIFAR-10 runs (hundreds of thousands).
+        ui.add(
+            egui::DragValue::new(&mut config.iterations)
+                .range(1..=10_000_000)
+                .speed(10.0),
+        )
+        .labelled_by(label.id)
+        .on_hover_text(about::ITERATIONS);
+    });
+    let kind = data_kind(config);
+    let active = store
+        .active()
+        .filter(|r| r.engine.status == RunStatus::Running);
+    let speed = active
+        .filter(|r| r.data_kind() == kind)
+        .map(|r| r.engine.it_per_s)
+        .or_else(|| store.speed(&kind))
+        .filter(|s| *s > 0.0);
+    let text = match (active, speed) {
+        (Some(run), Some(speed)) if run.data_kind() == kind => {
+            let left = run.engine.config.iterations.saturating_sub(run.engine.step);
+            format!(
+                "the active run ends in ≈ {} at {speed:.0} it/s",
+                duration(left as f64 / speed)
+            )
+        }
+        (_, Some(speed)) => format!(
+            "≈ {} at {speed:.0} it/s, the speed last measured here",
+            duration(config.iterations as f64 / speed)
+        ),
+        (_, None) => "its duration is shown once a run of this data has run".into(),
+    };
+    ui.small(text);
+}
+
+/// A duration as a person says it: "45 s", "3 min 20 s", "2 h 05 min".
+fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s / 60 % 60),
+    }
 }
 
 /// The preset picker, file dialogs and a typed path (where no file-dialog portal exists).

@@ -1,4 +1,4 @@
-//! The settings that apply when a run (re)starts: batch, t*, EMA half-life, seed, iterations,
+//! The settings that apply when a run (re)starts: batch, t*, EMA half-life, seed,
 //! the MLP's shape (toy runs), evaluation cadence, and the backend of the next run.
 
 use eframe::egui;
@@ -24,7 +24,6 @@ pub(super) fn ui(
             || r.distill.t_star != config.distill.t_star
             || r.distill.ema_half_life_kimg != config.distill.ema_half_life_kimg
             || r.seed != config.seed
-            || r.iterations != config.iterations
             || r.net != config.net
     });
     restart_section(ui, "Run settings", restart, |ui| {
@@ -52,14 +51,6 @@ pub(super) fn ui(
                 .labelled_by(ui.label("seed").id)
                 .on_hover_text(about::SEED);
         });
-        ui.add(
-            // Up to the paper's CIFAR-10 runs (hundreds of thousands): a slider clamps what
-            // it shows, so a preset's value must be in range.
-            egui::Slider::new(&mut config.iterations, 10..=10_000_000)
-                .logarithmic(true)
-                .text("iterations"),
-        )
-        .on_hover_text(about::ITERATIONS);
         // Image runs copy the teacher's U-Net: its shape is the teacher file's.
         if !matches!(config.data, DataConfig::Image(_)) {
             ui.add(

@@ -1,10 +1,13 @@
 //! Widgets the experiment panel's sections share.
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use eframe::egui;
 use sim_engine::diffusion::sigma::SigmaDistribution;
 use sim_engine::distill::distance::Distance;
+
+use crate::gui::palette;
 
 /// A change to send once the user lets go (not on every pixel of a drag).
 pub(super) fn committed(response: &egui::Response) -> bool {
@@ -41,14 +44,16 @@ pub(super) fn path_edit(ui: &mut egui::Ui, path: &mut PathBuf, what: &str) {
     *path = PathBuf::from(text);
 }
 
-/// A σ distribution picker; returns the new value when the user commits a change.
+/// A σ distribution picker; returns the new distribution when the user commits a change that
+/// `check` (the engine's check of the tweak) accepts.
 pub(super) fn sigma_ui(
     ui: &mut egui::Ui,
     label: &str,
     about: &str,
-    sigma: &mut SigmaDistribution,
+    sigma: SigmaDistribution,
+    check: impl Fn(SigmaDistribution) -> Result<(), String>,
 ) -> Option<SigmaDistribution> {
-    let mut committed_change = false;
+    let mut chosen = None;
     egui::ComboBox::from_label(label)
         .selected_text(sigma.label())
         .show_ui(ui, |ui| {
@@ -61,10 +66,9 @@ pub(super) fn sigma_ui(
                     p_std: 2.0,
                 },
             ] {
-                let same = std::mem::discriminant(&option) == std::mem::discriminant(sigma);
+                let same = std::mem::discriminant(&option) == std::mem::discriminant(&sigma);
                 if ui.selectable_label(same, option.label()).clicked() && !same {
-                    *sigma = option;
-                    committed_change = true;
+                    chosen = Some(option);
                 }
             }
         })
@@ -72,16 +76,30 @@ pub(super) fn sigma_ui(
         .on_hover_text(about);
     match sigma {
         SigmaDistribution::LogNormal { p_mean, p_std } => {
-            ui.horizontal(|ui| {
-                let a = ui
-                    .add(egui::DragValue::new(p_mean).speed(0.05).range(-8.0..=4.0))
-                    .on_hover_text("P_mean");
-                let b = ui
-                    .add(egui::DragValue::new(p_std).speed(0.05).range(0.0..=5.0))
-                    .on_hover_text("P_std");
-                ui.label("P_mean, P_std");
-                committed_change |= committed(&a) || committed(&b);
-            });
+            let mean = LiveNumber {
+                label: &format!("P_mean ({label})"),
+                about: "P_mean: the mean of ln σ",
+                slider: -8.0..=4.0,
+                logarithmic: false,
+                step: None,
+            };
+            if let Some(p_mean) = live_number(ui, mean, p_mean, |p_mean| {
+                check(SigmaDistribution::LogNormal { p_mean, p_std })
+            }) {
+                chosen = Some(SigmaDistribution::LogNormal { p_mean, p_std });
+            }
+            let std = LiveNumber {
+                label: &format!("P_std ({label})"),
+                about: "P_std: the standard deviation of ln σ",
+                slider: 0.0..=5.0,
+                logarithmic: false,
+                step: None,
+            };
+            if let Some(p_std) = live_number(ui, std, p_std, |p_std| {
+                check(SigmaDistribution::LogNormal { p_mean, p_std })
+            }) {
+                chosen = Some(SigmaDistribution::LogNormal { p_mean, p_std });
+            }
         }
         _ => {
             if let Some((m, s)) = sigma.log_normal_params() {
@@ -91,27 +109,141 @@ pub(super) fn sigma_ui(
             }
         }
     }
-    committed_change.then_some(*sigma)
+    chosen.filter(|s| check(*s).is_ok())
 }
 
-/// A learning rate: logarithmic slider plus numeric entry; returns it when committed.
-pub(super) fn lr_ui(ui: &mut egui::Ui, label: &str, about: &str, lr: &mut f64) -> Option<f64> {
-    let slider = ui
-        .add(
-            egui::Slider::new(lr, 1e-6..=1e-1)
-                .logarithmic(true)
-                .text(label),
-        )
-        .on_hover_text(about);
-    let entry = ui
-        .add(
-            egui::DragValue::new(lr)
-                .range(1e-7..=1.0)
-                .speed(0.0)
-                .custom_formatter(|v, _| format!("{v:.2e}")),
-        )
-        .on_hover_text(format!("{label}: type a value"));
-    (committed(&slider) || committed(&entry)).then_some(*lr)
+/// A number a live control edits: how it is parsed from what the user typed and shown back.
+pub(super) trait Typed: egui::emath::Numeric + std::str::FromStr {
+    /// What a typed text must be ("a number").
+    const KIND: &'static str;
+    /// The value as the box shows it: exact, so what is shown is what is used.
+    fn show(self) -> String;
+}
+
+impl Typed for f64 {
+    const KIND: &'static str = "a number";
+    fn show(self) -> String {
+        // Rust's shortest text that reads back as the same f64; exponent form when plain
+        // notation would be long (1e-7, not 0.0000001).
+        if self != 0.0 && !(1e-3..1e5).contains(&self.abs()) {
+            format!("{self:e}")
+        } else {
+            format!("{self}")
+        }
+    }
+}
+
+impl Typed for u32 {
+    const KIND: &'static str = "a whole number ≥ 0";
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
+/// How a live number is offered: its name, its tooltip, and the range its slider covers — a
+/// convenience only: the box next to it takes any value the engine's check accepts.
+pub(super) struct LiveNumber<'a, T> {
+    pub label: &'a str,
+    pub about: &'a str,
+    pub slider: RangeInclusive<T>,
+    pub logarithmic: bool,
+    /// Slider step (even integers: 2); `None` for a continuous slider.
+    pub step: Option<f64>,
+}
+
+/// A live numeric setting: a slider and a box to type a value into. A value (dragged or typed)
+/// is returned exactly when `check` — the engine's own check of the change it would make —
+/// accepts it; otherwise nothing changes and the reason stays under the box until the next
+/// edit. The box shows `value`, the value in use, whenever it is not being edited.
+pub(super) fn live_number<T: Typed>(
+    ui: &mut egui::Ui,
+    spec: LiveNumber<'_, T>,
+    value: T,
+    check: impl Fn(T) -> Result<(), String>,
+) -> Option<T> {
+    let text_id = egui::Id::unique(("live-number", spec.label));
+    let error_id = text_id.with("refused");
+    let mut accepted = None;
+    let mut refusal: Option<String> = None;
+    ui.horizontal(|ui| {
+        let mut dragged = value;
+        let mut slider = egui::Slider::new(&mut dragged, spec.slider)
+            .logarithmic(spec.logarithmic)
+            .show_value(false)
+            .clamping(egui::SliderClamping::Never);
+        if let Some(step) = spec.step {
+            slider = slider.step_by(step);
+        }
+        let slider = ui.add(slider).on_hover_text(spec.about);
+        let mut text: String = ui
+            .data(|d| d.get_temp(text_id))
+            .unwrap_or_else(|| value.show());
+        let entry = ui
+            .add(egui::TextEdit::singleline(&mut text).desired_width(72.0))
+            .on_hover_text(format!(
+                "{}: type any value, Enter to apply; the engine's check decides",
+                spec.label
+            ));
+        let label = ui.label(spec.label);
+        let entry = entry.labelled_by(label.id);
+        let slider = slider.labelled_by(label.id);
+        if entry.gained_focus() {
+            ui.data_mut(|d| d.remove::<String>(error_id));
+        }
+        let proposed = if committed(&slider) && dragged != value {
+            Some(Ok(dragged))
+        } else if entry.lost_focus() {
+            let typed = text.trim();
+            match typed.parse::<T>() {
+                Ok(v) if v == value => None,
+                Ok(v) => Some(Ok(v)),
+                Err(_) => Some(Err(format!(
+                    "“{typed}” is not {}: nothing changed",
+                    T::KIND
+                ))),
+            }
+        } else {
+            None
+        };
+        match proposed.map(|p| p.and_then(|v| check(v).map(|()| v))) {
+            Some(Ok(v)) => accepted = Some(v),
+            Some(Err(reason)) => refusal = Some(reason),
+            None => {}
+        }
+        if entry.has_focus() {
+            ui.data_mut(|d| d.insert_temp(text_id, text));
+        } else {
+            ui.data_mut(|d| d.remove::<String>(text_id));
+        }
+    });
+    if accepted.is_some() {
+        ui.data_mut(|d| d.remove::<String>(error_id));
+    }
+    if let Some(reason) = refusal {
+        ui.data_mut(|d| d.insert_temp(error_id, reason));
+    }
+    if let Some(reason) = ui.data(|d| d.get_temp::<String>(error_id)) {
+        ui.add(egui::Label::new(egui::RichText::new(reason).small().color(palette::ERROR)).wrap());
+    }
+    accepted
+}
+
+/// A learning rate: a logarithmic slider over 1e-6..=1e-1 and a box for any positive value.
+pub(super) fn lr_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    about: &str,
+    lr: f64,
+    check: impl Fn(f64) -> Result<(), String>,
+) -> Option<f64> {
+    let spec = LiveNumber {
+        label,
+        about,
+        slider: 1e-6..=1e-1,
+        logarithmic: true,
+        step: None,
+    };
+    live_number(ui, spec, lr, check)
 }
 
 /// A collapsible section of settings that apply on restart; `pending` says the draft differs
