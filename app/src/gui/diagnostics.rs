@@ -10,6 +10,7 @@ use sim_engine::distill::diagnostics::{Diagnostics, SigmaBin};
 use sim_engine::distill::distance::Distance;
 use sim_engine::distill::objective::Objective;
 
+use super::axes;
 use super::grid::grid;
 use super::palette;
 use super::store::RunRecord;
@@ -155,14 +156,12 @@ fn scatter(
             let y = f64::from(s.norm_y).log10();
             (l.min(y), h.max(y))
         });
-    Plot::new("diagnostic-scatter")
-        .width(side.clamp(160.0, 320.0))
+    axes::readable(Plot::new("diagnostic-scatter"), false)
+        .width(side.clamp(240.0, 320.0))
         .height((side * 0.55).clamp(120.0, 190.0))
         .allow_scroll(false)
         .x_axis_label("log10 |y|")
         .y_axis_label("log10 weight")
-        .x_axis_formatter(|mark, _| format!("{:.1}", mark.value))
-        .y_axis_formatter(|mark, _| format!("{:.1}", mark.value))
         .show(ui, |plot_ui| {
             // The distance's curve first, under the samples.
             if let (Objective::Sim, true) = (objective, lo.is_finite() && hi.is_finite()) {

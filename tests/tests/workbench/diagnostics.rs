@@ -34,6 +34,11 @@ fn run(
         backend: BackendChoice::Cpu,
         ..RunOptions::default()
     };
+    // The run's own length, not the preset's.
+    let config = RunConfig {
+        iterations,
+        ..config
+    };
     let mut run = Run::start(config, &options, &mut |_, _| {}).expect("run starts");
     (0..iterations)
         .map(|_| {

@@ -16,12 +16,12 @@ use sim_workbench::gui::{
     Action, GuiOptions, RunRecord, RunStatus, WorkbenchApp, band, seed_groups, weight_text,
 };
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The default preset, shortened for tests; never finishes on its own.
-fn config() -> RunConfig {
+pub(crate) fn config() -> RunConfig {
     RunConfig::load(
         &repo().join("presets/default.toml"),
         &[
@@ -33,11 +33,11 @@ fn config() -> RunConfig {
     .expect("default preset")
 }
 
-fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
+pub(crate) fn harness(runs: &Path) -> Harness<'static, WorkbenchApp> {
     harness_with(runs, config())
 }
 
-fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp> {
+pub(crate) fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp> {
     let options = GuiOptions {
         autostart: false,
         quit_after: None,
@@ -56,7 +56,7 @@ fn harness_with(runs: &Path, config: RunConfig) -> Harness<'static, WorkbenchApp
 }
 
 /// Steps frames (real time passes) until `done` holds, at most three minutes.
-fn wait_until(
+pub(crate) fn wait_until(
     h: &mut Harness<'static, WorkbenchApp>,
     what: &str,
     done: impl Fn(&WorkbenchApp) -> bool,
@@ -74,7 +74,7 @@ fn wait_until(
 
 /// Steps frames until a widget whose label contains `label` is on screen (a new window takes a
 /// sizing frame before it is shown); panics after 20 frames.
-fn step_until_shown(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
+pub(crate) fn step_until_shown(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
     for _ in 0..20 {
         if h.query_by_label_contains(label).is_some() {
             return;
@@ -85,13 +85,13 @@ fn step_until_shown(h: &mut Harness<'static, WorkbenchApp>, label: &str) {
 }
 
 /// Lets the window lay out, then presses Start.
-fn press_start(h: &mut Harness<'static, WorkbenchApp>) {
+pub(crate) fn press_start(h: &mut Harness<'static, WorkbenchApp>) {
     h.step();
     h.get_by_label("Start").click();
     h.step();
 }
 
-fn active_step(app: &WorkbenchApp) -> u64 {
+pub(crate) fn active_step(app: &WorkbenchApp) -> u64 {
     app.store().active().map_or(0, |r| r.engine.step)
 }
 
@@ -213,11 +213,11 @@ fn malformed_preset_shows_an_error_and_keeps_working() {
     assert!(h.state().error().is_none());
 }
 
-#[test]
-fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
-    let tmp = tempfile::tempdir().expect("tempdir");
+/// The class-conditional digits preset with the shipped teacher and classifier, evaluated on
+/// 40 samples every 2 iterations, batch 4: image runs at test speed.
+pub(crate) fn digits_config() -> RunConfig {
     let at = |p: &str| repo().join(p).display().to_string();
-    let config = RunConfig::load(
+    RunConfig::load(
         &repo().join("presets/digits_sim.toml"),
         &[
             format!(
@@ -235,7 +235,13 @@ fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
             "iterations=1000000".into(),
         ],
     )
-    .expect("digits preset");
+    .expect("digits preset")
+}
+
+#[test]
+fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = digits_config();
     let mut h = harness_with(tmp.path(), config);
     press_start(&mut h);
     wait_until(&mut h, "the first grids", |a| {
@@ -299,7 +305,7 @@ fn a_previous_run_folder_loads_with_its_teacher_score() {
         run.history
             .progress
             .iter()
-            .all(|p| p.loss_generator.is_finite() && p.loss_fake.is_finite())
+            .all(|p| p.stats.loss_generator.is_finite() && p.stats.loss_fake.is_finite())
     );
     assert_eq!(run.history.evals.len(), 3);
     let teacher = run.engine.teacher.as_ref().expect("the teacher's score");
@@ -690,7 +696,7 @@ fn smoothing_leaves_the_logged_data_alone() {
         run.history
             .progress
             .iter()
-            .map(|p| p.loss_generator)
+            .map(|p| p.stats.loss_generator)
             .collect()
     };
     let before = losses(h.state());

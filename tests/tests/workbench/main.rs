@@ -6,6 +6,7 @@ mod edm;
 mod end_to_end;
 mod gradcheck;
 mod gui;
+mod gui_trust;
 mod image_distill;
 mod image_teacher;
 mod inception;

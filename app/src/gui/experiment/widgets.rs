@@ -205,7 +205,14 @@ pub(super) fn live_number<T: Typed>(
         } else {
             None
         };
-        match proposed.map(|p| p.and_then(|v| check(v).map(|()| v))) {
+        let checked = proposed.map(|p| {
+            p.and_then(|v| {
+                check(v)
+                    .map(|()| v)
+                    .map_err(|r| format!("refused {}: {r}", v.show()))
+            })
+        });
+        match checked {
             Some(Ok(v)) => accepted = Some(v),
             Some(Err(reason)) => refusal = Some(reason),
             None => {}
