@@ -89,32 +89,108 @@ pub fn linear_label(value: f64, step: f64, range: &RangeInclusive<f64>) -> Strin
     }
 }
 
-/// A log₁₀ tick's label: the value itself, with the significant digits the spacing in decades
-/// needs (whole decades as "1e-3" outside plain notation's comfortable range).
-pub fn log_label(exponent: f64, step: f64) -> String {
-    let value = 10f64.powf(exponent);
-    if (exponent - exponent.round()).abs() < 1e-9 {
-        let e = exponent.round() as i32;
-        return if (-3..5).contains(&e) {
-            format!("{value:.prec$}", prec = (-e).max(0) as usize)
-        } else {
-            format!("1e{e}")
-        };
+/// Ticks of a log₁₀ axis over `[lo, hi]` (in decades) `length` points long, as (log₁₀ value,
+/// gap to the nearest neighbour in decades): round values, the densest set whose closest two
+/// are [`LABEL_HEIGHT`] apart — 1-2-2.5-5 steps of the values themselves on a narrow axis, then
+/// 1…9, 1-2-5, 1-3 or 1 per decade, then every 2nd, 5th, 10th… decade; never fewer than
+/// [`MIN_TICKS`] (closer, then).
+pub fn log_ticks(lo: f64, hi: f64, length: f64) -> Vec<(f64, f64)> {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0 && length > 0.0) {
+        return Vec::new();
     }
-    let significant = ((-step.log10()).ceil() as i32 + 2).clamp(2, 12);
-    let magnitude = value.log10().floor() as i32;
-    if (-3..5).contains(&magnitude) {
-        let d = (significant - 1 - magnitude).max(0) as usize;
-        format!("{value:.d$}")
+    let (lo_v, hi_v) = (10f64.powf(lo), 10f64.powf(hi));
+    let mut candidates: Vec<Vec<f64>> = Vec::new();
+    // The values' own round steps (a narrow axis: a few tenths of a decade).
+    let top = (hi_v - lo_v).log10().floor() as i32;
+    for k in top - 4..=top {
+        for m in [1.0, 2.0, 2.5, 5.0] {
+            let step = m * 10f64.powi(k);
+            let (first, last) = ((lo_v / step).ceil() as i64, (hi_v / step).floor() as i64);
+            if last - first < 2 || last - first > 1000 {
+                continue;
+            }
+            candidates.push((first..=last).map(|i| (i as f64 * step).log10()).collect());
+        }
+    }
+    // Mantissas per decade, then whole decades at growing strides.
+    let (d0, d1) = (lo.floor() as i64, hi.ceil() as i64);
+    if d1 - d0 <= 400 {
+        let sets: [&[f64]; 4] = [
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+            &[1.0, 2.0, 5.0],
+            &[1.0, 3.0],
+            &[1.0],
+        ];
+        for mantissas in sets {
+            candidates.push(
+                (d0..=d1)
+                    .flat_map(|d| mantissas.iter().map(move |m: &f64| m.log10() + d as f64))
+                    .collect(),
+            );
+        }
+    }
+    for stride in [2, 5, 10, 20, 50, 100] {
+        let first = (lo / stride as f64).ceil() as i64 * stride;
+        candidates.push(
+            (0..)
+                .map(|i| (first + i * stride) as f64)
+                .take_while(|v| *v <= hi)
+                .collect(),
+        );
+    }
+    let scale = length / span;
+    let mut chosen: Vec<f64> = Vec::new();
+    for mut values in candidates {
+        values.retain(|v| (lo - 1e-12..=hi + 1e-12).contains(v));
+        if values.len() < MIN_TICKS {
+            continue;
+        }
+        let closest = values
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(f64::INFINITY, f64::min);
+        chosen = values;
+        if closest * scale >= LABEL_HEIGHT {
+            break;
+        }
+    }
+    let gap = |i: usize| {
+        let before = i.checked_sub(1).map(|j| chosen[i] - chosen[j]);
+        let after = chosen.get(i + 1).map(|v| v - chosen[i]);
+        before
+            .into_iter()
+            .chain(after)
+            .fold(f64::INFINITY, f64::min)
+    };
+    (0..chosen.len()).map(|i| (chosen[i], gap(i))).collect()
+}
+
+/// A log₁₀ tick's label: the value it stands for (ticks sit on round values), in plain
+/// notation, or as "2e-5" when that would be long.
+pub fn log_label(exponent: f64) -> String {
+    // Round away the error of 10^log₁₀: ten significant digits.
+    let value: f64 = format!("{:.9e}", 10f64.powf(exponent))
+        .parse()
+        .unwrap_or(f64::NAN);
+    if (1e-3..1e6).contains(&value) {
+        format!("{value}")
     } else {
-        format!("{value:.prec$e}", prec = (significant - 1) as usize)
+        format!("{value:e}")
     }
 }
 
-/// The tick marks of one axis (`axis`: 0 = x, 1 = y) for egui_plot's spacer input.
-fn marks(input: GridInput, axis: usize) -> Vec<GridMark> {
+/// The tick marks of one axis (`axis`: 0 = x, 1 = y; `log`: y holds log₁₀ values) for
+/// egui_plot's spacer input.
+fn marks(input: GridInput, axis: usize, log: bool) -> Vec<GridMark> {
     let (lo, hi) = input.bounds;
     let length = (hi - lo) * GRID_MIN as f64 / input.base_step_size;
+    if log {
+        return log_ticks(lo, hi, length)
+            .into_iter()
+            .map(|(value, step_size)| GridMark { value, step_size })
+            .collect();
+    }
     let range = lo..=hi;
     let (step, values) = match axis {
         0 => ticks(lo, hi, length, |step, values| {
@@ -147,14 +223,14 @@ pub fn readable<'a>(plot: Plot<'a>, log_y: bool) -> Plot<'a> {
         .label_spacing(1.0..=2.0)
         .tick_label_font(font)
         .formatter(move |mark, range| match log_y {
-            true => log_label(mark.value, mark.step_size),
+            true => log_label(mark.value),
             false => linear_label(mark.value, mark.step_size, range),
         });
     plot.custom_x_axes(vec![x])
         .custom_y_axes(vec![y])
         .grid_spacing(Rangef::new(GRID_MIN, 2.0 * GRID_MIN))
-        .x_grid_spacer(|input| marks(input, 0))
-        .y_grid_spacer(|input| marks(input, 1))
+        .x_grid_spacer(|input| marks(input, 0, false))
+        .y_grid_spacer(move |input| marks(input, 1, log_y))
 }
 
 #[cfg(test)]
@@ -213,30 +289,59 @@ mod tests {
         assert!(checked > 1000, "{checked}");
     }
 
-    /// On a log axis the same holds for any width in decades, and the labels are values.
+    /// On a log axis the same holds for any width in decades; the ticks sit on round values
+    /// (so the labels are short), and the labels read back as the values.
     #[test]
-    fn log_axes_label_values_at_any_zoom() {
+    fn log_axes_label_round_values_at_any_zoom() {
         for &(lo, hi) in &[
             (-1.2, -1.1),
             (-3.0, 2.0),
             (0.9, 0.95),
             (-12.0, 4.0),
             (2.0, 2.3),
+            (2.25, 2.27),
+            (-0.5, 1.5),
+            (-40.0, 40.0),
+            (1.0, 1.0001),
         ] {
-            let (step, values) = ticks(lo, hi, MIN_PLOT[1], |_, _| LABEL_HEIGHT);
-            assert!(values.len() >= MIN_TICKS, "{lo}..{hi}");
-            assert!(step * MIN_PLOT[1] / (hi - lo) >= LABEL_HEIGHT);
-            let labels: Vec<String> = values.iter().map(|v| log_label(*v, step)).collect();
+            let ticks = log_ticks(lo, hi, MIN_PLOT[1]);
+            assert!(ticks.len() >= MIN_TICKS, "{lo}..{hi}: {ticks:?}");
+            let labels: Vec<String> = ticks.iter().map(|(v, _)| log_label(*v)).collect();
             let mut unique = labels.clone();
             unique.dedup();
             assert_eq!(unique.len(), labels.len(), "{labels:?}");
-            for (v, l) in values.iter().zip(&labels) {
+            for ((v, gap), l) in ticks.iter().zip(&labels) {
                 let read: f64 = l.parse().expect("a number");
-                assert!((read.log10() - v).abs() < step / 2.0, "{l} for 10^{v}");
+                assert!((read.log10() - v).abs() < 1e-9, "{l} for 10^{v}");
+                assert!(l.len() <= 8, "{lo}..{hi}: {labels:?}");
+                assert!((lo..=hi).contains(v));
+                if hi - lo > 1e-3 {
+                    assert!(
+                        gap * MIN_PLOT[1] / (hi - lo) >= LABEL_HEIGHT,
+                        "{lo}..{hi}: {labels:?}"
+                    );
+                }
             }
         }
-        assert_eq!(log_label(-2.0, 1.0), "0.01");
-        assert_eq!(log_label(-5.0, 1.0), "1e-5");
+        let labels = |lo, hi| -> Vec<String> {
+            log_ticks(lo, hi, 200.0)
+                .iter()
+                .map(|(v, _)| log_label(*v))
+                .collect()
+        };
+        assert_eq!(
+            labels(-3.2, 0.1),
+            [
+                "0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1"
+            ]
+        );
+        assert_eq!(
+            labels(-3.2, 3.1),
+            ["0.001", "0.01", "0.1", "1", "10", "100", "1000"]
+        );
+        let expected: Vec<String> = (178..=186).map(|v| v.to_string()).collect();
+        assert_eq!(labels(2.25, 2.27), expected);
+        assert_eq!(log_label(-5.0), "1e-5");
         assert_eq!(linear_label(9.9301, 0.0001, &(9.93..=9.9305)), "9.9301");
         assert_eq!(linear_label(250_000.0, 250_000.0, &(0.0..=1.2e6)), "0.25e6");
     }

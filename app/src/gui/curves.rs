@@ -512,6 +512,15 @@ fn plot(
         .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], x| {
             [lo.min(x), hi.max(x)]
         });
+    // Marker labels hang from the top of the data, not of the view: egui_plot counts a text's
+    // anchor in its automatic bounds, so an anchor above the data would push the view up
+    // frame after frame.
+    let data_top = curves
+        .iter()
+        .flat_map(|(drawn, raw)| drawn.iter().chain(raw.iter().flatten()))
+        .chain(bands.iter().flat_map(|b| b.quads.iter().flatten()))
+        .map(|p| p[1])
+        .fold(f64::NEG_INFINITY, f64::max);
     let hover = Readout {
         curves: named,
         markers: marks.iter().map(|m| (m.x, m.label.clone())).collect(),
@@ -576,7 +585,7 @@ fn plot(
                     }
                     teacher_line(plot_ui, series, run, log);
                 }
-                draw_markers(plot_ui, &marks);
+                draw_markers(plot_ui, &marks, data_top);
             });
     });
 }
@@ -600,13 +609,20 @@ fn teacher_line(plot_ui: &mut egui_plot::PlotUi<'_>, series: &Series, run: &RunR
     }
 }
 
-/// Live-change markers: a faint line each, and its label inside the plot's top part, stacked
-/// so that none overlaps another (`markers::stack`); one without room is read on hover.
-fn draw_markers(plot_ui: &mut egui_plot::PlotUi<'_>, marks: &[MarkerMark]) {
+/// Live-change markers: a faint line each, and its label in rows hanging from the top of the
+/// data (`data_top`), stacked so that none overlaps another (`markers::stack`); one without
+/// room is read on hover.
+fn draw_markers(plot_ui: &mut egui_plot::PlotUi<'_>, marks: &[MarkerMark], data_top: f64) {
     let transform = *plot_ui.transform();
     let frame = *transform.frame();
     let row_height = 14.0;
-    let rows = ((frame.height() * 0.4 / row_height) as usize).max(1);
+    let top = transform.position_from_point_y(data_top);
+    // Rows within the data's upper part (the anchors stay inside the data's range).
+    let rows = if data_top.is_finite() {
+        (((frame.bottom() - top) * 0.4 / row_height) as usize).max(1)
+    } else {
+        0
+    };
     let at: Vec<(f32, f32)> = marks
         .iter()
         .map(|m| (transform.position_from_point_x(m.x) - frame.left(), m.width))
@@ -619,7 +635,7 @@ fn draw_markers(plot_ui: &mut egui_plot::PlotUi<'_>, marks: &[MarkerMark]) {
         let Some(place) = place else { continue };
         let corner = egui::pos2(
             frame.left() + place.left,
-            frame.top() + 2.0 + place.row as f32 * row_height,
+            top + place.row as f32 * row_height,
         );
         plot_ui.text(
             Text::new(

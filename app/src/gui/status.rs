@@ -16,7 +16,8 @@ pub fn ui(
     painter: Painter,
     redraw_ms: &mut Option<u64>,
 ) {
-    ui.horizontal(|ui| {
+    // Wrapped, so a narrow window shows every item on a second line rather than cutting it.
+    ui.horizontal_wrapped(|ui| {
         match store.active() {
             Some(run) => {
                 ui.label(format!(

@@ -223,6 +223,10 @@ pub(super) fn live_number<T: Typed>(
             ui.data_mut(|d| d.remove::<String>(text_id));
         }
     });
+    if accepted.is_some() || refusal.is_some() {
+        // Show the value in use (or the reason) now, not at the next event.
+        ui.ctx().request_repaint();
+    }
     if accepted.is_some() {
         ui.data_mut(|d| d.remove::<String>(error_id));
     }
