@@ -295,14 +295,7 @@ fn export_plot(app: &mut WorkbenchApp, ctx: &egui::Context) {
     let height = curves::figure_height(&app.store, Some(&kind), width);
     let (settings, store) = (&app.settings, &app.store);
     let figure = figure::layout(ctx, egui::vec2(width, height), 1.5, |ui| {
-        curves::plots(
-            ui,
-            settings,
-            store,
-            Some(&kind),
-            ui.available_width(),
-            height,
-        );
+        curves::figure(ui, settings, store, &kind, height);
     });
     app.export.plot(figure, dir.join("export-curves.png"));
 }

@@ -235,11 +235,29 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, pick: &m
     });
 }
 
-/// The figure the curves PNG holds: the plots of `kind` at `width` points, each plot as tall as
-/// on a roomy screen; returns its height in points.
+/// The height in points of the curves PNG's figure ([`figure`]) at `width` points.
 pub fn figure_height(store: &RunStore, kind: Option<&str>, width: f32) -> f32 {
     let rows = series_of(store, kind).len().div_ceil(columns(width));
-    rows as f32 * (FIGURE_PLOT_HEIGHT + 40.0) + 16.0
+    rows as f32 * (FIGURE_PLOT_HEIGHT + 40.0) + 48.0
+}
+
+/// The curves PNG's figure: a legend (the runs panel is the legend on screen, and a file has
+/// none), then the plots of `kind`, each as tall as on a roomy screen.
+pub fn figure(ui: &mut egui::Ui, settings: &Settings, store: &RunStore, kind: &str, height: f32) {
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(kind);
+        for run in store
+            .runs
+            .iter()
+            .filter(|r| r.view.visible && r.data_kind() == kind)
+        {
+            let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().circle_filled(dot.center(), 4.5, run.color);
+            ui.label(&run.label);
+        }
+    });
+    let width = ui.available_width();
+    plots(ui, settings, store, Some(kind), width, height - 32.0);
 }
 
 /// Height of a plot in the PNG figure, in points.
@@ -274,21 +292,18 @@ pub fn plots(
     );
     // One link per kind: zooming digits never moves the toys' axes.
     let link = egui::Id::unique(("curves-x", kind.unwrap_or_default()));
-    egui::Grid::new("curves")
-        .num_columns(columns)
-        .show(ui, |ui| {
-            for (i, series) in shown.iter().enumerate() {
+    for row in shown.chunks(columns) {
+        ui.horizontal_top(|ui| {
+            for series in row {
                 let title = match (&feature_net, series.named) {
                     (Some(net), true) => format!("{} ({net})", series.title),
                     (None, true) => format!("{} (exact posterior)", series.title),
                     _ => series.title.to_owned(),
                 };
                 plot(ui, series, &title, &runs, settings, link, size);
-                if i % columns == columns - 1 {
-                    ui.end_row();
-                }
             }
         });
+    }
 }
 
 /// One column below this width, two above.
@@ -726,7 +741,41 @@ fn readout(y: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{drawn, readout, thin_extents};
+    use egui_plot::{HoverPosition, PlotPoint};
+
+    use super::{Readout, drawn, readout, thin_extents};
+
+    /// Away from any point, hover reads the value of the curve nearest the pointer at the
+    /// pointer's x, not the pointer's own position; a marker line near that x is named.
+    #[test]
+    fn hover_reads_the_nearest_curve() {
+        let hover = Readout {
+            curves: vec![
+                ("low".into(), vec![[0.0, 1.0], [10.0, 2.0], [20.0, 3.0]]),
+                ("high".into(), vec![[0.0, 9.0], [10.0, 8.0], [20.0, 7.0]]),
+            ],
+            markers: vec![(11.0, "lr θ = 1.0e-3".into())],
+            near_x: 1.5,
+            log: false,
+            wall: false,
+        };
+        let at = |x, y| HoverPosition::Elsewhere {
+            position: PlotPoint::new(x, y),
+        };
+        assert_eq!(
+            hover.text(&at(9.0, 3.5)).as_deref(),
+            Some("low\niteration 10\n2.000\n▏lr θ = 1.0e-3")
+        );
+        assert_eq!(
+            hover.text(&at(19.0, 6.0)).as_deref(),
+            Some("high\niteration 20\n7.000")
+        );
+        let log = Readout { log: true, ..hover };
+        assert_eq!(
+            log.text(&at(0.2, 0.5)).as_deref(),
+            Some("low\niteration 0\n10.00")
+        );
+    }
 
     /// Smoothing changes the drawn line, keeps the raw one underneath as it was, and leaves
     /// the series alone.

@@ -20,7 +20,8 @@ pub struct Figure {
 }
 
 /// Lays out `draw` in a `points` sized area at `pixels_per_point`, styled as `like` (the
-/// window's context). Two passes, as egui sizes some widgets on the first.
+/// window's context). Three passes: egui sizes some widgets on the first, and a plot's view
+/// (which places its marker labels) is the one its previous pass fitted to the data.
 pub fn layout(
     like: &egui::Context,
     points: egui::Vec2,
@@ -35,7 +36,7 @@ pub fn layout(
     };
     let mut textures = HashMap::new();
     let mut output = None;
-    for _ in 0..2 {
+    for _ in 0..3 {
         ctx.set_pixels_per_point(pixels_per_point);
         let mut out = ctx.run_ui(input.clone(), |ui| {
             egui::CentralPanel::default().show(ui, &mut draw);
@@ -44,7 +45,7 @@ pub fn layout(
         out.textures_delta.clear();
         output = Some(out);
     }
-    let output = output.expect("two passes ran");
+    let output = output.expect("the passes ran");
     let background = ctx.global_style().visuals.panel_fill;
     Figure {
         size: [
