@@ -424,7 +424,7 @@ impl Readout {
             self.markers
                 .iter()
                 .filter(|(mx, _)| (mx - point[0]).abs() <= self.near_x)
-                .map(|(_, label)| format!("▏{label}")),
+                .map(|(_, label)| format!("| {label}")),
         );
         Some(lines.join("\n"))
     }
@@ -764,7 +764,7 @@ mod tests {
         };
         assert_eq!(
             hover.text(&at(9.0, 3.5)).as_deref(),
-            Some("low\niteration 10\n2.000\n▏lr θ = 1.0e-3")
+            Some("low\niteration 10\n2.000\n| lr θ = 1.0e-3")
         );
         assert_eq!(
             hover.text(&at(19.0, 6.0)).as_deref(),

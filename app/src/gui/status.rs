@@ -115,7 +115,7 @@ pub fn notice(ui: &mut egui::Ui, store: &RunStore) -> Vec<Action> {
     if let Some(notice) = &store.notice {
         ui.horizontal(|ui| {
             if ui
-                .small_button("✕")
+                .small_button("×")
                 .on_hover_text("dismiss this message")
                 .clicked()
             {

@@ -215,3 +215,18 @@ fn preset_string_row(ui: &mut egui::Ui, out: &mut Vec<Action>) {
         .on_hover_text("pasted preset");
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    /// The run-length estimate reads as a person says it.
+    #[test]
+    fn durations_read_as_spoken() {
+        assert_eq!(duration(0.4), "0 s");
+        assert_eq!(duration(59.6), "1 min 00 s");
+        assert_eq!(duration(69.5), "1 min 10 s");
+        assert_eq!(duration(7325.0), "2 h 02 min");
+        assert_eq!(duration(-3.0), "0 s");
+    }
+}
