@@ -91,6 +91,35 @@ pub(crate) fn press_start(h: &mut Harness<'static, WorkbenchApp>) {
     h.step();
 }
 
+/// Presses Pause and waits until the engine has paused.
+pub(crate) fn pause(h: &mut Harness<'static, WorkbenchApp>) {
+    h.get_by_label("Pause").click();
+    wait_until(h, "the pause", |a| {
+        a.store()
+            .active()
+            .is_some_and(|r| r.engine.status == RunStatus::Paused)
+    });
+}
+
+/// Applies an export action and waits for its notice, "`what` written to PATH"; returns PATH.
+pub(crate) fn export(
+    h: &mut Harness<'static, WorkbenchApp>,
+    action: Action,
+    what: &str,
+) -> PathBuf {
+    let ctx = h.ctx.clone();
+    h.state_mut().apply(action, &ctx);
+    let prefix = format!("{what} written to ");
+    wait_until(h, "the export", |a| {
+        a.store()
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with(&prefix))
+    });
+    let notice = h.state().store().notice.clone().expect("notice");
+    PathBuf::from(notice.trim_start_matches(&prefix))
+}
+
 pub(crate) fn active_step(app: &WorkbenchApp) -> u64 {
     app.store().active().map_or(0, |r| r.engine.step)
 }
@@ -101,12 +130,7 @@ fn start_then_pause_stops_iterations() {
     let mut h = harness(tmp.path());
     press_start(&mut h);
     wait_until(&mut h, "iterations to advance", |a| active_step(a) >= 5);
-    h.get_by_label("Pause").click();
-    wait_until(&mut h, "the pause", |a| {
-        a.store()
-            .active()
-            .is_some_and(|r| r.engine.status == RunStatus::Paused)
-    });
+    pause(&mut h);
     let paused_at = active_step(h.state());
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(15));
@@ -272,16 +296,7 @@ fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
 
     // Export → Samples writes the same teacher | student grids as the run folder's snapshots
     // (10 rows of 10 + blank + 10 tiles of 8×8, 4× with 2 px gaps), not a 384×384 scatter.
-    let ctx = h.ctx.clone();
-    h.state_mut().apply(Action::ExportSamples, &ctx);
-    wait_until(&mut h, "the export", |a| {
-        a.store()
-            .notice
-            .as_deref()
-            .is_some_and(|n| n.starts_with("samples written to"))
-    });
-    let notice = h.state().store().notice.clone().expect("notice");
-    let path = PathBuf::from(notice.trim_start_matches("samples written to "));
+    let path = export(&mut h, Action::ExportSamples, "samples");
     let png = std::fs::read(&path).expect("the exported PNG");
     let be = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
     assert_eq!(
@@ -685,12 +700,7 @@ fn smoothing_leaves_the_logged_data_alone() {
     let mut h = harness(tmp.path());
     press_start(&mut h);
     wait_until(&mut h, "iterations", |a| active_step(a) >= 20);
-    h.get_by_label("Pause").click();
-    wait_until(&mut h, "the pause", |a| {
-        a.store()
-            .active()
-            .is_some_and(|r| r.engine.status == RunStatus::Paused)
-    });
+    pause(&mut h);
     let losses = |a: &WorkbenchApp| -> Vec<f64> {
         let run = a.store().active().expect("active run");
         run.history

@@ -4,7 +4,6 @@
 //! and the next run agree; exports hold their data; runs of two kinds of data never share axes;
 //! a stopped run reads "stopped" and a paused one's clock stands still.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use eframe::egui::accesskit::Role;
@@ -19,7 +18,9 @@ use sim_engine::distill::objective::Objective;
 use sim_engine::protocol::Tweak;
 use sim_workbench::gui::{Action, RunStatus, WorkbenchApp};
 
-use crate::gui::{active_step, digits_config, harness, press_start, step_until_shown, wait_until};
+use crate::gui::{
+    active_step, digits_config, export, harness, pause, press_start, step_until_shown, wait_until,
+};
 
 type Gui = Harness<'static, WorkbenchApp>;
 
@@ -299,26 +300,12 @@ fn the_csv_holds_every_logged_value_on_its_row() {
             .active()
             .is_some_and(|r| r.history.evals.len() >= 4)
     });
-    h.get_by_label("Pause").click();
-    wait_until(&mut h, "the pause", |a| {
-        a.store()
-            .active()
-            .is_some_and(|r| r.engine.status == RunStatus::Paused)
-    });
+    pause(&mut h);
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(20));
         h.step();
     }
-    let ctx = h.ctx.clone();
-    h.state_mut().apply(Action::ExportCsv, &ctx);
-    wait_until(&mut h, "the export", |a| {
-        a.store()
-            .notice
-            .as_deref()
-            .is_some_and(|n| n.starts_with("metrics written to"))
-    });
-    let notice = h.state().store().notice.clone().expect("notice");
-    let path = PathBuf::from(notice.trim_start_matches("metrics written to "));
+    let path = export(&mut h, Action::ExportCsv, "metrics");
     let csv = std::fs::read_to_string(&path).expect("the CSV");
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
@@ -375,12 +362,7 @@ fn a_paused_run_stands_still_and_a_stopped_one_says_so() {
     let mut h = harness(tmp.path());
     press_start(&mut h);
     wait_until(&mut h, "iterations", |a| active_step(a) >= 5);
-    h.get_by_label("Pause").click();
-    wait_until(&mut h, "the pause", |a| {
-        a.store()
-            .active()
-            .is_some_and(|r| r.engine.status == RunStatus::Paused)
-    });
+    pause(&mut h);
     let wall = |a: &WorkbenchApp| a.store().active().map_or(0.0, |r| r.engine.wall_s);
     let paused_at = wall(h.state());
     // Four seconds paused: the clock may add the iteration and evaluation in flight when the
@@ -453,16 +435,7 @@ fn runs_of_two_kinds_of_data_never_share_axes() {
     );
 
     // Export → Curves (PNG): drawn off-screen, no window needed.
-    let ctx = h.ctx.clone();
-    h.state_mut().apply(Action::ExportPlot, &ctx);
-    wait_until(&mut h, "the curves PNG", |a| {
-        a.store()
-            .notice
-            .as_deref()
-            .is_some_and(|n| n.starts_with("curves written to"))
-    });
-    let notice = h.state().store().notice.clone().expect("notice");
-    let path = PathBuf::from(notice.trim_start_matches("curves written to "));
+    let path = export(&mut h, Action::ExportPlot, "curves");
     let png = std::fs::read(&path).expect("the curves PNG");
     let be = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
     let (width, height) = (be(16), be(20));
