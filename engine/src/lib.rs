@@ -3,7 +3,7 @@
 //!
 //! Layers, ground floor first (each imports only those below it; `ARCHITECTURE.md`):
 //! `sim_formats` (re-exported: `validation`, `limits`; image formats, safetensors) ·
-//! `rng`, `assets` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
+//! `rng`, `assets`, `cubecl_setup` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
 //! `device`, `pool` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
 //! `protocol` · `run` · `session` (and, in test builds only, `fault`, beside it).
 //!
@@ -13,6 +13,7 @@
 
 pub mod assets;
 pub mod config;
+pub mod cubecl_setup;
 pub mod data;
 pub mod device;
 pub mod diffusion;

@@ -97,6 +97,9 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Before any device is touched (and after the log, so its warnings are seen): CubeCL's
+    // caches under the workbench's, wherever it started.
+    sim_engine::cubecl_setup::configure(&presets::cache_dir());
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
