@@ -404,12 +404,25 @@ fn runs_of_two_kinds_of_data_never_share_axes() {
     let ctx = h.ctx.clone();
     h.state_mut()
         .apply(Action::EditDraft(Box::new(digits_config())), &ctx);
+    for _ in 0..3 {
+        h.step();
+    }
+    // A batch below the slider's range (4 < 16) stays what the config says, in the draft and
+    // in the run: a slider's range is never the value's.
+    assert_eq!(h.state().config().distill.batch, 4);
     press_start(&mut h);
     wait_until(&mut h, "the digits run's evaluations", |a| {
         a.store()
             .active()
             .is_some_and(|r| r.history.evals.len() >= 2)
     });
+    assert_eq!(
+        h.state()
+            .store()
+            .active()
+            .map(|r| r.engine.config.distill.batch),
+        Some(4)
+    );
     h.step();
     step_until_shown(&mut h, "FID (digits-CNN)");
     assert!(

@@ -11,7 +11,7 @@ use sim_engine::data::images::{ImageSource, Split};
 use sim_engine::data::toy::ToyData;
 use sim_engine::teacher::TeacherConfig;
 
-use super::widgets::path_edit;
+use super::widgets::{path_edit, setting};
 use super::{about, canvas};
 use crate::gui::actions::Action;
 
@@ -81,25 +81,17 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
         .on_hover_text(about::DATA);
     match &mut config.data {
         DataConfig::Toy(ToyData::Ring { modes, radius, std }) => {
-            ui.add(egui::Slider::new(modes, 1..=32).text("modes"));
-            ui.add(egui::Slider::new(radius, 0.1..=5.0).text("radius"));
-            ui.add(
-                egui::Slider::new(std, 0.005..=1.0)
-                    .logarithmic(true)
-                    .text("mode std"),
-            );
+            ui.add(setting(modes, 1..=32).text("modes"));
+            ui.add(setting(radius, 0.1..=5.0).text("radius"));
+            ui.add(setting(std, 0.005..=1.0).logarithmic(true).text("mode std"));
         }
         DataConfig::Toy(ToyData::Grid { side, spacing, std }) => {
-            ui.add(egui::Slider::new(side, 1..=10).text("modes per side"));
-            ui.add(egui::Slider::new(spacing, 0.05..=2.0).text("spacing"));
-            ui.add(
-                egui::Slider::new(std, 0.005..=1.0)
-                    .logarithmic(true)
-                    .text("mode std"),
-            );
+            ui.add(setting(side, 1..=10).text("modes per side"));
+            ui.add(setting(spacing, 0.05..=2.0).text("spacing"));
+            ui.add(setting(std, 0.005..=1.0).logarithmic(true).text("mode std"));
         }
         DataConfig::Toy(ToyData::TwoMoons { noise } | ToyData::SwissRoll { noise }) => {
-            ui.add(egui::Slider::new(noise, 0.0..=0.3).text("noise"));
+            ui.add(setting(noise, 0.0..=0.3).text("noise"));
         }
         DataConfig::Toy(ToyData::Mixture { components }) => canvas::ui(ui, components),
         DataConfig::Toy(ToyData::Checkerboard) => {}
@@ -118,8 +110,8 @@ pub(super) fn ui(ui: &mut egui::Ui, config: &mut RunConfig, out: &mut Vec<Action
                 ImageSource::Digits | ImageSource::FashionMnist { .. } => {}
             }
             if let ImageSource::Folder { size, channels, .. } = source {
-                ui.add(egui::Slider::new(size, 8..=64).text("image size"));
-                ui.add(egui::Slider::new(channels, 1..=3).text("channels (1 grey, 3 RGB)"));
+                ui.add(setting(size, 8..=64).text("image size"));
+                ui.add(setting(channels, 1..=3).text("channels (1 grey, 3 RGB)"));
             }
             ui.small(match config.teacher {
                 TeacherConfig::Edm { .. } => {

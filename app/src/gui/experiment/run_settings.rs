@@ -7,7 +7,7 @@ use sim_engine::data::DataConfig;
 use sim_engine::device::BackendChoice;
 
 use super::about;
-use super::widgets::restart_section;
+use super::widgets::{restart_section, setting};
 use crate::gui::actions::Action;
 
 /// Edits `config` (the panel's copy of the draft); `running` is the active live run's config,
@@ -29,19 +29,19 @@ pub(super) fn ui(
     restart_section(ui, "Run settings", restart, |ui| {
         let d = &mut config.distill;
         ui.add(
-            egui::Slider::new(&mut d.batch, 16..=8192)
+            setting(&mut d.batch, 16..=8192)
                 .logarithmic(true)
                 .text("batch"),
         )
         .on_hover_text(about::BATCH);
         ui.add(
-            egui::Slider::new(&mut d.t_star, 0.1..=80.0)
+            setting(&mut d.t_star, 0.1..=80.0)
                 .logarithmic(true)
                 .text("t*"),
         )
         .on_hover_text(about::T_STAR);
         ui.add(
-            egui::Slider::new(&mut d.ema_half_life_kimg, 0.1..=500.0)
+            setting(&mut d.ema_half_life_kimg, 0.1..=500.0)
                 .logarithmic(true)
                 .text("EMA half-life (kimg)"),
         )
@@ -54,16 +54,16 @@ pub(super) fn ui(
         // Image runs copy the teacher's U-Net: its shape is the teacher file's.
         if !matches!(config.data, DataConfig::Image(_)) {
             ui.add(
-                egui::Slider::new(&mut config.net.width, 8..=512)
+                setting(&mut config.net.width, 8..=512)
                     .logarithmic(true)
                     .text("net width"),
             )
             .on_hover_text(about::NET_SHAPE);
-            ui.add(egui::Slider::new(&mut config.net.depth, 1..=8).text("net depth"))
+            ui.add(setting(&mut config.net.depth, 1..=8).text("net depth"))
                 .on_hover_text(about::NET_SHAPE);
         }
         ui.add(
-            egui::Slider::new(&mut config.eval.every, 10..=2000)
+            setting(&mut config.eval.every, 10..=2000)
                 .logarithmic(true)
                 .text("evaluate every"),
         )

@@ -257,6 +257,17 @@ pub(super) fn lr_ui(
     live_number(ui, spec, lr, check)
 }
 
+/// The slider of a setting that applies on restart: its range is the slider's, never the
+/// value's — a value from a preset, a pasted string or `--set` outside it is kept as it is (the
+/// handle rests at the end), not silently clamped into the draft; the config's own `validate`,
+/// run at Start, is the check.
+pub(super) fn setting<N: egui::emath::Numeric>(
+    value: &mut N,
+    range: RangeInclusive<N>,
+) -> egui::Slider<'_> {
+    egui::Slider::new(value, range).clamping(egui::SliderClamping::Never)
+}
+
 /// A collapsible section of settings that apply on restart; `pending` says the draft differs
 /// from the running run.
 pub(super) fn restart_section(
