@@ -178,7 +178,11 @@ pub fn kinds(store: &RunStore) -> Vec<(String, usize)> {
 /// The kind of data the curves show: the user's pick while a ticked run has it, else the
 /// active run's, else the first ticked run's.
 pub fn shown_kind(store: &RunStore, pick: Option<&str>) -> Option<String> {
-    let kinds = kinds(store);
+    shown_among(&kinds(store), store, pick)
+}
+
+/// [`shown_kind`] among `kinds` (the ticked runs' [`kinds`]).
+fn shown_among(kinds: &[(String, usize)], store: &RunStore, pick: Option<&str>) -> Option<String> {
     let present = |k: &str| kinds.iter().any(|(kind, _)| kind == k);
     pick.filter(|k| present(k))
         .map(str::to_owned)
@@ -205,8 +209,8 @@ pub fn ui(ui: &mut egui::Ui, settings: &mut Settings, store: &RunStore, pick: &m
                  past); the raw values stay drawn faint underneath and are logged unchanged",
             );
     });
-    let shown = shown_kind(store, pick.as_deref());
     let kinds = kinds(store);
+    let shown = shown_among(&kinds, store, pick.as_deref());
     if kinds.len() > 1 {
         ui.horizontal_wrapped(|ui| {
             ui.label("data:");
@@ -332,15 +336,16 @@ fn series_of(store: &RunStore, kind: Option<&str>) -> Vec<&'static Series> {
         .collect()
 }
 
-/// The seeds of each race variant among `runs`, drawn as their mean and min–max band.
+/// The seeds of each race variant (`groups`, from `seed_groups`), drawn as their mean and
+/// min–max band.
 fn seed_bands(
     series: &Series,
-    runs: &[&RunRecord],
+    groups: &[(String, Vec<&RunRecord>)],
     smoothing: f64,
     log: bool,
     wall: bool,
 ) -> Vec<SeedBand> {
-    seed_groups(runs)
+    groups
         .iter()
         .map(|(name, members)| {
             let values: Vec<Vec<(u64, f64, f64)>> = members
@@ -471,8 +476,8 @@ fn plot(
     } else {
         0.0
     };
-    let bands = seed_bands(series, runs, smoothing, log, wall);
     let groups = seed_groups(runs);
+    let bands = seed_bands(series, &groups, smoothing, log, wall);
     let banded = |run: &RunRecord| {
         groups
             .iter()

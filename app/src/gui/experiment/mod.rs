@@ -99,23 +99,23 @@ fn run_length_ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore) {
         .on_hover_text(about::ITERATIONS);
     });
     let kind = data_kind(config);
+    // A running active run of the same data: its own speed and the time it has left.
     let active = store
         .active()
-        .filter(|r| r.engine.status == RunStatus::Running);
+        .filter(|r| r.engine.status == RunStatus::Running && r.data_kind() == kind);
     let speed = active
-        .filter(|r| r.data_kind() == kind)
         .map(|r| r.engine.it_per_s)
         .or_else(|| store.speed(&kind))
         .filter(|s| *s > 0.0);
     let text = match (active, speed) {
-        (Some(run), Some(speed)) if run.data_kind() == kind => {
+        (Some(run), Some(speed)) => {
             let left = run.engine.config.iterations.saturating_sub(run.engine.step);
             format!(
                 "the active run ends in ≈ {} at {speed:.0} it/s",
                 duration(left as f64 / speed)
             )
         }
-        (_, Some(speed)) => format!(
+        (None, Some(speed)) => format!(
             "≈ {} at {speed:.0} it/s, the speed last measured here",
             duration(config.iterations as f64 / speed)
         ),
