@@ -93,6 +93,8 @@ fn run_length_ui(ui: &mut egui::Ui, config: &mut RunConfig, store: &RunStore) {
         ui.add(
             egui::DragValue::new(&mut config.iterations)
                 .range(1..=10_000_000)
+                // A preset's value outside the range is kept, not clamped into the draft.
+                .clamp_existing_to_range(false)
                 .speed(10.0),
         )
         .labelled_by(label.id)

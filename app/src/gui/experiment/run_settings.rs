@@ -47,9 +47,13 @@ pub(super) fn ui(
         )
         .on_hover_text(about::EMA);
         ui.horizontal(|ui| {
-            ui.add(egui::DragValue::new(&mut config.seed).range(0..=u32::MAX as u64))
-                .labelled_by(ui.label("seed").id)
-                .on_hover_text(about::SEED);
+            ui.add(
+                egui::DragValue::new(&mut config.seed)
+                    .range(0..=u32::MAX as u64)
+                    .clamp_existing_to_range(false),
+            )
+            .labelled_by(ui.label("seed").id)
+            .on_hover_text(about::SEED);
         });
         // Image runs copy the teacher's U-Net: its shape is the teacher file's.
         if !matches!(config.data, DataConfig::Image(_)) {
