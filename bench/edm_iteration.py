@@ -24,7 +24,7 @@ import sys
 import numpy as np
 import torch
 
-from sim_torch import Iteration, add_common_args, report, time_iterations
+from sim_torch import Iteration, add_common_args, report, setup, time_iterations
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import edm_to_safetensors as converter  # noqa: E402
@@ -97,9 +97,7 @@ def main():
     sys.path.insert(0, os.path.abspath(args.edm))
     from training import networks
 
-    torch.set_num_threads(args.threads)
-    torch.set_default_device(args.device)
-    torch.manual_seed(0)
+    setup(args)
     tensors, config = read_file(args.teacher)
 
     def make():
@@ -112,9 +110,7 @@ def main():
     dim = config["img_channels"] * config["img_resolution"] ** 2
     sigma_data = config["precond"].get("sigma_data", 0.5)
     iteration = Iteration(make, teacher, args.batch, dim, config["label_dim"], sigma_data, 500.0)
-    report(time_iterations(iteration, args.iterations, args.rounds, args.warmup))
-    if args.device.startswith("cuda"):
-        print(f"peak CUDA memory allocated {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    report(time_iterations(iteration, args.iterations, args.rounds, args.warmup), args.device)
 
 
 if __name__ == "__main__":

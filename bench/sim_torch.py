@@ -116,6 +116,15 @@ def add_common_args(parser, batch):
     parser.add_argument("--device", default="cpu", help="torch device of every tensor (cpu, cuda)")
 
 
-def report(seconds):
+def setup(args):
+    """Threads, seed, and the device every tensor is made on (`--device`)."""
+    torch.set_num_threads(args.threads)
+    torch.set_default_device(args.device)
+    torch.manual_seed(0)
+
+
+def report(seconds, device="cpu"):
     print(f"torch {seconds * 1e3:.2f}")
+    if device.startswith("cuda"):
+        print(f"peak CUDA memory allocated {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 

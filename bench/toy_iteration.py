@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from sim_torch import Iteration, add_common_args, fourier, precond, report, time_iterations
+from sim_torch import Iteration, add_common_args, fourier, precond, report, setup, time_iterations
 
 
 class Mlp(torch.nn.Module):
@@ -57,13 +57,12 @@ def main():
     p = argparse.ArgumentParser()
     add_common_args(p, batch=1024)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    setup(args)
     sigma_data = math.sqrt(1.0 / 2 + 0.08 ** 2)  # per-coordinate std of the ring
     iteration = Iteration(
         lambda: Mlp(2, 64, 4, 8, sigma_data), Ring(8, 1.0, 0.08), args.batch, 2, 0, sigma_data, 20.0
     )
-    report(time_iterations(iteration, args.iterations, args.rounds))
+    report(time_iterations(iteration, args.iterations, args.rounds), args.device)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional as nnf
 
-from sim_torch import Iteration, add_common_args, fourier, precond, report, time_iterations
+from sim_torch import Iteration, add_common_args, fourier, precond, report, setup, time_iterations
 
 EMBEDDING_MULT, CHANNELS_PER_HEAD = 4, 64
 
@@ -194,8 +194,7 @@ def main():
     p.add_argument("--teacher", default="assets/teachers/digits-cond.safetensors")
     add_common_args(p, batch=32)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    setup(args)
     teacher = load_teacher(args.teacher).requires_grad_(False)
     cfg = teacher.cfg
     dim = cfg["image_channels"] * cfg["image_size"] ** 2
@@ -206,7 +205,7 @@ def main():
         return net
 
     iteration = Iteration(copy, teacher, args.batch, dim, cfg["classes"], teacher.sigma_data, 2.0)
-    report(time_iterations(iteration, args.iterations, args.rounds))
+    report(time_iterations(iteration, args.iterations, args.rounds), args.device)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,16 @@ impl RunConfig {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# unserialisable config: {e}\n"))
     }
 
+    /// What decides the kernels a run of this config compiles (`Run::prepare`): the config but
+    /// for its name, seed and number of iterations, as TOML.
+    pub fn shape(&self) -> String {
+        let mut shape = self.clone();
+        shape.name.clear();
+        shape.seed = 0;
+        shape.iterations = 1;
+        shape.to_toml()
+    }
+
     /// Checks ranges; the error names the dotted key and says what would be valid.
     pub fn validate(&self) -> Result<(), ValidationError> {
         self.distill.validate().map_err(|e| e.within("distill"))?;

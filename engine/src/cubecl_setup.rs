@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use cubecl_runtime::config::cache::CacheConfig;
+use cubecl_runtime::config::streaming::StreamPolicy;
 use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
 
 /// The folder CubeCL keeps its environment (its cache database) in, under `cache_root`.
@@ -16,12 +17,17 @@ pub fn folder(cache_root: &Path) -> PathBuf {
 }
 
 /// The configuration the workbench runs CubeCL with: its environment under
-/// [`folder`]`(cache_root)`, compiled kernels kept there, everything else CubeCL's default.
+/// [`folder`]`(cache_root)`, compiled kernels kept there, and one stream for all of the
+/// process's GPU work (an engine's thread, and the GUI's preparation before it: they share one
+/// memory pool and their kernels); the rest is CubeCL's default, chosen by measurement
+/// (docs/platform.md, "CubeCL's settings"). CubeCL's own environment variables still apply on
+/// top (`CUBECL_AUTOTUNE_LEVEL`, `CUBECL_DEBUG_LOG`, …), for measuring and debugging.
 pub fn config(cache_root: &Path) -> CubeClRuntimeConfig {
     let mut config = CubeClRuntimeConfig::default();
     config.environment.path = CacheConfig::Directory(folder(cache_root));
     config.compilation.cache = true;
-    config
+    config.streaming.policy = StreamPolicy::Single;
+    config.override_from_env()
 }
 
 /// The first bytes of CubeCL's cache database (Turso writes SQLite's file format).
@@ -78,6 +84,7 @@ mod tests {
             PathBuf::from("/some/cache/cubecl")
         );
         assert!(config.compilation.cache);
+        assert_eq!(config.streaming.policy, StreamPolicy::Single);
     }
 
     /// A cache database that is not one is discarded with its log; a sound one, one being

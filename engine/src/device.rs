@@ -16,14 +16,21 @@ use crate::error::{EngineError, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendChoice {
-    /// wgpu when a hardware adapter exists, else the CPU.
+    /// CUDA where the build has it and it works, else wgpu on a hardware adapter, else the CPU.
     #[default]
     Auto,
     /// Burn's `flex` CPU backend.
     Cpu,
     /// Burn's wgpu backend on the best adapter, a software one included (fails without any).
     Gpu,
+    /// Burn's CUDA backend on the first NVIDIA GPU: a build with the `cuda` feature, and the
+    /// NVIDIA driver and NVRTC at run time (fails without them).
+    Cuda,
 }
+
+/// The `api` of the adapter that stands for CUDA in a list of [`adapters`] (a build with the
+/// `cuda` feature, where a kernel compiled and ran on device 0).
+pub const CUDA_API: &str = "Cuda";
 
 /// The chosen autodiff device and a description for the status bar.
 #[derive(Clone, Debug)]
@@ -71,24 +78,37 @@ pub struct DeviceMemory {
     pub in_use: u64,
     /// Bytes the allocator has reserved on the device (at least `in_use`; pages kept for reuse).
     pub reserved: u64,
+    /// The most bytes the allocator has held reserved at once since the device was created: the
+    /// high-water mark of its paged pools (the most pages each ever held, not a sample) plus
+    /// what the other pools hold now (they give nothing back but under memory pressure).
+    pub peak: u64,
 }
 
 impl DeviceMemory {
     /// The allocator's state of `device`; `None` on the CPU backend. On a GPU this waits for
     /// the queued work (a read-back): ask for it now and then, not every iteration.
     pub fn of(device: &Device) -> Option<Self> {
-        device.memory_pool_usage().map(|usage| Self {
+        let usage = device.memory_pool_usage()?;
+        let pages_since_peak: u64 = device
+            .memory_pool_report()
+            .unwrap_or_default()
+            .iter()
+            .map(|pool| pool.page_size * pool.pages_peak.saturating_sub(pool.pages))
+            .sum();
+        Some(Self {
             in_use: usage.bytes_in_use,
             reserved: usage.bytes_reserved,
+            peak: usage.bytes_reserved + pages_since_peak,
         })
     }
 
-    /// "1.24 GiB in use, 1.50 GiB reserved".
+    /// "1.24 GiB in use, 1.50 GiB reserved, peak 2.00 GiB".
     pub fn describe(&self) -> String {
         format!(
-            "{} in use, {} reserved",
+            "{} in use, {} reserved, peak {}",
             bytes(self.in_use),
-            bytes(self.reserved)
+            bytes(self.reserved),
+            bytes(self.peak)
         )
     }
 }
@@ -125,8 +145,40 @@ pub fn adapters() -> Vec<Adapter> {
             name: info.name,
         })
         .collect();
-    list.sort_by_key(|a| !a.hardware);
+    #[cfg(feature = "cuda")]
+    list.extend(cuda_adapter(&list));
+    // Hardware first, CUDA first among it.
+    list.sort_by_key(|a| (!a.hardware, a.api != CUDA_API));
     list
+}
+
+/// CUDA as an adapter, when a kernel compiles and runs on CUDA device 0: the driver
+/// (`libcuda`) and NVRTC (`libnvrtc`, the CUDA toolkit's or the `nvidia-cuda-nvrtc` wheel's)
+/// both load. Their absence panics inside Burn's CUDA runtime; the panic is caught here, and
+/// it happens in the adapter probe's child process (`Probe::Child`), which ends with it.
+#[cfg(feature = "cuda")]
+fn cuda_adapter(wgpu_adapters: &[Adapter]) -> Option<Adapter> {
+    let works = std::panic::catch_unwind(|| {
+        let device = Device::cuda(0);
+        let x = Tensor::<1>::from_floats([1.0, 2.0], &device);
+        (x.clone() + x).try_into_vec_as::<f32>().ok() == Some(vec![2.0, 4.0])
+    });
+    if works.as_ref().is_ok_and(|ok| *ok) {
+        // The name wgpu gives the same card (its vendor id is NVIDIA's).
+        let nvidia = wgpu_adapters
+            .iter()
+            .find(|a| a.hardware && a.name.contains("NVIDIA"));
+        Some(Adapter {
+            name: nvidia.map_or_else(|| "CUDA device 0".into(), |a| a.name.clone()),
+            kind: nvidia.map_or_else(|| "DiscreteGpu".into(), |a| a.kind.clone()),
+            api: CUDA_API.into(),
+            driver: "CUDA driver, NVRTC".into(),
+            hardware: true,
+        })
+    } else {
+        tracing::info!("CUDA is not usable here (no NVIDIA driver or no NVRTC): not offered");
+        None
+    }
 }
 
 /// How long a [`Probe::Child`] may take before it counts as failed (a hung driver).
@@ -166,6 +218,26 @@ impl Probe {
             }
         }
     }
+}
+
+/// The adapters this build can run on, in the probe's order: CUDA's only in a build with the
+/// `cuda` feature (a probe may be another executable).
+fn usable(found: Vec<Adapter>) -> impl Iterator<Item = Adapter> {
+    found
+        .into_iter()
+        .filter(|a| a.api != CUDA_API || cfg!(feature = "cuda"))
+}
+
+/// CUDA device 0 (an adapter only in a build with the `cuda` feature: [`usable`]).
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Device {
+    Device::cuda(0)
+}
+
+/// Without the `cuda` feature no adapter is CUDA's ([`usable`]), so this is never asked for.
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Device {
+    unreachable!("no CUDA adapter is usable in a build without the `cuda` feature")
 }
 
 /// Runs a [`Probe::Child`] and reads its list. Its exit status is not looked at once the list
@@ -223,14 +295,41 @@ pub fn select(choice: BackendChoice, probe: &Probe) -> Result<SelectedDevice> {
         on_cpu: true,
     };
     let gpu = |adapter: &Adapter| SelectedDevice {
-        device: Device::wgpu(Default::default()).autodiff(),
-        description: format!("gpu ({})", adapter.describe()),
+        device: if adapter.api == CUDA_API {
+            cuda_device()
+        } else {
+            Device::wgpu(Default::default())
+        }
+        .autodiff(),
+        description: format!(
+            "{} ({})",
+            if adapter.api == CUDA_API {
+                "cuda"
+            } else {
+                "gpu"
+            },
+            adapter.describe()
+        ),
         on_cpu: false,
     };
     match choice {
         BackendChoice::Cpu => Ok(cpu("")),
-        BackendChoice::Gpu => match probe.adapters()?.first() {
-            Some(adapter) if adapter.hardware || !cfg!(feature = "vulkan") => Ok(gpu(adapter)),
+        BackendChoice::Cuda => match usable(probe.adapters()?).find(|a| a.api == CUDA_API) {
+            Some(adapter) => Ok(gpu(&adapter)),
+            None if cfg!(feature = "cuda") => Err(EngineError::Invalid(
+                "--backend cuda: CUDA does not work here: no NVIDIA driver (libcuda) or no NVRTC \
+                 (libnvrtc, from the CUDA toolkit or `pip install nvidia-cuda-nvrtc-cu12`); \
+                 `sim-workbench devices` lists what works, --backend gpu runs on Vulkan"
+                    .into(),
+            )),
+            None => Err(EngineError::Invalid(
+                "--backend cuda: this build has no CUDA backend; build with `--features \
+                 sim-workbench/cuda` (README, \"NVIDIA GPUs\"), or use --backend gpu"
+                    .into(),
+            )),
+        },
+        BackendChoice::Gpu => match usable(probe.adapters()?).find(|a| a.api != CUDA_API) {
+            Some(adapter) if adapter.hardware || !cfg!(feature = "vulkan") => Ok(gpu(&adapter)),
             // The `vulkan` feature's SPIR-V kernels crash Mesa's software Vulkan driver
             // (docs/platform.md "On a GPU").
             Some(adapter) => Err(EngineError::Invalid(format!(
@@ -246,10 +345,9 @@ pub fn select(choice: BackendChoice, probe: &Probe) -> Result<SelectedDevice> {
             )),
         },
         BackendChoice::Auto => match probe.adapters() {
-            Ok(found) => Ok(found
-                .iter()
+            Ok(found) => Ok(usable(found)
                 .find(|a| a.hardware)
-                .map_or_else(|| cpu(", auto: no hardware GPU adapter"), gpu)),
+                .map_or_else(|| cpu(", auto: no hardware GPU adapter"), |a| gpu(&a))),
             Err(e) => {
                 tracing::warn!("{e}; running on the CPU");
                 Ok(cpu(", auto: the adapter probe failed"))
@@ -267,13 +365,21 @@ mod tests {
         let m = DeviceMemory {
             in_use: 300 * 1024 * 1024,
             reserved: 3 * 1024 * 1024 * 1024 / 2,
+            peak: 2 * 1024 * 1024 * 1024,
         };
-        assert_eq!(m.describe(), "300 MiB in use, 1.50 GiB reserved");
+        assert_eq!(
+            m.describe(),
+            "300 MiB in use, 1.50 GiB reserved, peak 2.00 GiB"
+        );
         let small = DeviceMemory {
             in_use: 300 * 1024,
             reserved: 20 * 1024 * 1024,
+            peak: 20 * 1024 * 1024,
         };
-        assert_eq!(small.describe(), "0.3 MiB in use, 20 MiB reserved");
+        assert_eq!(
+            small.describe(),
+            "0.3 MiB in use, 20 MiB reserved, peak 20 MiB"
+        );
         assert_eq!(DeviceMemory::of(&Device::flex().autodiff()), None);
     }
 }

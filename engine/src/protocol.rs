@@ -192,6 +192,14 @@ pub enum Event {
     },
     /// The run is loaded and paused, ready for `Resume`.
     Ready(Box<RunInfo>),
+    /// A `Launch::Prepare` is done: the device has compiled and tuned the kernels of a run of
+    /// its shape (`seconds`, loading included); the engine thread ends.
+    Prepared {
+        /// Seconds from the launch to here.
+        seconds: f64,
+        /// Whether the backend chosen was a GPU (on the CPU there is nothing to prepare).
+        on_gpu: bool,
+    },
     /// One iteration finished.
     Progress {
         /// Iterations done.

@@ -35,7 +35,16 @@ pub enum Launch {
     Resume(PathBuf, Option<u64>),
     /// A new run that replays the run in this folder, its tweaks included (`Run::replay`).
     Replay(PathBuf),
+    /// No run: the GPU prepared for a run of this config while its user sets it up — loaded
+    /// without a folder, one iteration rehearsed and one evaluation, so that the kernels of
+    /// both are compiled and tuned in this process (`Run::prepare`); ends with `Prepared`,
+    /// or sooner at `Stop` (checked between those steps).
+    Prepare(Box<RunConfig>),
 }
+
+/// What the status bar and the CLI say while a GPU prepares (`Run::prepare`).
+pub const PREPARING_GPU: &str = "preparing the GPU: compiling and tuning the iteration's kernels \
+     (once per run shape and process; the first time on a device takes minutes)";
 
 /// The driver's end of an engine thread.
 pub struct Session {
@@ -143,25 +152,63 @@ impl Engine {
     }
 
     fn run(&mut self, launch: Launch, options: &RunOptions, commands: &Receiver<Command>) {
+        let started = Instant::now();
+        let prepare_only = matches!(launch, Launch::Prepare(_));
+        let mut progress = |message: &str, fraction: f32| {
+            self.emit(Event::Preparing {
+                message: message.to_owned(),
+                fraction,
+            });
+        };
         let loaded = match launch {
-            Launch::New(config) => Run::start(*config, options, &mut |message, fraction| {
-                self.emit(Event::Preparing {
-                    message: message.to_owned(),
-                    fraction,
-                });
-            }),
+            Launch::New(config) => Run::start(*config, options, &mut progress),
             Launch::Resume(dir, iterations) => Run::resume(&dir, iterations, options),
-            Launch::Replay(dir) => Run::replay(&dir, options, &mut |message, fraction| {
-                self.emit(Event::Preparing {
-                    message: message.to_owned(),
-                    fraction,
-                });
-            }),
+            Launch::Replay(dir) => Run::replay(&dir, options, &mut progress),
+            Launch::Prepare(config) => {
+                let unsaved = RunOptions {
+                    runs_dir: None,
+                    ..options.clone()
+                };
+                Run::start(*config, &unsaved, &mut progress)
+            }
         };
         let mut run = match loaded {
             Ok(run) => run,
             Err(e) => return self.emit(Event::Failed(e.to_string())),
         };
+        let stopped = || matches!(commands.try_recv(), Ok(Command::Stop));
+        if run.needs_preparation() {
+            if prepare_only && stopped() {
+                return;
+            }
+            progress(PREPARING_GPU, 0.0);
+            if let Some(seconds) = run.prepare() {
+                tracing::info!(
+                    "{}: the iteration's kernels prepared in {seconds:.1} s",
+                    run.config().name
+                );
+            }
+            progress(PREPARING_GPU, 1.0);
+        }
+        if prepare_only {
+            if !run.on_gpu() {
+                return self.emit(Event::Prepared {
+                    seconds: started.elapsed().as_secs_f64(),
+                    on_gpu: false,
+                });
+            }
+            if stopped() {
+                return;
+            }
+            progress("preparing the GPU: the evaluation's kernels", 0.0);
+            if let Err(e) = run.evaluate() {
+                return self.emit(Event::Failed(e.to_string()));
+            }
+            return self.emit(Event::Prepared {
+                seconds: started.elapsed().as_secs_f64(),
+                on_gpu: true,
+            });
+        }
         let mut control = Control {
             running: false,
             budget: None,

@@ -72,9 +72,12 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
             "{label:<24} started in {:>8.1} ms",
             started.elapsed().as_secs_f64() * 1e3
         );
-        // Warm-up: allocations, kernel caches. Each warm-up iteration is reported as it ends
-        // (a run cut short still tells how far it got): on a GPU the first compiles and
-        // autotunes kernels (what later runs reuse: docs/platform.md "On a GPU").
+        // On a GPU, the kernels are compiled and tuned first, as a run's are before its first
+        // iteration (docs/platform.md "On a GPU"); then warm-up iterations (allocations), each
+        // reported as it ends, so that a run cut short still tells how far it got.
+        if let Some(seconds) = run.prepare() {
+            println!("{label:<24} prepared in {:>8.1} ms", seconds * 1e3);
+        }
         for i in 1..=3 {
             let start = Instant::now();
             run.step()?;

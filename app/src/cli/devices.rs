@@ -38,6 +38,7 @@ pub fn run(args: DevicesArgs) -> Result<ExitCode> {
         ("auto", BackendChoice::Auto),
         ("cpu", BackendChoice::Cpu),
         ("gpu", BackendChoice::Gpu),
+        ("cuda", BackendChoice::Cuda),
     ] {
         match select(choice, &probe) {
             Ok(selected) => println!("--backend {flag}: {}", selected.description),

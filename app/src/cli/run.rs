@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
@@ -11,20 +11,22 @@ use sim_engine::device::BackendChoice;
 use sim_engine::metrics::Metrics;
 use sim_engine::protocol::{Command, Event};
 use sim_engine::run::RunOptions;
-use sim_engine::session::{Launch, Session};
+use sim_engine::session::{Launch, PREPARING_GPU, Session};
 
 use sim_workbench::presets;
 
 /// Backend flag values.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
 pub enum BackendArg {
-    /// GPU if a hardware adapter exists, else CPU.
+    /// CUDA where built in and working, else a hardware GPU through wgpu, else the CPU.
     #[default]
     Auto,
     /// Burn `flex` on the CPU.
     Cpu,
     /// Burn `wgpu` on the GPU.
     Gpu,
+    /// Burn's CUDA backend on an NVIDIA GPU (a build with `--features sim-workbench/cuda`).
+    Cuda,
 }
 
 impl From<BackendArg> for BackendChoice {
@@ -33,6 +35,7 @@ impl From<BackendArg> for BackendChoice {
             BackendArg::Auto => Self::Auto,
             BackendArg::Cpu => Self::Cpu,
             BackendArg::Gpu => Self::Gpu,
+            BackendArg::Cuda => Self::Cuda,
         }
     }
 }
@@ -104,10 +107,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut it_per_s = 0.0;
     let mut wall_s = 0.0;
     let mut run_dir = None;
+    let mut preparing: Option<Instant> = None;
     loop {
         // Read before waiting: once the thread has ended, every event it sent is queued.
         let ended = session.is_finished();
         let Some(event) = session.recv_timeout(Duration::from_millis(250)) else {
+            // The elapsed time moves while the engine loads and prepares.
+            bar.tick();
             if ended {
                 bar.abandon();
                 eprintln!("error: the engine stopped without finishing");
@@ -117,7 +123,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         };
         match event {
             Event::Preparing { message, fraction } => {
-                bar.set_message(format!("{message} {:.0}%", fraction * 100.0));
+                let gpu = message == PREPARING_GPU;
+                if gpu && fraction < 1.0 {
+                    preparing = Some(Instant::now());
+                } else if let Some(since) = preparing.take_if(|_| gpu) {
+                    bar.println(format!(
+                        "the GPU prepared in {:.1} s",
+                        since.elapsed().as_secs_f64()
+                    ));
+                }
+                if gpu || fraction >= 1.0 {
+                    bar.set_message(message);
+                } else {
+                    bar.set_message(format!("{message} {:.0}%", fraction * 100.0));
+                }
             }
             Event::Ready(info) => {
                 bar.set_length(info.config.iterations);

@@ -15,6 +15,7 @@ mod grid;
 mod markers;
 mod painter;
 mod palette;
+mod preparation;
 mod race;
 mod runs;
 mod samples;
@@ -109,6 +110,8 @@ pub struct WorkbenchApp {
     /// The kind of data the user picked for the curves (`curves::shown_kind`); cleared when
     /// another run becomes active.
     curves_kind: Option<String>,
+    /// The GPU prepared for the draft in the background.
+    preparation: preparation::Preparation,
 }
 
 impl WorkbenchApp {
@@ -155,6 +158,7 @@ impl WorkbenchApp {
             export: export::Exporter::new(cc.egui_ctx.clone()),
             dialogs: Vec::new(),
             curves_kind: None,
+            preparation: preparation::Preparation::default(),
             options,
         }
     }
@@ -200,6 +204,31 @@ impl WorkbenchApp {
         });
         out
     }
+
+    /// Prepares the GPU for the draft in the background (`preparation`), and keeps the
+    /// status bar's clock of a preparation under way moving.
+    fn prepare_the_gpu(&mut self, ctx: &egui::Context) {
+        let options = RunStore::run_options(
+            &self.options.runs_dir,
+            self.options.cache_dir.clone(),
+            self.options.backend,
+            self.options.probe.clone(),
+        );
+        let busy = self.store.any_running();
+        let store = &self.store;
+        let wait = self
+            .preparation
+            .update(&self.config, &options, busy, || store.waker());
+        let preparing = matches!(
+            self.preparation.status(&self.config, self.options.backend),
+            Some(preparation::PreparationStatus::Preparing(..))
+        );
+        match (wait, preparing) {
+            (_, true) => ctx.request_repaint_after(std::time::Duration::from_secs(1)),
+            (Some(wait), false) => ctx.request_repaint_after(wait),
+            (None, false) => {}
+        }
+    }
 }
 
 impl eframe::App for WorkbenchApp {
@@ -208,6 +237,7 @@ impl eframe::App for WorkbenchApp {
         let ctx = ui.ctx().clone();
         self.store.drain();
         actions::follow_the_engine(self);
+        self.prepare_the_gpu(&ctx);
         let mut actions = self.shortcuts(&ctx);
         self.dialogs.retain_mut(|dialog| {
             let answered = match dialog.answer.try_recv() {
@@ -245,6 +275,7 @@ impl eframe::App for WorkbenchApp {
             status::ui(
                 ui,
                 &self.store,
+                self.preparation.status(&self.config, self.options.backend),
                 self.frames.percentiles(),
                 self.painter,
                 &mut self.settings.redraw_ms,
@@ -313,9 +344,12 @@ impl eframe::App for WorkbenchApp {
             actions::apply(self, action, &ctx);
         }
         if ui.input(|i| i.viewport().close_requested()) {
+            self.preparation.shutdown();
             self.store.shutdown_all();
         }
-        if self.store.any_active() {
+        if self.store.awaiting_first_iteration() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        } else if self.store.any_active() {
             ctx.request_repaint_after(self.store.refresh());
         }
         self.frames.push(frame_start.elapsed().as_secs_f64() * 1e3);
@@ -330,6 +364,7 @@ impl eframe::App for WorkbenchApp {
     /// Every thread the app started ends before the process does (docs/platform.md, "Exit"):
     /// the engines (each joins its pool), the exports in flight, open file dialogs.
     fn on_exit(&mut self) {
+        self.preparation.shutdown();
         self.store.shutdown_all();
         self.export.finish();
         for dialog in &mut self.dialogs {

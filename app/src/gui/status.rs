@@ -7,17 +7,31 @@ use eframe::egui;
 use super::actions::Action;
 use super::painter::{Painter, REFRESH_CHOICES_MS};
 use super::palette;
+use super::preparation::PreparationStatus;
 use super::store::{RunStatus, RunStore};
 
 pub fn ui(
     ui: &mut egui::Ui,
     store: &RunStore,
+    preparation: Option<&PreparationStatus>,
     frame_ms: Option<(f64, f64)>,
     painter: Painter,
     redraw_ms: &mut Option<u64>,
 ) {
     // Wrapped, so a narrow window shows every item on a second line rather than cutting it.
     ui.horizontal_wrapped(|ui| {
+        if let Some(preparation) = preparation {
+            let text = preparation.describe();
+            match preparation {
+                PreparationStatus::Failed(_) => ui.colored_label(palette::ERROR, text),
+                _ => ui.label(text),
+            }
+            .on_hover_text(
+                "the GPU compiles and tunes the kernels of a run set up like this one while \
+                 you set it up, so that Start runs at once (docs/platform.md, \"On a GPU\")",
+            );
+            ui.separator();
+        }
         match store.active() {
             Some(run) => {
                 ui.label(format!(

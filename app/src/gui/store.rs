@@ -18,7 +18,7 @@ use sim_engine::metrics::Metrics;
 use sim_engine::protocol::{Command, Event, SampleView, ScoreField, Tweak};
 use sim_engine::run::RunOptions;
 use sim_engine::run::log::{MetricsLine, read_metrics};
-use sim_engine::session::{Launch, Session};
+use sim_engine::session::{Launch, Session, Waker};
 
 use super::palette;
 
@@ -173,6 +173,9 @@ pub struct RunRecord {
     /// The engine's answers to live changes since the window last took them: the change it
     /// applied, or why it refused one.
     answers: Vec<Result<Tweak, String>>,
+    /// When its engine was started, until its first iteration is logged ("first iteration …
+    /// after Start": what a prepared GPU saves).
+    spawned: Option<std::time::Instant>,
 }
 
 impl RunRecord {
@@ -203,6 +206,7 @@ impl RunRecord {
             },
             pending: Vec::new(),
             answers: Vec::new(),
+            spawned: None,
         }
     }
 
@@ -268,6 +272,14 @@ impl RunRecord {
                 it_per_s,
                 stats,
             } => {
+                if let Some(spawned) = self.spawned.take() {
+                    let message = format!(
+                        "first iteration {:.2} s after Start",
+                        spawned.elapsed().as_secs_f64()
+                    );
+                    tracing::info!("{}: {message}", self.label);
+                    self.history.log.push(message);
+                }
                 self.engine.step = step;
                 self.engine.wall_s = wall_s;
                 self.engine.it_per_s = it_per_s;
@@ -370,6 +382,8 @@ impl RunRecord {
                 self.engine.status = RunStatus::Failed(message.clone());
                 self.history.log.push(message);
             }
+            // A run's engine is never a preparation (`preparation.rs` owns those).
+            Event::Prepared { .. } => {}
         }
     }
 
@@ -525,6 +539,30 @@ impl RunStore {
         self.active.and_then(|i| self.runs.get(i))
     }
 
+    /// What an engine calls after each event: a redraw within the refresh interval, not at
+    /// once, since frames cost CPU (all of it under software rendering) that training would
+    /// otherwise get.
+    pub fn waker(&self) -> Waker {
+        let ctx = self.ctx.clone();
+        let refresh = Arc::clone(&self.refresh_ms);
+        Box::new(move || {
+            ctx.request_repaint_after(Duration::from_millis(refresh.load(Ordering::Relaxed)))
+        })
+    }
+
+    /// Whether a run was started and has not iterated yet: the window then looks often, so the
+    /// first iteration shows at once whatever the refresh interval.
+    pub fn awaiting_first_iteration(&self) -> bool {
+        self.runs.iter().any(|r| r.spawned.is_some() && r.is_live())
+    }
+
+    /// Whether a run iterates (a preparation would compete with it for the device).
+    pub fn any_running(&self) -> bool {
+        self.runs
+            .iter()
+            .any(|r| r.is_live() && r.engine.status == RunStatus::Running)
+    }
+
     /// Starts an engine for `config`; returns its index.
     pub fn spawn(
         &mut self,
@@ -533,21 +571,19 @@ impl RunStore {
         options: RunOptions,
         autostart: bool,
     ) -> Result<usize, String> {
-        let ctx = self.ctx.clone();
-        // An engine event asks for a redraw within the refresh interval, not at once: frames
-        // cost CPU (all of it under software rendering) that training would otherwise get.
-        let refresh = Arc::clone(&self.refresh_ms);
-        let waker = Box::new(move || {
-            ctx.request_repaint_after(Duration::from_millis(refresh.load(Ordering::Relaxed)))
-        });
-        let session = Session::spawn(Launch::New(Box::new(config.clone())), options, Some(waker))
-            .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+        let session = Session::spawn(
+            Launch::New(Box::new(config.clone())),
+            options,
+            Some(self.waker()),
+        )
+        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
         if autostart {
             session.send(Command::Resume);
         }
         let index = self.runs.len();
         let mut record = RunRecord::new(label, palette::run_color(index), config);
         record.session = Some(session);
+        record.spawned = Some(std::time::Instant::now());
         self.runs.push(record);
         Ok(index)
     }

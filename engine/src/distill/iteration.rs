@@ -21,8 +21,9 @@ use crate::rng::{Stream, normal, rng_for};
 use crate::tensor::one_hot;
 
 /// The trained state: generator θ, fake denoiser ψ, the generator's EMA, and both optimisers.
-/// `N` is the network: the MLP of toy runs or the U-Net of image runs.
-#[derive(Debug)]
+/// `N` is the network: the MLP of toy runs or the U-Net of image runs. A clone shares the
+/// parameters' storage until one of them is updated.
+#[derive(Clone, Debug)]
 pub struct Networks<N> {
     /// Generator θ: `g_θ(z, y) = D_θ(z; t*, y)` (B.4).
     pub generator: N,

@@ -302,6 +302,18 @@ impl<N: ImageNet> World for ImageWorld<N> {
         )
     }
 
+    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
+        iteration(
+            &mut self.nets.clone(),
+            &self.teacher,
+            &config.distill,
+            config.seed,
+            step,
+            device,
+            None,
+        );
+    }
+
     /// One-step samples `g(t*·u, y)` of the EMA generator on the evaluation noise, scored.
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics> {
         let n = config.eval.samples;

@@ -7,8 +7,10 @@
 //! - [`view`]: what the samples panel and the run folder's PNGs show;
 //! - [`log`]: the run folder's `metrics.jsonl`, one typed line per event;
 //! - [`resume`]: what a resume may change (the checkpoint's config against `config.toml`);
-//! - [`replay`]: what a replay of a folder runs (its start config and its tweaks by step).
+//! - [`replay`]: what a replay of a folder runs (its start config and its tweaks by step);
+//! - [`auto`]: `--backend auto` between a GPU and the CPU, by a cached calibration.
 
+mod auto;
 mod clock;
 pub mod image;
 pub mod log;
@@ -68,6 +70,11 @@ trait World: std::fmt::Debug + Send {
         device: &Device,
         probe: bool,
     ) -> (IterationStats, Option<Diagnostics>);
+
+    /// Iteration `step` on a copy of θ, ψ and their Adams, its result dropped: the device
+    /// compiles and tunes the iteration's kernels, and the run is left as it was
+    /// ([`Run::rehearse`]).
+    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device);
 
     /// The EMA generator's scores on `eval.samples` seeded latents (the same every time).
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics>;
@@ -137,7 +144,7 @@ impl Run {
         progress: &mut dyn FnMut(&str, f32),
     ) -> Result<Self> {
         config.validate().map_err(crate::error::ConfigError::from)?;
-        let selected = select(options.backend, &options.probe)?;
+        let selected = device_for(&config, options, progress)?;
         let world = build_world(&config, options, &selected.device, None, progress)?;
         let dir = match &options.runs_dir {
             Some(root) => Some(RunDir::create(root, &config.name, &config.to_toml())?),
@@ -233,7 +240,7 @@ impl Run {
                 overrides,
             )?,
         };
-        let selected = select(options.backend, &options.probe)?;
+        let selected = device_for(&config, options, &mut |_, _| {})?;
         let world = build_world(
             &config,
             options,
@@ -376,6 +383,49 @@ impl Run {
         }
         self.diagnostics = diagnostics;
         Ok(stats)
+    }
+
+    /// Whether the run's kernels run on a GPU.
+    pub fn on_gpu(&self) -> bool {
+        !self.on_cpu
+    }
+
+    /// Whether [`Run::prepare`] has work to do: the run is on a GPU, and no run of its shape
+    /// (`RunConfig::shape`) was prepared on its device in this process.
+    pub fn needs_preparation(&self) -> bool {
+        !self.on_cpu && !prepared().contains(&self.shape_key())
+    }
+
+    /// Prepares the device for this run (docs/platform.md, "On a GPU"): when
+    /// [`Run::needs_preparation`], one iteration is rehearsed ([`Run::rehearse`]), so that the
+    /// GPU compiles and tunes its kernels now and the first iteration that counts runs at
+    /// speed. Returns the seconds it took, or `None` when there was nothing to do.
+    pub fn prepare(&mut self) -> Option<f64> {
+        if !self.needs_preparation() {
+            return None;
+        }
+        let started = std::time::Instant::now();
+        self.rehearse();
+        prepared().insert(self.shape_key());
+        Some(started.elapsed().as_secs_f64())
+    }
+
+    /// Runs the next iteration on a copy of θ, ψ and their Adams and drops the result
+    /// (`World::rehearse`): the device compiles and tunes the iteration's kernels, and the run
+    /// — its networks, step, clock and log — is left exactly as it was. The random draws are
+    /// seeded by (seed, iteration, stream), so the iteration that counts draws the same ones.
+    pub fn rehearse(&self) {
+        let rehearsal = || self.world.rehearse(&self.config, self.step, &self.device);
+        if self.on_cpu {
+            warm(rehearsal)
+        } else {
+            rehearsal()
+        }
+    }
+
+    /// What decides which kernels a run compiles: its device and its config's shape.
+    fn shape_key(&self) -> String {
+        format!("{}\n{}", self.backend, self.config.shape())
     }
 
     /// The replayed tweaks due before the next iteration, taken off the schedule: the driver
@@ -545,6 +595,31 @@ fn seconds(file: &TensorFile, key: &str) -> Result<f64> {
             ),
         }),
     }
+}
+
+/// The device `options.backend` chooses for `config`: `auto` weighs a hardware GPU against
+/// the CPU by a calibration of this run's shape ([`auto`]).
+fn device_for(
+    config: &RunConfig,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&str, f32),
+) -> Result<SelectedDevice> {
+    let selected = select(options.backend, &options.probe)?;
+    if options.backend == BackendChoice::Auto && !selected.on_cpu {
+        auto::choose(config, options, selected, progress)
+    } else {
+        Ok(selected)
+    }
+}
+
+/// The shapes of run ([`Run::shape_key`]) this process has prepared its GPU for: compiled
+/// kernels and tuning results live as long as the process.
+fn prepared() -> std::sync::MutexGuard<'static, std::collections::HashSet<String>> {
+    static PREPARED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::LazyLock::new(Default::default);
+    PREPARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The world of `config`'s teacher: loaded on `device`, its networks copies of the teacher

@@ -155,6 +155,18 @@ impl World for ToyWorld {
         )
     }
 
+    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
+        iteration(
+            &mut self.nets.clone(),
+            &self.teacher,
+            &config.distill,
+            config.seed,
+            step,
+            device,
+            None,
+        );
+    }
+
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics> {
         self.judge(&self.student(config, device)?)
     }

@@ -353,3 +353,62 @@ fn divergence_is_detected_and_rolled_back() {
     );
     session.shutdown();
 }
+
+/// A rehearsed iteration (`Run::rehearse`, how a GPU is prepared) leaves the run as it was: the
+/// iterations after it are, bit for bit, those of the same run without it.
+#[test]
+fn a_rehearsal_leaves_the_run_as_it_was() {
+    let config = default_config(&["distill.batch=64"]);
+    let options = RunOptions {
+        runs_dir: None,
+        ..options(Path::new("unused"))
+    };
+    let mut plain = Run::start(config.clone(), &options, &mut |_, _| {}).expect("start");
+    let mut rehearsed = Run::start(config, &options, &mut |_, _| {}).expect("start");
+    rehearsed.rehearse();
+    assert_eq!(rehearsed.step_index(), 0, "a rehearsal is not an iteration");
+    for _ in 0..3 {
+        let a = plain.step().expect("step");
+        let b = rehearsed.step().expect("step");
+        assert_eq!(a, b);
+        assert!(a.loss_generator.is_finite());
+    }
+    // On the CPU there is nothing to prepare.
+    assert!(!rehearsed.needs_preparation());
+    assert_eq!(rehearsed.prepare(), None);
+}
+
+/// A preparation (`Launch::Prepare`) on the CPU ends at once with `Prepared { on_gpu: false }`,
+/// writes no run folder, and its thread ends.
+#[test]
+fn a_preparation_on_the_cpu_ends_at_once_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runs = tmp.path().join("runs");
+    let session = Session::spawn(
+        Launch::Prepare(Box::new(default_config(&[]))),
+        options(&runs),
+        None,
+    )
+    .expect("spawn");
+    let prepared = loop {
+        match session.recv_timeout(Duration::from_secs(600)) {
+            Some(Event::Prepared { on_gpu, .. }) => break on_gpu,
+            Some(Event::Failed(m)) => panic!("failed: {m}"),
+            Some(_) => {}
+            None => panic!("the preparation never answered"),
+        }
+    };
+    assert!(!prepared, "the CPU backend is not a GPU");
+    for _ in 0..100 {
+        if session.is_finished() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        session.is_finished(),
+        "a preparation's thread ends by itself"
+    );
+    assert!(!runs.exists(), "a preparation writes no run folder");
+    session.shutdown();
+}

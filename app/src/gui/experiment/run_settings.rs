@@ -76,7 +76,9 @@ pub(super) fn ui(
         egui::ComboBox::from_label("backend")
             .selected_text(backend_name(chosen))
             .show_ui(ui, |ui| {
-                for choice in [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Gpu] {
+                let cuda = cfg!(feature = "cuda").then_some(BackendChoice::Cuda);
+                let choices = [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Gpu];
+                for choice in choices.into_iter().chain(cuda) {
                     ui.selectable_value(&mut chosen, choice, backend_name(choice));
                 }
             })
@@ -91,8 +93,9 @@ pub(super) fn ui(
 /// What the backend picker shows for a choice.
 fn backend_name(choice: BackendChoice) -> &'static str {
     match choice {
-        BackendChoice::Auto => "auto (GPU if present)",
+        BackendChoice::Auto => "auto (GPU or CPU, by calibration)",
         BackendChoice::Cpu => "CPU (flex)",
         BackendChoice::Gpu => "GPU (wgpu)",
+        BackendChoice::Cuda => "GPU (CUDA)",
     }
 }
