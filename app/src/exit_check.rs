@@ -32,14 +32,19 @@ pub fn verify() {
     let driver_loaded = DRIVER_LIBRARIES.iter().any(|lib| maps.contains(lib));
     let ours: Vec<&String> = threads
         .iter()
-        .filter(|name| {
-            !driver_loaded || (name.starts_with("sim-") && name.as_str() != own_name.trim())
-        })
+        .filter(|name| !driver_loaded || is_ours(name, own_name.trim()))
         .collect();
     assert!(
         ours.is_empty(),
         "threads of the workbench still alive as main returns: {ours:?}"
     );
+}
+
+/// Whether a thread named `name` is one the workbench named (`sim-…`), with a driver loaded.
+/// Mesa names its queues' threads after the process, `<process>:<queue><n>` cut to 15 bytes
+/// (its shader-cache writer is `sim-wor:disk$0`); no name of ours holds a colon.
+fn is_ours(name: &str, process: &str) -> bool {
+    name.starts_with("sim-") && name != process && !name.contains(':')
 }
 
 /// The names of the process's threads other than the main one.
@@ -58,4 +63,20 @@ fn other_threads() -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Our threads count; Mesa's, named after the process, and the main thread do not.
+    #[test]
+    fn mesa_queue_threads_named_after_the_process_are_not_ours() {
+        let process = "sim-workbench";
+        assert!(is_ours("sim-engine", process));
+        assert!(is_ours("sim-pool-3", process));
+        assert!(!is_ours("sim-wor:disk$0", process));
+        assert!(!is_ours("sim-workbench", process));
+        assert!(!is_ours("llvmpipe-0", process));
+    }
 }

@@ -24,7 +24,7 @@ pub enum BackendChoice {
     /// Burn's wgpu backend on the best adapter, a software one included (fails without any).
     Gpu,
     /// Burn's CUDA backend on the first NVIDIA GPU: a build with the `cuda` feature, and the
-    /// NVIDIA driver and NVRTC at run time (fails without them).
+    /// NVIDIA driver at run time (fails without it).
     Cuda,
 }
 
@@ -152,10 +152,10 @@ pub fn adapters() -> Vec<Adapter> {
     list
 }
 
-/// CUDA as an adapter, when a kernel compiles and runs on CUDA device 0: the driver
-/// (`libcuda`) and NVRTC (`libnvrtc`, the CUDA toolkit's or the `nvidia-cuda-nvrtc` wheel's)
-/// both load. Their absence panics inside Burn's CUDA runtime; the panic is caught here, and
-/// it happens in the adapter probe's child process (`Probe::Child`), which ends with it.
+/// CUDA as an adapter, when a kernel compiles (CubeCL's LLVM, to PTX) and runs on CUDA device
+/// 0: the NVIDIA driver (`libcuda`) loads and has a device. Its absence panics inside Burn's
+/// CUDA runtime; the panic is caught here, in the adapter probe's child process
+/// (`Probe::Child`), which ends with it.
 #[cfg(feature = "cuda")]
 fn cuda_adapter(wgpu_adapters: &[Adapter]) -> Option<Adapter> {
     let works = std::panic::catch_unwind(|| {
@@ -172,11 +172,11 @@ fn cuda_adapter(wgpu_adapters: &[Adapter]) -> Option<Adapter> {
             name: nvidia.map_or_else(|| "CUDA device 0".into(), |a| a.name.clone()),
             kind: nvidia.map_or_else(|| "DiscreteGpu".into(), |a| a.kind.clone()),
             api: CUDA_API.into(),
-            driver: "CUDA driver, NVRTC".into(),
+            driver: "CUDA driver, PTX by CubeCL's LLVM".into(),
             hardware: true,
         })
     } else {
-        tracing::info!("CUDA is not usable here (no NVIDIA driver or no NVRTC): not offered");
+        tracing::info!("CUDA is not usable here (no NVIDIA driver or device): not offered");
         None
     }
 }
@@ -317,9 +317,8 @@ pub fn select(choice: BackendChoice, probe: &Probe) -> Result<SelectedDevice> {
         BackendChoice::Cuda => match usable(probe.adapters()?).find(|a| a.api == CUDA_API) {
             Some(adapter) => Ok(gpu(&adapter)),
             None if cfg!(feature = "cuda") => Err(EngineError::Invalid(
-                "--backend cuda: CUDA does not work here: no NVIDIA driver (libcuda) or no NVRTC \
-                 (libnvrtc, from the CUDA toolkit or `pip install nvidia-cuda-nvrtc-cu12`); \
-                 `sim-workbench devices` lists what works, --backend gpu runs on Vulkan"
+                "--backend cuda: CUDA does not work here: no NVIDIA driver (libcuda) or no NVIDIA \
+                 GPU; `sim-workbench devices` lists what works, --backend gpu runs on Vulkan"
                     .into(),
             )),
             None => Err(EngineError::Invalid(

@@ -127,10 +127,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 if gpu && fraction < 1.0 {
                     preparing = Some(Instant::now());
                 } else if let Some(since) = preparing.take_if(|_| gpu) {
-                    bar.println(format!(
-                        "the GPU prepared in {:.1} s",
-                        since.elapsed().as_secs_f64()
-                    ));
+                    say(
+                        &bar,
+                        format!("the GPU prepared in {:.1} s", since.elapsed().as_secs_f64()),
+                    );
                 }
                 if gpu || fraction >= 1.0 {
                     bar.set_message(message);
@@ -141,21 +141,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             Event::Ready(info) => {
                 bar.set_length(info.config.iterations);
                 bar.set_position(info.step);
-                bar.println(format!(
-                    "run {} on {}{}",
-                    info.config.name,
-                    info.backend,
-                    info.dir
-                        .as_ref()
-                        .map(|d| format!(", folder {}", d.display()))
-                        .unwrap_or_default()
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "run {} on {}{}",
+                        info.config.name,
+                        info.backend,
+                        info.dir
+                            .as_ref()
+                            .map(|d| format!(", folder {}", d.display()))
+                            .unwrap_or_default()
+                    ),
+                );
                 if let Some(teacher) = &info.teacher_metrics {
-                    bar.println(format!(
-                        "teacher ({} Heun steps): {}",
-                        info.config.eval.teacher_steps,
-                        teacher.describe()
-                    ));
+                    say(
+                        &bar,
+                        format!(
+                            "teacher ({} Heun steps): {}",
+                            info.config.eval.teacher_steps,
+                            teacher.describe()
+                        ),
+                    );
                 }
                 run_dir = info.dir;
                 session.send(Command::Resume);
@@ -219,6 +225,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             }
             _ => {}
         }
+    }
+}
+
+/// A line above the progress bar, or on stderr when the bar is hidden (stderr is not a
+/// terminal): the device, the GPU's preparation and the teacher's scores are read in logs too.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
     }
 }
 
