@@ -54,7 +54,8 @@ check() {  # case preset overrides…
   for b in cpu "$backend"; do
     rm -rf "$out/$case-$b"
     "$bin" run "$preset" --backend "$b" --iterations "$iterations" --out "$out/$case-$b" \
-      --set checkpoint.every=0 --set eval.every=1000 "$@" 2>&1 | tail -3
+      --set checkpoint.every=0 --set eval.every=1000 "$@" 2>&1 |
+      grep -E '^(the GPU prepared|run |finished|error)'
   done
   python3 - "$out/$case-cpu" "$out/$case-$backend" "$rtol" "$atol" "$case" <<'PY'
 import glob, json, sys

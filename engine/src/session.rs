@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 
 use crate::config::RunConfig;
+use crate::device::select;
 use crate::distill::iteration::IterationStats;
 use crate::error::{EngineError, MetricError};
 use crate::pool::on_own_pool;
@@ -165,6 +166,14 @@ impl Engine {
             Launch::Resume(dir, iterations) => Run::resume(&dir, iterations, options),
             Launch::Replay(dir) => Run::replay(&dir, options, &mut progress),
             Launch::Prepare(config) => {
+                // On the CPU there is nothing to prepare: answer before loading anything (an
+                // image preset's loading scores its teacher, minutes of CPU).
+                if select(options.backend, &options.probe).is_ok_and(|s| s.on_cpu) {
+                    return self.emit(Event::Prepared {
+                        seconds: started.elapsed().as_secs_f64(),
+                        on_gpu: false,
+                    });
+                }
                 let unsaved = RunOptions {
                     runs_dir: None,
                     ..options.clone()
