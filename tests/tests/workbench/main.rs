@@ -1,6 +1,7 @@
 //! The integration tests, one module a concern, in one test binary: each binary links Burn,
 //! wgpu and eframe, so one binary instead of seven saves six links of a large executable.
 
+mod auto_backend;
 mod diagnostics;
 mod edm;
 mod end_to_end;
