@@ -507,9 +507,11 @@ fn the_diagnostics_view_shows_weights_that_follow_the_distance() {
             .iter()
             .fold((f64::INFINITY, 0.0f64), |(l, h), &w| (l.min(w), h.max(w)));
         if pseudo_huber {
-            // The bin of the largest |y| has the smallest weight, that of the smallest |y| the largest.
-            assert_eq!(by_norm(true), lowest, "{bins:?}");
-            assert_eq!(by_norm(false), highest, "{bins:?}");
+            // d'(y) = y / sqrt(|y|² + c²) weighs each sample less as its |y| grows. The bins are σ
+            // bins, whose |y| overlap, so two neighbouring bins' means need not be in order (a
+            // run showed 0.166 → 7.08 and 0.171 → 7.53); the bins of the smallest and the largest
+            // mean |y| are far apart, and their weights are in the distance's order.
+            assert!(by_norm(true) < 0.5 * by_norm(false), "{bins:?}");
             assert!(highest > 2.0 * lowest, "{weights:?}");
         } else {
             assert!(
