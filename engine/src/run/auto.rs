@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{RunOptions, World, build_world};
 use crate::config::RunConfig;
 use crate::data::DataConfig;
-use crate::device::SelectedDevice;
+use crate::device::{BackendChoice, SelectedDevice, select};
 use crate::error::Result;
 use crate::pool::warm;
 use crate::store::atomic::write_atomic;
@@ -142,11 +142,7 @@ pub(super) fn choose(
     let chosen = if calibration.prefers_gpu(config.iterations) {
         gpu
     } else {
-        SelectedDevice {
-            device: Device::flex().autodiff(),
-            description: "cpu (flex)".into(),
-            on_cpu: true,
-        }
+        select(BackendChoice::Cpu, &options.probe)?
     };
     Ok(SelectedDevice {
         description: format!("{}, {reason}", chosen.description),

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use super::{World, networks, save_networks};
+use super::{World, distill, networks, save_networks};
 use crate::config::RunConfig;
 use crate::data::images::ImageSet;
 use crate::data::images::ImageSource;
 use crate::distill::STUDENT_SAMPLES;
 use crate::distill::diagnostics::Diagnostics;
-use crate::distill::iteration::{IterationStats, Networks, iteration};
+use crate::distill::iteration::{IterationStats, Networks};
 use crate::distill::net::ImageNet;
 use crate::error::{ConfigError, EngineError, Result};
 use crate::limits;
@@ -291,11 +291,10 @@ impl<N: ImageNet> World for ImageWorld<N> {
         device: &Device,
         probe: bool,
     ) -> (IterationStats, Option<Diagnostics>) {
-        iteration(
+        distill(
             &mut self.nets,
             &self.teacher,
-            &config.distill,
-            config.seed,
+            config,
             step,
             device,
             probe.then_some(PROBE_ROWS),
@@ -303,11 +302,10 @@ impl<N: ImageNet> World for ImageWorld<N> {
     }
 
     fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
-        iteration(
+        distill(
             &mut self.nets.clone(),
             &self.teacher,
-            &config.distill,
-            config.seed,
+            config,
             step,
             device,
             None,

@@ -30,9 +30,10 @@ use self::toy::ToyWorld;
 use crate::config::RunConfig;
 use crate::data::DataConfig;
 use crate::device::{BackendChoice, DeviceMemory, Probe, SelectedDevice, select};
+use crate::diffusion::denoiser::LabelledDenoiser;
 use crate::diffusion::sampler::Integrator;
 use crate::distill::diagnostics::Diagnostics;
-use crate::distill::iteration::{IterationStats, Networks};
+use crate::distill::iteration::{IterationStats, Networks, iteration};
 use crate::distill::net::{DistillNet, ImageNet};
 use crate::error::{EngineError, Result};
 use crate::metrics::Metrics;
@@ -356,15 +357,11 @@ impl Run {
     /// read them ([`Run::take_diagnostics`]).
     pub fn step(&mut self) -> Result<IterationStats> {
         let probe = self.config.eval.diagnoses(self.step + 1);
-        let mut iteration = || {
+        let iterate = || {
             self.world
                 .step(&self.config, self.step, &self.device, probe)
         };
-        let (stats, diagnostics) = if self.on_cpu {
-            warm(iteration)
-        } else {
-            iteration()
-        };
+        let (stats, diagnostics) = on_its_device(self.on_cpu, iterate);
         self.step += 1;
         if let Some(dir) = &self.dir {
             MetricsLine::Iteration {
@@ -415,12 +412,9 @@ impl Run {
     /// — its networks, step, clock and log — is left exactly as it was. The random draws are
     /// seeded by (seed, iteration, stream), so the iteration that counts draws the same ones.
     pub fn rehearse(&self) {
-        let rehearsal = || self.world.rehearse(&self.config, self.step, &self.device);
-        if self.on_cpu {
-            warm(rehearsal)
-        } else {
-            rehearsal()
-        }
+        on_its_device(self.on_cpu, || {
+            self.world.rehearse(&self.config, self.step, &self.device);
+        });
     }
 
     /// What decides which kernels a run compiles: its device and its config's shape.
@@ -595,6 +589,34 @@ fn seconds(file: &TensorFile, key: &str) -> Result<f64> {
             ),
         }),
     }
+}
+
+/// Iteration `step` of `config`'s distillation of `teacher` into `nets` (`distill::iteration`),
+/// with the diagnostics of `probe_rows` image rows when asked: what both worlds' `step` and
+/// `rehearse` run.
+fn distill<N: DistillNet>(
+    nets: &mut Networks<N>,
+    teacher: &dyn LabelledDenoiser,
+    config: &RunConfig,
+    step: u64,
+    device: &Device,
+    probe_rows: Option<usize>,
+) -> (IterationStats, Option<Diagnostics>) {
+    iteration(
+        nets,
+        teacher,
+        &config.distill,
+        config.seed,
+        step,
+        device,
+        probe_rows,
+    )
+}
+
+/// Runs `f`, which computes on the run's device: on the CPU backend with the pool kept warm
+/// (`pool::warm`), so that each short kernel is picked up at once.
+fn on_its_device<R>(on_cpu: bool, f: impl FnOnce() -> R) -> R {
+    if on_cpu { warm(f) } else { f() }
 }
 
 /// The device `options.backend` chooses for `config`: `auto` weighs a hardware GPU against

@@ -4,14 +4,14 @@
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::{World, networks, save_networks};
+use super::{World, distill, networks, save_networks};
 use crate::config::RunConfig;
 use crate::data::toy::GaussianMixture;
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::STUDENT_SAMPLES;
 use crate::distill::diagnostics::Diagnostics;
-use crate::distill::iteration::{IterationStats, Networks, iteration};
+use crate::distill::iteration::{IterationStats, Networks};
 use crate::error::{EngineError, Result};
 use crate::metrics::{Gaussian, Metrics, finite_samples, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
@@ -144,11 +144,10 @@ impl World for ToyWorld {
         device: &Device,
         probe: bool,
     ) -> (IterationStats, Option<Diagnostics>) {
-        iteration(
+        distill(
             &mut self.nets,
             &self.teacher,
-            &config.distill,
-            config.seed,
+            config,
             step,
             device,
             probe.then_some(0),
@@ -156,11 +155,10 @@ impl World for ToyWorld {
     }
 
     fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
-        iteration(
+        distill(
             &mut self.nets.clone(),
             &self.teacher,
-            &config.distill,
-            config.seed,
+            config,
             step,
             device,
             None,
