@@ -152,7 +152,7 @@ fn an_engine_panic_is_exit_1_with_its_message() {
     assert_eq!(out.status.code(), Some(CRASHED), "{stderr}");
     assert!(
         stderr.contains(
-            "error: the engine panicked: injected fault (test build): run doomed stops at \
+            "error: the engine panicked: injected fault: run doomed stops at \
              iteration 5"
         ),
         "{stderr}"

@@ -1,6 +1,7 @@
-//! Test builds only (`debug_assertions`; absent from a release binary): a panic planted in an
-//! engine at a chosen iteration, so that the tests can check that a dead engine is seen — by
-//! the GUI as a failed run, by `sim-workbench run` as exit 1 with the message.
+//! A planted fault, for the tests: a panic in an engine at a chosen iteration, so that the tests
+//! can check that a dead engine is seen — by the GUI as a failed run, by `sim-workbench run` as
+//! exit 1 with the message. Inert unless planted; it is in every build so that the tests link the
+//! very engine that `cargo run --release` builds (docs/building.md).
 //!
 //! A plan is a run name and an iteration, given by [`panic_engine_at`] (a test in the same
 //! process) or by the variable `SIM_WORKBENCH_PANIC_AT=name@step` (a test of the binary).
@@ -29,7 +30,7 @@ pub(crate) fn check(run_name: &str, step: u64) {
         .any(|(name, at)| name == run_name && *at == step);
     assert!(
         !planned,
-        "injected fault (test build): run {run_name} stops at iteration {step}"
+        "injected fault: run {run_name} stops at iteration {step}"
     );
 }
 

@@ -19,7 +19,6 @@ pub mod device;
 pub mod diffusion;
 pub mod distill;
 pub mod error;
-#[cfg(debug_assertions)]
 pub mod fault;
 pub mod gradcheck;
 pub mod metrics;

@@ -297,7 +297,6 @@ impl Engine {
                 it_per_s: meter.tick(step),
                 stats: stats.clone(),
             });
-            #[cfg(debug_assertions)]
             crate::fault::check(&run.config().name, step);
             if memory_read.is_none_or(|t| t.elapsed() >= MEMORY_EVERY) {
                 memory_read = Some(Instant::now());

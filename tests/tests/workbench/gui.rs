@@ -813,7 +813,7 @@ fn an_engine_panic_fails_its_run_and_the_race_goes_on() {
     };
     assert_eq!(
         message,
-        "the engine panicked: injected fault (test build): run gui-doomed stops at iteration 3"
+        "the engine panicked: injected fault: run gui-doomed stops at iteration 3"
     );
     assert_eq!(runs[0].history.progress.last().map(|p| p.step), Some(3));
     assert_eq!(runs[1].engine.status, RunStatus::Running);
