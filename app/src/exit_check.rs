@@ -1,4 +1,5 @@
-//! Test builds only (`debug_assertions`): what is left of the process as `main` returns.
+//! When asked for (`SIM_WORKBENCH_EXIT_CHECK` set, as the tests and CI's GUI check do, or a
+//! report file named): what is left of the process as `main` returns.
 //!
 //! Every thread the workbench starts is named `sim-…` and is joined before `main` returns
 //! (docs/platform.md, "Exit"): a thread of ours still exiting while `exit` unloads the drivers'
@@ -12,12 +13,16 @@ use std::fmt::Write as _;
 
 use sim_workbench::probe::DRIVER_LIBRARIES;
 
-/// Checks the living threads; writes the report when asked for.
+/// Checks the living threads and writes the report, when either is asked for.
 pub fn verify() {
+    let report_to = std::env::var_os("SIM_WORKBENCH_EXIT_REPORT");
+    if report_to.is_none() && std::env::var_os("SIM_WORKBENCH_EXIT_CHECK").is_none() {
+        return;
+    }
     let own_name = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     let threads = other_threads();
-    if let Some(path) = std::env::var_os("SIM_WORKBENCH_EXIT_REPORT") {
+    if let Some(path) = report_to {
         let mut report = String::new();
         for name in &threads {
             let _ = writeln!(report, "thread {name}");

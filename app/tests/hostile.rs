@@ -40,13 +40,15 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The CLI with `args`, run from the repository root with its cache in `cache`, one thread.
+/// The CLI with `args`, run from the repository root with its cache in `cache`, one thread,
+/// and the exit check on (no thread of ours may outlive `main`).
 fn command(cache: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sim-workbench"));
     command
         .args(args)
         .current_dir(root())
         .env("SIM_WORKBENCH_CACHE", cache)
+        .env("SIM_WORKBENCH_EXIT_CHECK", "1")
         .env("RAYON_NUM_THREADS", "1")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
@@ -648,10 +650,10 @@ fn nothing_hangs_on_a_fifo() {
     let cache = tmp.path().join("cache");
     let fifo = tmp.path().join("teacher.safetensors");
     let made = Command::new("mkfifo").arg(&fifo).status();
-    if !made.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: mkfifo is unavailable");
-        return;
-    }
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "this test needs `mkfifo` (coreutils) to make a FIFO"
+    );
     let o = cli(&cache, &["eval", "--teacher", path_str(&fifo)]);
     refused(
         &o,
@@ -842,11 +844,11 @@ fn a_full_disk_loses_nothing_and_resume_works_after() {
         set_mode(&checkpoints, 0o555);
         // Root ignores the mode: with neither a tmpfs nor a refused write, nothing can fill up.
         let probe = checkpoints.join("probe");
-        if std::fs::write(&probe, b"x").is_ok() {
-            let _ = std::fs::remove_file(&probe);
-            eprintln!("skipped: no tmpfs can be mounted and writes cannot be refused here");
-            return;
-        }
+        assert!(
+            std::fs::write(&probe, b"x").is_err(),
+            "this test needs a full disk to stand in: run it as root where a tmpfs can be \
+             mounted, or as a user whose writes a read-only folder refuses"
+        );
         cli(
             &cache,
             &[
@@ -922,8 +924,10 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// kill -9 at a moment of the run's choosing (once a mid-run checkpoint exists): the folder
-/// keeps its last complete checkpoint, and a resume ends on the curve of an uninterrupted run.
+/// kill -9 mid-run: the engine is held at iteration 53 (`SIM_WORKBENCH_HOLD_AT`), past the
+/// checkpoint at 50, so the kill always lands mid-run, with three iterations not yet saved. The
+/// folder keeps its last complete checkpoint, and a resume ends on the curve of an
+/// uninterrupted run.
 #[test]
 fn kill_9_mid_run_loses_only_the_work_since_the_checkpoint() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -934,29 +938,27 @@ fn kill_9_mid_run_loses_only_the_work_since_the_checkpoint() {
     let mut args = vec!["run", "--out", path_str(&runs), "--iterations", "400"];
     args.extend(SMALL_RUN);
     let mut child = command(&cache, &args)
+        .env("SIM_WORKBENCH_HOLD_AT", "sim-pseudo-huber@53")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start");
     let started = Instant::now();
-    let killed_mid_run = loop {
-        let mid = files_under(&runs)
+    let checkpoint_50 = || {
+        files_under(&runs)
             .iter()
-            .any(|p| p.to_string_lossy().ends_with("step-000050.safetensors"));
-        if mid {
-            child.kill().expect("kill -9");
-            break true;
-        }
-        if child.try_wait().expect("wait").is_some() || started.elapsed() > DEADLINE {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
+            .any(|p| p.to_string_lossy().ends_with("step-000050.safetensors"))
     };
-    let _ = child.wait();
-    if !killed_mid_run {
-        eprintln!("skipped: the run ended before it could be killed");
-        return;
+    while !checkpoint_50() {
+        let ended = child.try_wait().expect("wait");
+        assert!(
+            ended.is_none() && started.elapsed() < DEADLINE,
+            "the run ended ({ended:?}) or took too long before its checkpoint at 50"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
     let folder = run_folder(&runs);
     let o = cli(&cache, &["run", "--resume", path_str(&folder)]);
     assert_eq!(o.code, Some(0), "{o:#?}");

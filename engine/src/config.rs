@@ -15,12 +15,12 @@ use crate::data::DataConfig;
 use crate::diffusion::sampler::MAX_STEPS;
 use crate::distill::config::DistillConfig;
 use crate::error::ConfigError;
-use crate::limits;
 use crate::nets::mlp::MlpConfig;
 use crate::preset::parse_validated;
 use crate::teacher::TeacherConfig;
 use crate::teacher::fit::InitConfig;
-use crate::validation::{ValidationError, count, positive};
+use sim_formats::limits;
+use sim_formats::validation::{ValidationError, count, positive};
 
 /// Everything that defines a run. Serialises to the run folder's `config.toml`, which is itself a
 /// preset that reproduces the run.

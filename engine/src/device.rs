@@ -323,7 +323,7 @@ pub fn select(choice: BackendChoice, probe: &Probe) -> Result<SelectedDevice> {
             )),
             None => Err(EngineError::Invalid(
                 "--backend cuda: this build has no CUDA backend; build with `--features \
-                 sim-workbench/cuda` (README, \"NVIDIA GPUs\"), or use --backend gpu"
+                 sim-workbench/cuda` (docs/guide.md, \"NVIDIA GPUs\"), or use --backend gpu"
                     .into(),
             )),
         },

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// A preset or override that cannot become a valid `RunConfig`.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use crate::distill::distance::Distance;
 use crate::distill::objective::{GeneratorTerms, Objective, Weighting, generator_loss};
 use crate::error::{ConfigError, EngineError, Result};
 use crate::rng::{Stream, normal, rng_for};
-use crate::validation::{ValidationError, count, in_range};
+use sim_formats::validation::{ValidationError, count, in_range};
 
 /// Where the distance is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

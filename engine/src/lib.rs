@@ -1,11 +1,8 @@
 //! SIM Workbench engine: distil a diffusion teacher into a one-step generator with Score
 //! Implicit Matching (Luo et al., NeurIPS 2024), and the SiD / Diff-Instruct baselines.
 //!
-//! Layers, ground floor first (each imports only those below it; `ARCHITECTURE.md`):
-//! `sim_formats` (re-exported: `validation`, `limits`; image formats, safetensors) ·
-//! `rng`, `assets`, `cubecl_setup` · `diffusion` · `data` · `error` · `tensor`, `optim`, `nets`,
-//! `device`, `pool` · `distill`, `store`, `preset`, `metrics`, `teacher` · `config`, `gradcheck` ·
-//! `protocol` · `run` · `session` (and, in test builds only, `fault`, beside it).
+//! Its modules stand on floors, each importing only lower ones: the one list of them is
+//! ARCHITECTURE.md's table "The engine, by layer", checked by the tests.
 //!
 //! A driver (the GUI, the CLI, the tests) builds a [`config::RunConfig`], starts a
 //! [`session::Session`] and speaks [`protocol`]; or steps a [`run::Run`] itself. File internals

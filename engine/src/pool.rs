@@ -79,7 +79,7 @@ pub fn on_own_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// variable; the next kernel wakes it through the kernel's scheduler. An iteration of the
 /// U-Net runs hundreds of short kernels (a convolution of the digits U-Net takes ~0.1 ms)
 /// with serial work between them, so the workers were asleep at nearly every one: 2 threads
-/// gave no speed-up over 1, with ~300 context switches per iteration (README, Performance).
+/// gave no speed-up over 1, with ~300 context switches per iteration (docs/performance.md).
 /// Here every other worker runs a job that steals and runs work (`rayon::yield_now`) until
 /// `f` returns, as OpenMP's workers spin between PyTorch's kernels. Outside a pool, on a pool
 /// of one, or while other engines' pools are alive, `f` just runs: the engines of a race share

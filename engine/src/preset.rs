@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::ConfigError;
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// Parses TOML `text` (`origin` names it in errors) as a `T`, with `key=value` overrides applied
 /// first, then checks it with `validate`; every error names the origin and the key.

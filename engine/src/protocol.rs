@@ -14,7 +14,7 @@ use crate::distill::distance::Distance;
 use crate::distill::iteration::IterationStats;
 use crate::distill::objective::{Objective, Weighting};
 use crate::metrics::Metrics;
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// A live change of a distillation setting, applied at the next iteration boundary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -152,15 +152,46 @@ impl Engine {
         }
     }
 
+    /// Loads the launch's run and prepares it on a GPU; then answers a preparation alone, or
+    /// drives the run.
     fn run(&mut self, launch: Launch, options: &RunOptions, commands: &Receiver<Command>) {
         let started = Instant::now();
         let prepare_only = matches!(launch, Launch::Prepare(_));
-        let mut progress = |message: &str, fraction: f32| {
-            self.emit(Event::Preparing {
-                message: message.to_owned(),
-                fraction,
-            });
+        let Some(mut run) = self.load(launch, options, started) else {
+            return;
         };
+        let stopped = || matches!(commands.try_recv(), Ok(Command::Stop));
+        if run.needs_preparation() {
+            if prepare_only && stopped() {
+                return;
+            }
+            self.preparing(PREPARING_GPU, 0.0);
+            if let Some(seconds) = run.prepare() {
+                tracing::info!(
+                    "{}: the iteration's kernels prepared in {seconds:.1} s",
+                    run.config().name
+                );
+            }
+            self.preparing(PREPARING_GPU, 1.0);
+        }
+        if prepare_only {
+            return self.finish_preparation(&mut run, started, stopped);
+        }
+        self.drive(run, commands);
+    }
+
+    /// What the status bar and the CLI show while a run loads or a GPU prepares.
+    fn preparing(&self, message: &str, fraction: f32) {
+        self.emit(Event::Preparing {
+            message: message.to_owned(),
+            fraction,
+        });
+    }
+
+    /// The launch's run, or `None` once the launch has been answered: a failure, or a
+    /// preparation on the CPU, where there is nothing to prepare.
+    fn load(&self, launch: Launch, options: &RunOptions, started: Instant) -> Option<Run> {
+        let mut progress = |message: &str, fraction: f32| self.preparing(message, fraction);
         let loaded = match launch {
             Launch::New(config) => Run::start(*config, options, &mut progress),
             Launch::Resume(dir, iterations) => Run::resume(&dir, iterations, options),
@@ -169,10 +200,11 @@ impl Engine {
                 // On the CPU there is nothing to prepare: answer before loading anything (an
                 // image preset's loading scores its teacher, minutes of CPU).
                 if select(options.backend, &options.probe).is_ok_and(|s| s.on_cpu) {
-                    return self.emit(Event::Prepared {
+                    self.emit(Event::Prepared {
                         seconds: started.elapsed().as_secs_f64(),
                         on_gpu: false,
                     });
+                    return None;
                 }
                 let unsaved = RunOptions {
                     runs_dir: None,
@@ -181,43 +213,32 @@ impl Engine {
                 Run::start(*config, &unsaved, &mut progress)
             }
         };
-        let mut run = match loaded {
-            Ok(run) => run,
-            Err(e) => return self.emit(Event::Failed(e.to_string())),
-        };
-        let stopped = || matches!(commands.try_recv(), Ok(Command::Stop));
-        if run.needs_preparation() {
-            if prepare_only && stopped() {
-                return;
-            }
-            progress(PREPARING_GPU, 0.0);
-            if let Some(seconds) = run.prepare() {
-                tracing::info!(
-                    "{}: the iteration's kernels prepared in {seconds:.1} s",
-                    run.config().name
-                );
-            }
-            progress(PREPARING_GPU, 1.0);
-        }
-        if prepare_only {
-            if !run.on_gpu() {
-                return self.emit(Event::Prepared {
-                    seconds: started.elapsed().as_secs_f64(),
-                    on_gpu: false,
-                });
-            }
+        loaded
+            .map_err(|e| self.emit(Event::Failed(e.to_string())))
+            .ok()
+    }
+
+    /// The end of a preparation alone (`Launch::Prepare`): on a GPU, the evaluation's kernels
+    /// too, unless stopped; then `Prepared`.
+    fn finish_preparation(&self, run: &mut Run, started: Instant, stopped: impl Fn() -> bool) {
+        if run.on_gpu() {
             if stopped() {
                 return;
             }
-            progress("preparing the GPU: the evaluation's kernels", 0.0);
+            self.preparing("preparing the GPU: the evaluation's kernels", 0.0);
             if let Err(e) = run.evaluate() {
                 return self.emit(Event::Failed(e.to_string()));
             }
-            return self.emit(Event::Prepared {
-                seconds: started.elapsed().as_secs_f64(),
-                on_gpu: true,
-            });
         }
+        self.emit(Event::Prepared {
+            seconds: started.elapsed().as_secs_f64(),
+            on_gpu: run.on_gpu(),
+        });
+    }
+
+    /// Drives a loaded run: its first checkpoint and evaluation, then iterations while running,
+    /// commands between them, until it is stopped or abandoned.
+    fn drive(&mut self, mut run: Run, commands: &Receiver<Command>) {
         let mut control = Control {
             running: false,
             budget: None,
@@ -236,37 +257,7 @@ impl Engine {
         let mut meter = RateMeter::new(run.step_index());
         let mut memory_read: Option<Instant> = None;
         loop {
-            // Between iterations: every waiting command; block while paused.
-            loop {
-                // Training time runs exactly while iterations do.
-                run.set_clock_running(control.running);
-                let command = if control.running {
-                    match commands.try_recv() {
-                        Ok(c) => c,
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => {
-                            control.stop = true;
-                            break;
-                        }
-                    }
-                } else {
-                    match commands.recv_timeout(Duration::from_millis(200)) {
-                        Ok(c) => c,
-                        Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => {
-                            control.stop = true;
-                            break;
-                        }
-                    }
-                };
-                self.handle(command, &mut run, &mut control);
-                if control.stop {
-                    break;
-                }
-                if control.running {
-                    meter.restart(run.step_index());
-                }
-            }
+            self.take_commands(&mut run, &mut control, &mut meter, commands);
             if control.stop {
                 return self.finish(&mut run, &mut control);
             }
@@ -290,49 +281,101 @@ impl Engine {
                 Ok(stats) => stats,
                 Err(e) => return self.emit(Event::Crashed(e.to_string())),
             };
-            let step = run.step_index();
-            self.emit(Event::Progress {
+            self.after_iteration(&mut run, &mut control, stats, &mut meter, &mut memory_read);
+        }
+    }
+
+    /// Between iterations: every waiting command, blocking while paused. Training time runs
+    /// exactly while iterations do.
+    fn take_commands(
+        &mut self,
+        run: &mut Run,
+        control: &mut Control,
+        meter: &mut RateMeter,
+        commands: &Receiver<Command>,
+    ) {
+        loop {
+            run.set_clock_running(control.running);
+            let command = if control.running {
+                match commands.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Empty) => return,
+                    Err(TryRecvError::Disconnected) => {
+                        control.stop = true;
+                        return;
+                    }
+                }
+            } else {
+                match commands.recv_timeout(Duration::from_millis(200)) {
+                    Ok(c) => c,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        control.stop = true;
+                        return;
+                    }
+                }
+            };
+            self.handle(command, run, control);
+            if control.stop {
+                return;
+            }
+            if control.running {
+                meter.restart(run.step_index());
+            }
+        }
+    }
+
+    /// After each iteration: its progress, the device's memory (every [`MEMORY_EVERY`]) and
+    /// the diagnostics reported; then the divergence guard, the evaluation and the checkpoint
+    /// when due, and a `Step(n)`'s budget.
+    fn after_iteration(
+        &self,
+        run: &mut Run,
+        control: &mut Control,
+        stats: IterationStats,
+        meter: &mut RateMeter,
+        memory_read: &mut Option<Instant>,
+    ) {
+        let step = run.step_index();
+        self.emit(Event::Progress {
+            step,
+            wall_s: run.wall_s(),
+            it_per_s: meter.tick(step),
+            stats: stats.clone(),
+        });
+        crate::fault::check(&run.config().name, step);
+        if memory_read.is_none_or(|t| t.elapsed() >= MEMORY_EVERY) {
+            *memory_read = Some(Instant::now());
+            if let Some(memory) = run.memory() {
+                self.emit(Event::Memory(memory));
+            }
+        }
+        if let Some(diagnostics) = run.take_diagnostics() {
+            self.emit(Event::Diagnostics {
                 step,
-                wall_s: run.wall_s(),
-                it_per_s: meter.tick(step),
-                stats: stats.clone(),
+                diagnostics: Box::new(diagnostics),
             });
-            crate::fault::check(&run.config().name, step);
-            if memory_read.is_none_or(|t| t.elapsed() >= MEMORY_EVERY) {
-                memory_read = Some(Instant::now());
-                if let Some(memory) = run.memory() {
-                    self.emit(Event::Memory(memory));
-                }
+        }
+        if let Some(reason) = divergence(&stats, run.config().checkpoint.divergence_limit) {
+            return self.diverge(control, step, reason);
+        }
+        let eval = &run.config().eval;
+        if eval.is_due(step) {
+            let snapshot = eval.snapshot_every > 0 && step.is_multiple_of(eval.snapshot_every);
+            if let Some(reason) = self.evaluate(run, snapshot) {
+                return self.diverge(control, step, reason);
             }
-            if let Some(diagnostics) = run.take_diagnostics() {
-                self.emit(Event::Diagnostics {
-                    step,
-                    diagnostics: Box::new(diagnostics),
-                });
-            }
-            if let Some(reason) = divergence(&stats, run.config().checkpoint.divergence_limit) {
-                self.diverge(&mut control, step, reason);
-                continue;
-            }
-            let eval = &run.config().eval;
-            if eval.is_due(step) {
-                let snapshot = eval.snapshot_every > 0 && step % eval.snapshot_every == 0;
-                if let Some(reason) = self.evaluate(&mut run, snapshot) {
-                    self.diverge(&mut control, step, reason);
-                    continue;
-                }
-            }
-            let every = run.config().checkpoint.every;
-            if every > 0 && step % every == 0 {
-                self.checkpoint(&run, &mut control);
-            }
-            if let Some(left) = control.budget.as_mut() {
-                *left = left.saturating_sub(1);
-                if *left == 0 {
-                    control.running = false;
-                    control.budget = None;
-                    self.emit(Event::Paused { step });
-                }
+        }
+        let every = run.config().checkpoint.every;
+        if every > 0 && step.is_multiple_of(every) {
+            self.checkpoint(run, control);
+        }
+        if let Some(left) = control.budget.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                control.running = false;
+                control.budget = None;
+                self.emit(Event::Paused { step });
             }
         }
     }

@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sim_engine::device::BackendChoice;
 use sim_engine::metrics::Metrics;
-use sim_engine::protocol::{Command, Event};
+use sim_engine::protocol::{Command, Event, RunInfo};
 use sim_engine::run::RunOptions;
 use sim_engine::session::{Launch, PREPARING_GPU, Session};
 
@@ -77,6 +77,32 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let (launch, options) = launch(&args)?;
+    let session = Session::spawn(launch, options, None)?;
+    let mut watch = Watch::new();
+    loop {
+        // Read before waiting: once the thread has ended, every event it sent is queued.
+        let ended = session.is_finished();
+        let Some(event) = session.recv_timeout(Duration::from_millis(250)) else {
+            // The elapsed time moves while the engine loads and prepares.
+            watch.bar.tick();
+            if ended {
+                watch.bar.abandon();
+                eprintln!("error: the engine stopped without finishing");
+                return Ok(ExitCode::from(super::EXIT_CRASHED));
+            }
+            continue;
+        };
+        if let Some(exit) = watch.on(event, &session, args.json)? {
+            session.shutdown();
+            return Ok(exit);
+        }
+    }
+}
+
+/// What the arguments launch (a new run of the preset with its overrides, a resume or a
+/// replay), and where.
+fn launch(args: &RunArgs) -> Result<(Launch, RunOptions)> {
     let mut overrides = args.overrides.clone();
     if let Some(n) = args.iterations {
         overrides.push(format!("iterations={n}"));
@@ -95,135 +121,159 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         (None, Some(dir)) => Launch::Replay(dir.clone()),
         (None, None) => Launch::New(Box::new(presets::load(args.preset.as_deref(), &overrides)?)),
     };
-    let session = Session::spawn(launch, options, None)?;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut last: Option<Metrics> = None;
-    let mut it_per_s = 0.0;
-    let mut wall_s = 0.0;
-    let mut run_dir = None;
-    let mut preparing: Option<Instant> = None;
-    loop {
-        // Read before waiting: once the thread has ended, every event it sent is queued.
-        let ended = session.is_finished();
-        let Some(event) = session.recv_timeout(Duration::from_millis(250)) else {
-            // The elapsed time moves while the engine loads and prepares.
-            bar.tick();
-            if ended {
-                bar.abandon();
-                eprintln!("error: the engine stopped without finishing");
-                return Ok(ExitCode::from(super::EXIT_CRASHED));
-            }
-            continue;
-        };
+    Ok((launch, options))
+}
+
+/// The command line's view of a run: the progress bar, and what the last lines report.
+struct Watch {
+    bar: ProgressBar,
+    last: Option<Metrics>,
+    it_per_s: f64,
+    wall_s: f64,
+    run_dir: Option<PathBuf>,
+    /// When the GPU's preparation started, while it lasts.
+    preparing: Option<Instant>,
+}
+
+impl Watch {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Self {
+            bar,
+            last: None,
+            it_per_s: 0.0,
+            wall_s: 0.0,
+            run_dir: None,
+            preparing: None,
+        }
+    }
+
+    /// Shows one event; the exit code once the run has ended (an error when it failed).
+    fn on(&mut self, event: Event, session: &Session, json: bool) -> Result<Option<ExitCode>> {
         match event {
-            Event::Preparing { message, fraction } => {
-                let gpu = message == PREPARING_GPU;
-                if gpu && fraction < 1.0 {
-                    preparing = Some(Instant::now());
-                } else if let Some(since) = preparing.take_if(|_| gpu) {
-                    say(
-                        &bar,
-                        format!("the GPU prepared in {:.1} s", since.elapsed().as_secs_f64()),
-                    );
-                }
-                if gpu || fraction >= 1.0 {
-                    bar.set_message(message);
-                } else {
-                    bar.set_message(format!("{message} {:.0}%", fraction * 100.0));
-                }
-            }
+            Event::Preparing { message, fraction } => self.preparing(message, fraction),
             Event::Ready(info) => {
-                bar.set_length(info.config.iterations);
-                bar.set_position(info.step);
-                say(
-                    &bar,
-                    format!(
-                        "run {} on {}{}",
-                        info.config.name,
-                        info.backend,
-                        info.dir
-                            .as_ref()
-                            .map(|d| format!(", folder {}", d.display()))
-                            .unwrap_or_default()
-                    ),
-                );
-                if let Some(teacher) = &info.teacher_metrics {
-                    say(
-                        &bar,
-                        format!(
-                            "teacher ({} Heun steps): {}",
-                            info.config.eval.teacher_steps,
-                            teacher.describe()
-                        ),
-                    );
-                }
-                run_dir = info.dir;
+                self.ready(&info);
                 session.send(Command::Resume);
             }
             Event::Progress {
                 step,
-                it_per_s: r,
-                wall_s: w,
+                it_per_s,
+                wall_s,
                 ..
             } => {
-                bar.set_position(step);
-                it_per_s = r;
-                wall_s = w;
+                self.bar.set_position(step);
+                self.it_per_s = it_per_s;
+                self.wall_s = wall_s;
             }
             Event::Evaluated { metrics, .. } => {
-                bar.set_message(metrics.describe());
-                last = Some(metrics);
+                self.bar.set_message(metrics.describe());
+                self.last = Some(metrics);
             }
             Event::Diverged {
                 step,
                 reason,
                 last_good,
             } => {
-                bar.abandon();
+                self.bar.abandon();
                 eprintln!(
                     "diverged at iteration {step}: {reason}; last good checkpoint: {}",
                     last_good
                         .map(|p| p.display().to_string())
                         .unwrap_or_else(|| "none".into())
                 );
-                return Ok(ExitCode::from(super::EXIT_DIVERGED));
+                return Ok(Some(ExitCode::from(super::EXIT_DIVERGED)));
             }
             Event::Failed(message) => {
-                bar.abandon();
+                self.bar.abandon();
                 anyhow::bail!(message);
             }
             Event::Crashed(message) => {
-                bar.abandon();
+                self.bar.abandon();
                 eprintln!("error: {message}");
-                return Ok(ExitCode::from(super::EXIT_CRASHED));
+                return Ok(Some(ExitCode::from(super::EXIT_CRASHED)));
             }
             Event::Finished { step, metrics } => {
-                bar.finish();
-                let metrics = metrics.or(last);
-                println!(
-                    "finished {step} iterations in {wall_s:.1} s ({it_per_s:.1} it/s); {}",
-                    metrics.as_ref().map(Metrics::describe).unwrap_or_default()
-                );
-                if let Some(dir) = &run_dir {
-                    println!("run folder: {}", dir.display());
-                }
-                if args.json {
-                    let mut json = serde_json::to_value(&metrics).unwrap_or_default();
-                    json["step"] = serde_json::json!(step);
-                    json["wall_s"] = serde_json::json!(wall_s);
-                    json["it_per_s"] = serde_json::json!(it_per_s);
-                    println!("{json}");
-                }
-                session.shutdown();
-                return Ok(ExitCode::SUCCESS);
+                self.finished(step, metrics, json);
+                return Ok(Some(ExitCode::SUCCESS));
             }
             _ => {}
+        }
+        Ok(None)
+    }
+
+    /// Loading and the GPU's preparation: the bar's message, and how long the GPU took.
+    fn preparing(&mut self, message: String, fraction: f32) {
+        let gpu = message == PREPARING_GPU;
+        if gpu && fraction < 1.0 {
+            self.preparing = Some(Instant::now());
+        } else if let Some(since) = self.preparing.take_if(|_| gpu) {
+            say(
+                &self.bar,
+                format!("the GPU prepared in {:.1} s", since.elapsed().as_secs_f64()),
+            );
+        }
+        if gpu || fraction >= 1.0 {
+            self.bar.set_message(message);
+        } else {
+            self.bar
+                .set_message(format!("{message} {:.0}%", fraction * 100.0));
+        }
+    }
+
+    /// The run is loaded: its length, device and folder, and the teacher's scores.
+    fn ready(&mut self, info: &RunInfo) {
+        self.bar.set_length(info.config.iterations);
+        self.bar.set_position(info.step);
+        say(
+            &self.bar,
+            format!(
+                "run {} on {}{}",
+                info.config.name,
+                info.backend,
+                info.dir
+                    .as_ref()
+                    .map(|d| format!(", folder {}", d.display()))
+                    .unwrap_or_default()
+            ),
+        );
+        if let Some(teacher) = &info.teacher_metrics {
+            say(
+                &self.bar,
+                format!(
+                    "teacher ({} Heun steps): {}",
+                    info.config.eval.teacher_steps,
+                    teacher.describe()
+                ),
+            );
+        }
+        self.run_dir.clone_from(&info.dir);
+    }
+
+    /// The summary line, the folder, and with `json` the final scores as one JSON object.
+    fn finished(&mut self, step: u64, metrics: Option<Metrics>, json: bool) {
+        self.bar.finish();
+        let metrics = metrics.or(self.last.take());
+        let (wall_s, it_per_s) = (self.wall_s, self.it_per_s);
+        println!(
+            "finished {step} iterations in {wall_s:.1} s ({it_per_s:.1} it/s); {}",
+            metrics.as_ref().map(Metrics::describe).unwrap_or_default()
+        );
+        if let Some(dir) = &self.run_dir {
+            println!("run folder: {}", dir.display());
+        }
+        if json {
+            let mut value = serde_json::to_value(&metrics).unwrap_or_default();
+            value["step"] = serde_json::json!(step);
+            value["wall_s"] = serde_json::json!(wall_s);
+            value["it_per_s"] = serde_json::json!(it_per_s);
+            println!("{value}");
         }
     }
 }

@@ -1,67 +1,31 @@
-//! The workbench window: a view of engine sessions. Panels read the run store and return
-//! `Action`s; actions are applied after layout; the engine is never waited on.
+//! The workbench window: a view of engine sessions. Panels (`panels`) read the state (`state`)
+//! and return `Action`s (`action`); the state applies them after layout; the engine is never
+//! waited on. Plots and their helpers are `plots`.
 
-mod actions;
-mod axes;
-mod band;
-mod curves;
-mod diagnostics;
-mod downsample;
-mod experiment;
-mod export;
-mod figure;
-mod formula;
-mod grid;
-mod markers;
-mod painter;
+mod action;
 mod palette;
-mod preparation;
-mod race;
-mod runs;
-mod samples;
-mod settings;
-mod smoothing;
-mod status;
-mod store;
-mod toolbar;
+mod panels;
+mod plots;
+mod state;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use eframe::egui;
 use sim_engine::config::RunConfig;
-use sim_engine::device::{BackendChoice, Probe};
 
-use painter::Painter;
+use panels::race::RaceDialog;
+use panels::{curves, experiment, runs, samples, status, toolbar};
+use plots::figure;
+use state::preparation::{Preparation, PreparationStatus};
+use state::rendering::Rendering;
+use state::workbench::Workbench;
 
-pub use actions::Action;
-pub use band::{band, seed_groups};
-pub use diagnostics::weight_text;
-pub use settings::Settings;
-pub use store::{RunRecord, RunStatus, RunStore};
-
-/// How the window was launched (command-line flags; not persisted).
-#[derive(Clone, Debug, Default)]
-pub struct GuiOptions {
-    /// Start the first run as soon as the window opens.
-    pub autostart: bool,
-    /// Close the window after this many seconds (for CI and demos).
-    pub quit_after: Option<f64>,
-    /// Parent of run folders.
-    pub runs_dir: PathBuf,
-    /// Folder of presets to list.
-    pub presets_dir: PathBuf,
-    /// Cache of teacher fits.
-    pub cache_dir: Option<PathBuf>,
-    /// Config to open with instead of the persisted one.
-    pub config: Option<RunConfig>,
-    /// Backend for new runs.
-    pub backend: BackendChoice,
-    /// Where runs learn which GPU adapters exist (`sim_workbench::probe` for the binary).
-    pub probe: Probe,
-    /// Ignore persisted UI state (tests).
-    pub fresh: bool,
-}
+pub use action::Action;
+pub use panels::diagnostics::weight_text;
+pub use plots::band::{band, seed_groups};
+pub use state::run_list::{RunList, RunRecord, RunStatus};
+pub use state::settings::Settings;
+pub use state::workbench::GuiOptions;
 
 /// Frame-time statistics for the status bar and the exit report.
 #[derive(Default)]
@@ -89,29 +53,19 @@ impl FrameTimes {
     }
 }
 
-/// The application.
+/// The application: the workbench's state, and what only the window has.
 pub struct WorkbenchApp {
-    settings: Settings,
-    /// Who paints the window (sets the default redraw interval).
-    painter: Painter,
-    /// The config being edited: what `Start` launches.
-    config: RunConfig,
-    store: RunStore,
-    options: GuiOptions,
-    presets: Vec<PathBuf>,
-    /// An error to show in a window until dismissed.
-    error: Option<String>,
-    race: race::RaceDialog,
+    /// What the panels read and the actions change.
+    state: Workbench,
+    /// How the window is rendered (sets the default redraw interval).
+    rendering: Rendering,
+    /// The race window's choices.
+    race: RaceDialog,
     frames: FrameTimes,
     opened: Instant,
     autostarted: bool,
-    export: export::Exporter,
-    dialogs: Vec<actions::Dialog>,
-    /// The kind of data the user picked for the curves (`curves::shown_kind`); cleared when
-    /// another run becomes active.
-    curves_kind: Option<String>,
     /// The GPU prepared for the draft in the background.
-    preparation: preparation::Preparation,
+    preparation: Preparation,
 }
 
 impl WorkbenchApp {
@@ -124,18 +78,8 @@ impl WorkbenchApp {
                 .and_then(|s| eframe::get_value::<Settings>(s, eframe::APP_KEY))
                 .unwrap_or_default()
         };
-        let config = options
-            .config
-            .clone()
-            .or_else(|| settings.config())
-            .unwrap_or_else(|| crate::presets::load(None, &[]).unwrap_or_default());
-        let presets = crate::presets::list(&options.presets_dir);
-        let painter = Painter::of(cc);
-        let mut store = RunStore::new(
-            cc.egui_ctx.clone(),
-            painter.effective_refresh_ms(settings.redraw_ms),
-        );
-        store.speeds = settings.speeds.clone();
+        let rendering = Rendering::of(cc);
+        let refresh_ms = rendering.effective_refresh_ms(settings.redraw_ms);
         if options.fresh {
             // A fresh start forgets the window's layout too (scrolled panels, open sections).
             cc.egui_ctx.memory_mut(|m| {
@@ -145,47 +89,61 @@ impl WorkbenchApp {
             });
         }
         Self {
-            settings,
-            painter,
-            config,
-            store,
-            presets,
-            error: None,
-            race: race::RaceDialog::default(),
+            state: Workbench::new(&cc.egui_ctx, options, settings, refresh_ms),
+            rendering,
+            race: RaceDialog::default(),
             frames: FrameTimes::default(),
             opened: Instant::now(),
             autostarted: false,
-            export: export::Exporter::new(cc.egui_ctx.clone()),
-            dialogs: Vec::new(),
-            curves_kind: None,
-            preparation: preparation::Preparation::default(),
-            options,
+            preparation: Preparation::default(),
         }
     }
 
-    /// The run store (tests read it).
-    pub fn store(&self) -> &RunStore {
-        &self.store
+    /// The runs (tests read them).
+    pub fn runs(&self) -> &RunList {
+        &self.state.runs
     }
 
     /// The config `Start` would launch.
     pub fn config(&self) -> &RunConfig {
-        &self.config
+        &self.state.config
     }
 
     /// The error shown to the user, if any.
     pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.state.error.as_deref()
     }
 
-    /// Applies an action exactly as a click would.
+    /// Applies an action exactly as a click would: the curves PNG is drawn here, where the
+    /// plots are; everything else is the state's ([`Workbench::apply`]).
     pub fn apply(&mut self, action: Action, ctx: &egui::Context) {
-        actions::apply(self, action, ctx);
+        match action {
+            Action::ExportPlot => self.export_plot(ctx),
+            action => self.state.apply(action, ctx),
+        }
     }
 
     /// Frame time p50 / p95 in milliseconds.
     pub fn frame_time_ms(&self) -> Option<(f64, f64)> {
         self.frames.percentiles()
+    }
+
+    /// Draws the curves of the kind on screen off-screen, 1,100 points wide at 1.5 pixels per
+    /// point, and has the state write them as `export-curves.png` in the active run's folder.
+    fn export_plot(&mut self, ctx: &egui::Context) {
+        let state = &self.state;
+        let Some(kind) = plots::curves::shown_kind(&state.runs, state.curves_kind.as_deref())
+        else {
+            self.state.error =
+                Some("no curves to export: start a run, or tick one in the runs panel".into());
+            return;
+        };
+        let width = 1100.0;
+        let height = plots::curves::figure_height(&state.runs, Some(&kind), width);
+        let figure = figure::layout(ctx, egui::vec2(width, height), 1.5, |ui| {
+            plots::curves::figure(ui, &state.settings, &state.runs, &kind, height);
+        });
+        self.state.export_plot(move || figure.rasterize());
     }
 
     fn shortcuts(&self, ctx: &egui::Context) -> Vec<Action> {
@@ -208,20 +166,16 @@ impl WorkbenchApp {
     /// Prepares the GPU for the draft in the background (`preparation`), and keeps the
     /// status bar's clock of a preparation under way moving.
     fn prepare_the_gpu(&mut self, ctx: &egui::Context) {
-        let options = RunStore::run_options(
-            &self.options.runs_dir,
-            self.options.cache_dir.clone(),
-            self.options.backend,
-            self.options.probe.clone(),
-        );
-        let busy = self.store.any_running();
-        let store = &self.store;
+        let options = self.state.run_options();
+        let runs = &self.state.runs;
+        let busy = runs.any_running();
         let wait = self
             .preparation
-            .update(&self.config, &options, busy, || store.waker());
+            .update(&self.state.config, &options, busy, || runs.waker());
         let preparing = matches!(
-            self.preparation.status(&self.config, self.options.backend),
-            Some(preparation::PreparationStatus::Preparing(..))
+            self.preparation
+                .status(&self.state.config, self.state.options.backend),
+            Some(PreparationStatus::Preparing(..))
         );
         match (wait, preparing) {
             (_, true) => ctx.request_repaint_after(std::time::Duration::from_secs(1)),
@@ -229,35 +183,17 @@ impl WorkbenchApp {
             (None, false) => {}
         }
     }
-}
 
-impl eframe::App for WorkbenchApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let frame_start = Instant::now();
-        let ctx = ui.ctx().clone();
-        self.store.drain();
-        actions::follow_the_engine(self);
-        self.prepare_the_gpu(&ctx);
-        let mut actions = self.shortcuts(&ctx);
-        self.dialogs.retain_mut(|dialog| {
-            let answered = match dialog.answer.try_recv() {
-                Ok(action) => {
-                    actions.push(action);
-                    true
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => false,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => true,
-            };
-            if answered {
-                dialog.join();
-            }
-            !answered
-        });
-        if self.options.autostart && !self.autostarted {
+    /// What the frame asks for before any panel is drawn: the dialogs' answers, the keys, the
+    /// autostart; and the `--quit-after` deadline kept.
+    fn before_layout(&mut self, ctx: &egui::Context) -> Vec<Action> {
+        let mut actions = self.shortcuts(ctx);
+        actions.extend(self.state.dialog_answers());
+        if self.state.options.autostart && !self.autostarted {
             self.autostarted = true;
             actions.push(Action::Start);
         }
-        if let Some(limit) = self.options.quit_after {
+        if let Some(limit) = self.state.options.quit_after {
             let left = limit - self.opened.elapsed().as_secs_f64();
             if left <= 0.0 {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -266,19 +202,25 @@ impl eframe::App for WorkbenchApp {
                 ctx.request_repaint_after(std::time::Duration::from_secs_f64(left));
             }
         }
+        actions
+    }
 
+    /// The panels around the middle: toolbar, status bar, experiment, runs.
+    fn side_panels(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let state = &mut self.state;
         egui::Panel::top("toolbar").show(ui, |ui| {
-            actions.extend(toolbar::ui(ui, &self.store, &self.config));
+            actions.extend(toolbar::ui(ui, &state.runs, &state.config));
         });
         egui::Panel::bottom("status").show(ui, |ui| {
-            actions.extend(status::notice(ui, &self.store));
+            actions.extend(status::notice(ui, &state.runs));
             status::ui(
                 ui,
-                &self.store,
-                self.preparation.status(&self.config, self.options.backend),
+                &state.runs,
+                self.preparation
+                    .status(&state.config, state.options.backend),
                 self.frames.percentiles(),
-                self.painter,
-                &mut self.settings.redraw_ms,
+                self.rendering,
+                &mut state.settings.redraw_ms,
             );
         });
         egui::Panel::left("experiment")
@@ -288,10 +230,10 @@ impl eframe::App for WorkbenchApp {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     actions.extend(experiment::ui(
                         ui,
-                        &self.config,
-                        self.options.backend,
-                        &self.store,
-                        &self.presets,
+                        &state.config,
+                        state.options.backend,
+                        &state.runs,
+                        &state.presets,
                     ));
                 });
             });
@@ -299,10 +241,15 @@ impl eframe::App for WorkbenchApp {
             .resizable(true)
             .default_size(230.0)
             .show(ui, |ui| {
-                actions.extend(runs::ui(ui, &self.store));
+                actions.extend(runs::ui(ui, &state.runs));
             });
+    }
+
+    /// The middle: the divergence banner, the samples above, the curves below.
+    fn middle(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let state = &mut self.state;
         egui::CentralPanel::default().show(ui, |ui| {
-            actions.extend(status::divergence_banner(ui, &self.store));
+            actions.extend(status::divergence_banner(ui, &state.runs));
             let height = ui.available_height();
             // The panel keeps the height of what it holds, so the samples claim all of it:
             // the divider then stays where the user dragged it.
@@ -313,64 +260,93 @@ impl eframe::App for WorkbenchApp {
                 .show(ui, |ui| {
                     actions.extend(samples::ui(
                         ui,
-                        &mut self.settings,
-                        &self.store,
-                        &self.config,
+                        &mut state.settings,
+                        &state.runs,
+                        &state.config,
                     ));
                     ui.allocate_space(ui.available_size());
                 });
             egui::CentralPanel::default().show(ui, |ui| {
-                curves::ui(ui, &mut self.settings, &self.store, &mut self.curves_kind);
+                curves::ui(ui, &mut state.settings, &state.runs, &mut state.curves_kind);
             });
         });
-        if let Some(message) = self.error.clone() {
+    }
+
+    /// The windows over the panels: a problem to dismiss, the race; and the notice or error
+    /// of an export that finished.
+    fn windows(&mut self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        if let Some(message) = self.state.error.clone() {
             egui::Window::new("Problem")
                 .collapsible(false)
-                .show(&ctx, |ui| {
+                .show(ctx, |ui| {
                     ui.label(egui::RichText::new(message).color(palette::ERROR));
                     if ui.button("Dismiss").clicked() {
-                        self.error = None;
+                        self.state.error = None;
                     }
                 });
         }
-        actions.extend(self.race.ui(&ctx, &self.config));
-        if let Some(done) = self.export.poll() {
+        actions.extend(
+            self.race
+                .ui(ctx, &self.state.config, &mut self.state.race_open),
+        );
+        if let Some(done) = self.state.export.poll() {
             match done {
-                Ok(message) => self.store.notice = Some(message),
-                Err(message) => self.error = Some(message),
+                Ok(message) => self.state.runs.notice = Some(message),
+                Err(message) => self.state.error = Some(message),
             }
         }
+    }
+
+    /// Asks for the next frame: soon while a run has not iterated yet, within the refresh
+    /// interval while one works.
+    fn schedule_redraw(&self, ctx: &egui::Context) {
+        if self.state.runs.awaiting_first_iteration() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        } else if self.state.runs.any_active() {
+            ctx.request_repaint_after(self.state.runs.refresh());
+        }
+    }
+}
+
+impl eframe::App for WorkbenchApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_start = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.state.runs.drain();
+        self.state.follow_the_engine();
+        self.prepare_the_gpu(&ctx);
+        let mut actions = self.before_layout(&ctx);
+        self.side_panels(ui, &mut actions);
+        self.middle(ui, &mut actions);
+        self.windows(&ctx, &mut actions);
         for action in actions {
-            actions::apply(self, action, &ctx);
+            self.apply(action, &ctx);
         }
         if ui.input(|i| i.viewport().close_requested()) {
             self.preparation.shutdown();
-            self.store.shutdown_all();
+            self.state.runs.shutdown_all();
         }
-        if self.store.awaiting_first_iteration() {
-            ctx.request_repaint_after(std::time::Duration::from_millis(100));
-        } else if self.store.any_active() {
-            ctx.request_repaint_after(self.store.refresh());
-        }
+        self.schedule_redraw(&ctx);
         self.frames.push(frame_start.elapsed().as_secs_f64() * 1e3);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.settings.set_config(&self.config);
-        self.settings.speeds = self.store.speeds.clone();
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        let state = &mut self.state;
+        state.settings.set_config(&state.config);
+        state.settings.speeds = state.runs.speeds.clone();
+        eframe::set_value(storage, eframe::APP_KEY, &state.settings);
     }
 
     /// Every thread the app started ends before the process does (docs/platform.md, "Exit"):
     /// the engines (each joins its pool), the exports in flight, open file dialogs.
     fn on_exit(&mut self) {
         self.preparation.shutdown();
-        self.store.shutdown_all();
-        self.export.finish();
-        for dialog in &mut self.dialogs {
+        self.state.runs.shutdown_all();
+        self.state.export.finish();
+        for dialog in &mut self.state.dialogs {
             dialog.join();
         }
-        if self.options.quit_after.is_some() {
+        if self.state.options.quit_after.is_some() {
             println!("{}", self.exit_report());
         }
     }
@@ -385,8 +361,9 @@ impl WorkbenchApp {
             .map(|(p50, p95)| format!("frame time p50 {p50:.2} ms, p95 {p95:.2} ms"))
             .unwrap_or_else(|| "no frames".into());
         let runs: Vec<String> = self
-            .store
+            .state
             .runs
+            .records
             .iter()
             .map(|r| {
                 format!(

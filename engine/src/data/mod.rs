@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use self::images::ImageSource;
 use self::toy::{GaussianMixture, ToyData};
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// `kind`s of [`ToyData`].
 pub const TOY_KINDS: [&str; 6] = [

@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// Smallest noise level used anywhere (EDM's σ_min).
 pub const SIGMA_MIN: f64 = 0.002;

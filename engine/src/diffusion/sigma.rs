@@ -5,7 +5,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 use super::edm::{RHO, SIGMA_MAX, SIGMA_MIN};
 

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::distance::Distance;
 use super::objective::{Objective, Weighting};
 use crate::diffusion::sigma::SigmaDistribution;
-use crate::limits;
-use crate::validation::{ValidationError, positive};
+use sim_formats::limits;
+use sim_formats::validation::{ValidationError, positive};
 
 /// The distillation settings; all of these can change while a run is live (see `Tweak`),
 /// except `batch`, `t_star`, `ema_half_life_kimg` and `micro_batches`.

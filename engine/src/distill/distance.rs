@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::validation::{ValidationError, positive};
+use sim_formats::validation::{ValidationError, positive};
 
 /// A distance on the (denoiser-space) score difference `y`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

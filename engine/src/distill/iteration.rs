@@ -14,6 +14,7 @@ use super::net::DistillNet;
 use super::objective::{GeneratorTerms, generator_loss, sample_weight};
 use crate::diffusion::denoiser::LabelledDenoiser;
 use crate::diffusion::loss::denoising_loss;
+use crate::diffusion::sigma::SigmaDistribution;
 use crate::optim::adam::Adam;
 use crate::optim::ema::{ema_beta, ema_update};
 use crate::optim::params::sanitize_grads;
@@ -127,7 +128,7 @@ impl PhaseDraws {
         dim: usize,
         classes: usize,
         t_star: f64,
-        sigma_dist: crate::diffusion::sigma::SigmaDistribution,
+        sigma_dist: SigmaDistribution,
     ) -> Self {
         let mut rng = rng_for(seed, step, stream);
         let z = normal(&mut rng, batch * dim, t_star);
@@ -232,72 +233,112 @@ pub fn iteration<N: DistillNet>(
     device: &Device,
     probe_rows: Option<usize>,
 ) -> (IterationStats, Option<Diagnostics>) {
-    let mut stats = IterationStats::default();
-    let dim = nets.generator.dim();
-    let classes = nets.generator.classes();
-    let b = config.batch;
-    let parts = batch_parts(b, config.micro_batches);
-    let sigma_data = nets.fake_denoiser.sigma_data();
-
-    // ψ phase: denoising loss on x_0 = sg(g_θ(z, y)) with the same y (B.5–B.7); each part's
-    // batch mean weighted by its share of the batch.
-    for k in 0..config.k_fake {
-        let streams = (Stream::Fake(k), Stream::FakeLabels(k));
-        let draws = PhaseDraws::draw(
-            seed,
-            step,
-            streams,
-            b,
-            dim,
-            classes,
-            config.t_star,
-            config.fake_sigma,
-        );
-        let fake = &nets.fake_denoiser;
-        let mut accumulated = GradientsAccumulator::new();
-        stats.loss_fake = 0.0;
-        for rows in &parts {
-            let d = draws.part(rows, device);
-            let x0 = nets
-                .generator
-                .denoise_labelled(d.z, d.t_star, d.labels.clone())
-                .detach();
-            let x_t = x0.clone().add(d.eps.mul(d.sigma.clone()));
-            let denoised = fake.denoise_labelled(x_t, d.sigma.clone(), d.labels);
-            let mut loss = denoising_loss(denoised, x0, d.sigma, sigma_data);
-            if rows.len() != b {
-                loss = loss.mul_scalar(rows.len() as f64 / b as f64);
-            }
-            stats.loss_fake += f64::from(loss.clone().into_scalar::<f32>());
-            accumulated.accumulate(fake, GradientsParams::from_grads(loss.backward(), fake));
-        }
-        let mut grads = accumulated.grads();
-        let (bad, norm) = sanitize_grads(fake, &mut grads);
-        stats.sanitized_grads += bad;
-        stats.grad_norm_fake = norm;
-        nets.fake_denoiser = nets.adam_fake.step(fake.clone(), &grads, config.lr_fake);
-    }
-
-    // θ phase: the generator objective, gradients through x_0 and x_t into every term. The
-    // loss is differentiated in two backward passes that give the same numbers as one: to the
-    // generator's output as a leaf (∂L/∂x_0, which the diagnostics read), then from there into
-    // θ through the generator alone.
-    let streams = (Stream::Generator, Stream::GeneratorLabels);
-    let draws = PhaseDraws::draw(
+    let at = Iteration {
+        config,
         seed,
         step,
-        streams,
-        b,
-        dim,
-        classes,
-        config.t_star,
+        device,
+        parts: batch_parts(config.batch, config.micro_batches),
+        dim: nets.generator.dim(),
+        classes: nets.generator.classes(),
+    };
+    let mut stats = IterationStats::default();
+    for k in 0..config.k_fake {
+        fake_denoiser_step(nets, &at, k, &mut stats);
+    }
+    let forward = generator_forward(nets, teacher, &at, probe_rows.is_some());
+    let losses = finite_batch_mean(&forward, &at, &mut stats);
+    let (grad_x0s, kept) = generator_step(nets, forward, losses, &at, &mut stats);
+    let beta = ema_beta(config.batch, config.ema_half_life_kimg);
+    nets.ema = ema_update(nets.ema.clone(), &nets.generator, beta);
+    let diagnostics = probe_rows.map(|rows| phase_diagnostics(config, kept, grad_x0s, rows));
+    (stats, diagnostics)
+}
+
+/// What every phase of one iteration shares: the settings, where its draws come from, and the
+/// batch's parts.
+struct Iteration<'a> {
+    config: &'a DistillConfig,
+    seed: u64,
+    step: u64,
+    device: &'a Device,
+    parts: Vec<Range<usize>>,
+    dim: usize,
+    classes: usize,
+}
+
+impl Iteration<'_> {
+    /// The phase's draws for the whole batch from `streams`, σ from `sigma`.
+    fn draws(&self, streams: (Stream, Stream), sigma: SigmaDistribution) -> PhaseDraws {
+        PhaseDraws::draw(
+            self.seed,
+            self.step,
+            streams,
+            self.config.batch,
+            self.dim,
+            self.classes,
+            self.config.t_star,
+            sigma,
+        )
+    }
+}
+
+/// ψ's `k`-th update: the denoising loss on `x_0 = sg(g_θ(z, y))` with the same `y`
+/// (B.5–B.7); each part's batch mean weighted by its share of the batch.
+fn fake_denoiser_step<N: DistillNet>(
+    nets: &mut Networks<N>,
+    at: &Iteration,
+    k: u32,
+    stats: &mut IterationStats,
+) {
+    let (b, config) = (at.config.batch, at.config);
+    let draws = at.draws((Stream::Fake(k), Stream::FakeLabels(k)), config.fake_sigma);
+    let sigma_data = nets.fake_denoiser.sigma_data();
+    let fake = &nets.fake_denoiser;
+    let mut accumulated = GradientsAccumulator::new();
+    stats.loss_fake = 0.0;
+    for rows in &at.parts {
+        let d = draws.part(rows, at.device);
+        let x0 = nets
+            .generator
+            .denoise_labelled(d.z, d.t_star, d.labels.clone())
+            .detach();
+        let x_t = x0.clone().add(d.eps.mul(d.sigma.clone()));
+        let denoised = fake.denoise_labelled(x_t, d.sigma.clone(), d.labels);
+        let mut loss = denoising_loss(denoised, x0, d.sigma, sigma_data);
+        if rows.len() != b {
+            loss = loss.mul_scalar(rows.len() as f64 / b as f64);
+        }
+        stats.loss_fake += f64::from(loss.clone().into_scalar::<f32>());
+        accumulated.accumulate(fake, GradientsParams::from_grads(loss.backward(), fake));
+    }
+    let mut grads = accumulated.grads();
+    let (bad, norm) = sanitize_grads(fake, &mut grads);
+    stats.sanitized_grads += bad;
+    stats.grad_norm_fake = norm;
+    nets.fake_denoiser = nets.adam_fake.step(fake.clone(), &grads, config.lr_fake);
+}
+
+/// The generator phase's forward pass, part by part: the per-sample objective with gradients
+/// through `x_0` and `x_t` into every term, `x_0` also kept as a leaf (so that `∂L/∂x_0`, which
+/// the diagnostics read, comes out of the first of two backward passes). With `keep`, the
+/// terms are kept for the diagnostics too.
+fn generator_forward<N: DistillNet>(
+    nets: &Networks<N>,
+    teacher: &dyn LabelledDenoiser,
+    at: &Iteration,
+    keep: bool,
+) -> Vec<GeneratorPart> {
+    let config = at.config;
+    let draws = at.draws(
+        (Stream::Generator, Stream::GeneratorLabels),
         config.generator_sigma,
     );
     let frozen_fake = nets.fake_denoiser.clone().no_grad();
-    let forward: Vec<GeneratorPart> = parts
+    at.parts
         .iter()
         .map(|rows| {
-            let d = draws.part(rows, device);
+            let d = draws.part(rows, at.device);
             let x0 = nets
                 .generator
                 .denoise_labelled(d.z, d.t_star, d.labels.clone());
@@ -309,7 +350,7 @@ pub fn iteration<N: DistillNet>(
                 x0: x0_leaf.clone(),
             };
             // What the diagnostics read, kept before the loss consumes the terms.
-            let kept = probe_rows.map(|_| {
+            let kept = keep.then(|| {
                 [&d.sigma, &terms.x0, &terms.fake, &terms.teacher].map(|t| t.clone().inner())
             });
             let per_sample = generator_loss(
@@ -328,16 +369,24 @@ pub fn iteration<N: DistillNet>(
                 kept,
             }
         })
-        .collect();
-    // The mean over the finite samples of the whole batch, computed on the device; the loss
-    // and the count are read back together (one synchronisation).
-    let n_finite = sum(forward.iter().map(|p| p.count.clone()), device);
+        .collect()
+}
+
+/// Each part's share of the loss: the mean over the finite samples of the whole batch,
+/// computed on the device; the loss and the count are read back together (one
+/// synchronisation) into `stats`.
+fn finite_batch_mean(
+    forward: &[GeneratorPart],
+    at: &Iteration,
+    stats: &mut IterationStats,
+) -> Vec<Tensor<1>> {
+    let n_finite = sum(forward.iter().map(|p| p.count.clone()), at.device);
     let denominator = n_finite.clone().clamp_min(1.0);
     let losses: Vec<Tensor<1>> = forward
         .iter()
         .map(|p| p.sum.clone().div(denominator.clone()))
         .collect();
-    let total = sum(losses.iter().map(|l| l.clone().detach()), device);
+    let total = sum(losses.iter().map(|l| l.clone().detach()), at.device);
     let read: Vec<f32> = Tensor::cat(vec![total, n_finite], 0)
         .into_data()
         .try_to_vec()
@@ -346,16 +395,29 @@ pub fn iteration<N: DistillNet>(
         [loss, n] => (loss, n),
         _ => (f32::NAN, 0.0),
     };
-    stats.dropped_samples = (b as f64 - f64::from(n_finite)).max(0.0) as u64;
+    stats.dropped_samples = (at.config.batch as f64 - f64::from(n_finite)).max(0.0) as u64;
     stats.loss_generator = if n_finite == 0.0 {
         f64::NAN
     } else {
         f64::from(loss_value)
     };
+    losses
+}
+
+/// θ's update from the parts' losses, in two backward passes that give the same numbers as
+/// one: to the generator's output as a leaf (`∂L/∂x_0`), then from there into θ through the
+/// generator alone. Returns each part's `∂L/∂x_0` and the terms kept for the diagnostics.
+fn generator_step<N: DistillNet>(
+    nets: &mut Networks<N>,
+    forward: Vec<GeneratorPart>,
+    losses: Vec<Tensor<1>>,
+    at: &Iteration,
+    stats: &mut IterationStats,
+) -> (Vec<Tensor<2>>, Vec<[Tensor<2>; 4]>) {
     let generator = &nets.generator;
     let mut accumulated = GradientsAccumulator::new();
-    let mut grad_x0s = Vec::with_capacity(parts.len());
-    let mut kept = Vec::with_capacity(parts.len());
+    let mut grad_x0s = Vec::with_capacity(forward.len());
+    let mut kept = Vec::with_capacity(forward.len());
     for (part, loss) in forward.into_iter().zip(losses) {
         let grad_x0 = part
             .x0_leaf
@@ -372,24 +434,29 @@ pub fn iteration<N: DistillNet>(
     stats.grad_norm_generator = norm;
     nets.generator = nets
         .adam_generator
-        .step(generator.clone(), &grads, config.lr_generator);
+        .step(generator.clone(), &grads, at.config.lr_generator);
+    (grad_x0s, kept)
+}
 
-    let beta = ema_beta(b, config.ema_half_life_kimg);
-    nets.ema = ema_update(nets.ema.clone(), &nets.generator, beta);
-    let diagnostics = probe_rows.map(|rows| {
-        let rows_of = |i: usize| Tensor::cat(kept.iter().map(|k| k[i].clone()).collect(), 0);
-        let (sigma, x0, fake, teacher) = (rows_of(0), rows_of(1), rows_of(2), rows_of(3));
-        let tensors = PhaseTensors {
-            weight: sample_weight(config.weighting, &x0, &teacher),
-            sigma,
-            x0,
-            fake,
-            teacher,
-            grad_x0: Tensor::cat(grad_x0s, 0),
-        };
-        probe(&config.objective, &config.distance, tensors, rows)
-    });
-    (stats, diagnostics)
+/// The generator phase's diagnostics ([`probe`]) from the terms each part kept and its
+/// `∂L/∂x_0`, with `rows` sample rows.
+fn phase_diagnostics(
+    config: &DistillConfig,
+    kept: Vec<[Tensor<2>; 4]>,
+    grad_x0s: Vec<Tensor<2>>,
+    rows: usize,
+) -> Diagnostics {
+    let rows_of = |i: usize| Tensor::cat(kept.iter().map(|k| k[i].clone()).collect(), 0);
+    let (sigma, x0, fake, teacher) = (rows_of(0), rows_of(1), rows_of(2), rows_of(3));
+    let tensors = PhaseTensors {
+        weight: sample_weight(config.weighting, &x0, &teacher),
+        sigma,
+        x0,
+        fake,
+        teacher,
+        grad_x0: Tensor::cat(grad_x0s, 0),
+    };
+    probe(&config.objective, &config.distance, tensors, rows)
 }
 
 #[cfg(test)]

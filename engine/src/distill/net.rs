@@ -22,7 +22,7 @@ pub trait DistillNet: Module + LabelledDenoiser {
 
 /// A denoiser of square images that an image run distils: the teacher, and θ and ψ, which
 /// start as copies of it (the workbench's own U-Net, or EDM's DDPM++ of a converted teacher).
-pub trait ImageNet: DistillNet + Denoiser + Clone + std::fmt::Debug + Send + 'static {
+pub trait ImageDenoiser: DistillNet + Denoiser + Clone + std::fmt::Debug + Send + 'static {
     /// `[C, H, W]` of its images (`dim = C·H·W`).
     fn image_shape(&self) -> [usize; 3];
     /// Channels of its first resolution level (what an iteration's activations scale with).
@@ -71,7 +71,7 @@ impl DistillNet for UNetDenoiser {
     }
 }
 
-impl ImageNet for UNetDenoiser {
+impl ImageDenoiser for UNetDenoiser {
     fn image_shape(&self) -> [usize; 3] {
         let c = self.config();
         [c.image_channels, c.image_size, c.image_size]
@@ -105,7 +105,7 @@ impl DistillNet for SongUNet {
     }
 }
 
-impl ImageNet for SongUNet {
+impl ImageDenoiser for SongUNet {
     fn image_shape(&self) -> [usize; 3] {
         let c = self.config();
         [c.img_channels, c.img_resolution, c.img_resolution]

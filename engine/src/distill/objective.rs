@@ -12,12 +12,13 @@ use super::distance::Distance;
 pub enum Objective {
     /// Score Implicit Matching with the run's distance (3.7, B.13).
     Sim,
-    /// Score identity Distillation (SiD code, `sid_loss.py`).
+    /// Score identity Distillation (Zhou et al. 2024; docs/algorithm.md §3's table).
     Sid {
         /// SiD's α (1.2 in the SiD paper; α = 1 makes SiD = ½ SIM-L2).
         alpha: f64,
     },
-    /// Diff-Instruct: the KL gradient with weight σ² (`di_loss.py`). Mode-seeking baseline.
+    /// Diff-Instruct (Luo et al. 2023): the KL gradient with weight σ² (docs/algorithm.md §3's
+    /// table). Mode-seeking baseline.
     DiffInstruct,
 }
 

@@ -22,9 +22,9 @@ use super::feature_net::FeatureNet;
 use super::{Gaussian, MetricError, frechet_distance, inception_score};
 use crate::data::images::ImageSet;
 use crate::error::{EngineError, Result};
-use crate::limits;
 use crate::store::atomic::write_atomic;
 use crate::store::fnv1a;
+use sim_formats::limits;
 
 /// `format` field of a reference-statistics cache file.
 const CACHE_FORMAT: &str = "sim-workbench reference-stats v1";

@@ -18,7 +18,7 @@ mod eval;
 pub mod feature_net;
 mod frechet;
 mod image;
-mod inception;
+mod inception_score;
 mod toy;
 pub mod train_classifier;
 
@@ -26,5 +26,5 @@ pub use crate::error::MetricError;
 pub use eval::{Metrics, finite_samples};
 pub use frechet::{Gaussian, frechet_distance};
 pub use image::{ImageMetrics, ReferenceStats, image_metrics};
-pub use inception::{class_histogram, inception_score};
+pub use inception_score::{class_histogram, inception_score};
 pub use toy::{ToyMetrics, toy_metrics};

@@ -14,11 +14,11 @@ use rand::seq::SliceRandom;
 
 use crate::data::images::{ImageSet, ImageSource, Split};
 use crate::error::{EngineError, Result};
-use crate::limits;
 use crate::nets::classifier::{Classifier, ClassifierConfig};
 use crate::optim::adam::Adam;
 use crate::rng::{Stream, rng_for};
-use crate::validation::{ValidationError, count, positive};
+use sim_formats::limits;
+use sim_formats::validation::{ValidationError, count, positive};
 
 /// Fraction of the images held out for testing where a data set has no test split (80/20).
 pub const DEFAULT_TEST_FRACTION: f64 = 0.2;

@@ -1,6 +1,6 @@
 //! A small CNN classifier for one image domain (LeNet/VGG-like): its penultimate layer gives
 //! the features of a domain-specific Fréchet distance and its softmax the probabilities of an
-//! Inception Score (`crate::metrics::classifier` trains, saves and names it).
+//! Inception Score (the metrics' `classifier` module trains, saves and names it).
 //!
 //! Architecture:
 //! `[conv3×3(w₀)-ReLU]×2 → maxpool 2×2 → [conv3×3(w₁)-ReLU]×2 → maxpool 2×2 → flatten →
@@ -18,9 +18,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
-use crate::limits;
 use crate::rng::{Stream, rng_for};
 use crate::tensor::host;
+use sim_formats::limits;
 
 /// Images per forward pass when evaluating host data.
 const EVAL_BATCH: usize = 500;

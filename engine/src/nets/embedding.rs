@@ -1,4 +1,5 @@
-//! Fourier embedding of the noise condition `c_noise = ln(σ) / 4`.
+//! What the networks' conditioning embeddings share: the Fourier embedding of the noise
+//! condition `c_noise = ln(σ) / 4`, and the check of class labels against a network's classes.
 
 use burn::prelude::*;
 
@@ -26,6 +27,23 @@ pub fn fourier_embedding(c_noise: Tensor<2>, frequencies: usize) -> Tensor<2> {
 /// Width of [`fourier_embedding`]'s output.
 pub fn embedding_width(frequencies: usize) -> usize {
     1 + 2 * frequencies
+}
+
+/// Checks class vectors against the class count of the network they condition (both U-Nets'
+/// `denoise_labelled`): `labels` (`[batch, width]`: one-hot rows, mixes of them, or all-zero
+/// rows for "no class") must have one column per class of a class-conditional network.
+///
+/// # Panics
+/// If `labels` is given but the network has no classes or a different number of them; the
+/// message names `network`.
+pub fn check_labels(network: &str, labels: Option<&Tensor<2>>, classes: usize) {
+    if let Some(y) = labels {
+        let width = y.dims()[1];
+        assert!(
+            classes > 0 && width == classes,
+            "{network} denoiser: labels have {width} columns, the network has {classes} classes"
+        );
+    }
 }
 
 #[cfg(test)]

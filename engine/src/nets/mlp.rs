@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::embedding::{embedding_width, fourier_embedding};
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::Precond;
-use crate::limits;
-use crate::validation::ValidationError;
+use sim_formats::limits;
+use sim_formats::validation::ValidationError;
 
 /// Shape of the EDM-preconditioned MLP denoiser (the `[net]` table of a preset), shared by a
 /// toy teacher, the generator and the fake denoiser.

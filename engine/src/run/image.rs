@@ -6,16 +6,13 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use super::{World, distill, networks, save_networks};
+use super::{Distillation, Distils, World, networks};
 use crate::config::RunConfig;
 use crate::data::images::ImageSet;
 use crate::data::images::ImageSource;
 use crate::distill::STUDENT_SAMPLES;
-use crate::distill::diagnostics::Diagnostics;
-use crate::distill::iteration::{IterationStats, Networks};
-use crate::distill::net::ImageNet;
+use crate::distill::net::ImageDenoiser;
 use crate::error::{ConfigError, EngineError, Result};
-use crate::limits;
 use crate::metrics::feature_net::{FeatureNet, load_feature_net};
 use crate::metrics::{ImageMetrics, Metrics, ReferenceStats, finite_samples, image_metrics};
 use crate::nets::inception::INCEPTION_CONVERTER;
@@ -26,6 +23,7 @@ use crate::teacher::NON_FINITE_SAMPLES;
 use crate::teacher::image::sample::chunked;
 use crate::teacher::image::{ImageTeacher, heun_images, sample_images};
 use crate::tensor::one_hot;
+use sim_formats::limits;
 
 /// Images per row of the view grid (and rows of an unconditional one).
 const VIEW_COLUMNS: usize = 10;
@@ -36,10 +34,9 @@ const PROBE_ROWS: usize = 8;
 /// The networks of an image run, its teacher, and what their samples are judged against.
 #[derive(Debug)]
 pub(super) struct ImageWorld<N> {
-    /// θ, ψ, the EMA and their Adams; copies of the teacher.
-    nets: Networks<N>,
-    /// The frozen teacher (dropout off): the workbench's U-Net or EDM's DDPM++.
-    teacher: N,
+    /// θ, ψ, the EMA and their Adams, copies of the frozen teacher (dropout off): the
+    /// workbench's U-Net or EDM's DDPM++.
+    distillation: Distillation<N, N>,
     judge: ImageJudge,
     shape: [usize; 3],
     classes: usize,
@@ -199,7 +196,7 @@ fn centre_crop(images: &[f32], [c, h, w]: [usize; 3], crop: usize) -> Vec<f32> {
         .collect()
 }
 
-impl<N: ImageNet> ImageWorld<N> {
+impl<N: ImageDenoiser> ImageWorld<N> {
     /// θ, ψ and the EMA as copies of the frozen `teacher` (every network starts as the
     /// teacher; trainable, the teacher frozen), or a checkpoint's when `from` is given; its
     /// samples scored by `judge`.
@@ -223,10 +220,13 @@ impl<N: ImageNet> ImageWorld<N> {
         .map_err(ConfigError::from)?;
         let nets = networks(teacher.clone().set_require_grad(true), config, from, device)?;
         Ok(Self {
-            nets,
             shape,
             classes: teacher.classes(),
-            teacher,
+            distillation: Distillation {
+                nets,
+                teacher,
+                probe_rows: PROBE_ROWS,
+            },
             judge,
         })
     }
@@ -279,37 +279,18 @@ impl<N: ImageNet> ImageWorld<N> {
     ) -> Result<Vec<f32>> {
         let u = self.unit_noise(config.seed, stream, n);
         let t_star = config.distill.t_star;
-        one_step(&self.nets.ema, &u, labels, t_star, self.dim(), device)
+        let ema = &self.distillation.nets.ema;
+        one_step(ema, &u, labels, t_star, self.dim(), device)
     }
 }
 
-impl<N: ImageNet> World for ImageWorld<N> {
-    fn step(
-        &mut self,
-        config: &RunConfig,
-        step: u64,
-        device: &Device,
-        probe: bool,
-    ) -> (IterationStats, Option<Diagnostics>) {
-        distill(
-            &mut self.nets,
-            &self.teacher,
-            config,
-            step,
-            device,
-            probe.then_some(PROBE_ROWS),
-        )
+impl<N: ImageDenoiser> World for ImageWorld<N> {
+    fn distillation(&self) -> &dyn Distils {
+        &self.distillation
     }
 
-    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
-        distill(
-            &mut self.nets.clone(),
-            &self.teacher,
-            config,
-            step,
-            device,
-            None,
-        );
+    fn distillation_mut(&mut self) -> &mut dyn Distils {
+        &mut self.distillation
     }
 
     /// One-step samples `g(t*·u, y)` of the EMA generator on the evaluation noise, scored.
@@ -338,14 +319,14 @@ impl<N: ImageNet> World for ImageWorld<N> {
     fn teacher_view(&self, config: &RunConfig, steps: usize, _: &Device) -> Result<Vec<f32>> {
         let u = self.unit_noise(config.seed, Stream::Other(VIEW_STREAM), self.view_count());
         let labels = self.view_labels();
-        heun_images(&self.teacher, &u, labels.as_deref(), steps)
+        heun_images(&self.distillation.teacher, &u, labels.as_deref(), steps)
     }
 
     /// Heun with `eval.teacher_steps` steps from `σ_max·u` on the student's evaluation noise
     /// and labels.
     fn score_teacher(&self, config: &RunConfig) -> Result<Option<Metrics>> {
         let metrics = score_teacher(
-            &self.teacher,
+            &self.distillation.teacher,
             &self.judge,
             config.eval.samples,
             config.eval.teacher_steps,
@@ -365,13 +346,9 @@ impl<N: ImageNet> World for ImageWorld<N> {
         ))
     }
 
-    fn save(&self, file: &mut TensorFile) -> Result<()> {
-        save_networks(file, &self.nets)
-    }
-
     fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()> {
-        let init = self.teacher.clone().set_require_grad(true);
-        self.nets = networks(init, config, Some(file), device)?;
+        let init = self.distillation.teacher.clone().set_require_grad(true);
+        self.distillation.nets = networks(init, config, Some(file), device)?;
         Ok(())
     }
 }
@@ -385,7 +362,7 @@ fn eval_labels(classes: usize, n: usize) -> Option<Vec<usize>> {
 /// FID and IS of `teacher` with `steps` Heun steps on `samples` images: the unit noise of a
 /// run's evaluation (`rng_for(seed, 0, Stream::Eval)`) and its labels (classes in turn), so the
 /// numbers compare with a student's of the same seed.
-pub fn score_teacher<N: ImageNet>(
+pub fn score_teacher<N: ImageDenoiser>(
     teacher: &N,
     judge: &ImageJudge,
     samples: usize,
@@ -409,7 +386,7 @@ const VIEW_STREAM: u64 = 0x71e;
 ///
 /// # Shapes
 /// `u`: `[n, dim]` row-major; result `[n, dim]`.
-fn one_step<N: ImageNet>(
+fn one_step<N: ImageDenoiser>(
     generator: &N,
     u: &[f32],
     labels: Option<&[usize]>,

@@ -34,7 +34,7 @@ use crate::diffusion::denoiser::LabelledDenoiser;
 use crate::diffusion::sampler::Integrator;
 use crate::distill::diagnostics::Diagnostics;
 use crate::distill::iteration::{IterationStats, Networks, iteration};
-use crate::distill::net::{DistillNet, ImageNet};
+use crate::distill::net::{DistillNet, ImageDenoiser};
 use crate::error::{EngineError, Result};
 use crate::metrics::Metrics;
 use crate::optim::adam::Adam;
@@ -62,6 +62,12 @@ pub struct RunOptions {
 /// The networks of a run, its teacher and what their samples are judged against: the part of
 /// a run that depends on its data. [`Run`] drives it the same way for toys and images.
 trait World: std::fmt::Debug + Send {
+    /// θ, ψ, the EMA and their Adams, and the teacher they learn from.
+    fn distillation(&self) -> &dyn Distils;
+
+    /// [`World::distillation`], to train it.
+    fn distillation_mut(&mut self) -> &mut dyn Distils;
+
     /// Iteration `step` of the distillation (`crate::distill::iteration`), and with `probe` the
     /// diagnostics of its generator phase.
     fn step(
@@ -70,12 +76,16 @@ trait World: std::fmt::Debug + Send {
         step: u64,
         device: &Device,
         probe: bool,
-    ) -> (IterationStats, Option<Diagnostics>);
+    ) -> (IterationStats, Option<Diagnostics>) {
+        self.distillation_mut().step(config, step, device, probe)
+    }
 
     /// Iteration `step` on a copy of θ, ψ and their Adams, its result dropped: the device
     /// compiles and tunes the iteration's kernels, and the run is left as it was
     /// ([`Run::rehearse`]).
-    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device);
+    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
+        self.distillation().rehearse(config, step, device);
+    }
 
     /// The EMA generator's scores on `eval.samples` seeded latents (the same every time).
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics>;
@@ -104,7 +114,9 @@ trait World: std::fmt::Debug + Send {
     ) -> Result<ScoreField>;
 
     /// Adds θ, ψ, the EMA and both Adams to a checkpoint.
-    fn save(&self, file: &mut TensorFile) -> Result<()>;
+    fn save(&self, file: &mut TensorFile) -> Result<()> {
+        self.distillation().save(file)
+    }
 
     /// Replaces θ, ψ, the EMA and both Adams by a checkpoint's.
     fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()>;
@@ -591,26 +603,73 @@ fn seconds(file: &TensorFile, key: &str) -> Result<f64> {
     }
 }
 
-/// Iteration `step` of `config`'s distillation of `teacher` into `nets` (`distill::iteration`),
-/// with the diagnostics of `probe_rows` image rows when asked: what both worlds' `step` and
-/// `rehearse` run.
-fn distill<N: DistillNet>(
-    nets: &mut Networks<N>,
-    teacher: &dyn LabelledDenoiser,
-    config: &RunConfig,
-    step: u64,
-    device: &Device,
-    probe_rows: Option<usize>,
-) -> (IterationStats, Option<Diagnostics>) {
-    iteration(
-        nets,
-        teacher,
-        &config.distill,
-        config.seed,
-        step,
-        device,
-        probe_rows,
-    )
+/// What an iteration trains and what it learns from, alike in every world: θ, ψ, the EMA and
+/// their Adams, and the frozen teacher.
+#[derive(Debug)]
+struct Distillation<N, T> {
+    nets: Networks<N>,
+    teacher: T,
+    /// Samples of a diagnosed generator batch kept as images (0 where none are shown).
+    probe_rows: usize,
+}
+
+/// A [`Distillation`] whatever its networks and teacher: what the [`World`] methods that train
+/// and save run on, once for every world.
+trait Distils {
+    /// See [`World::step`].
+    fn step(
+        &mut self,
+        config: &RunConfig,
+        step: u64,
+        device: &Device,
+        probe: bool,
+    ) -> (IterationStats, Option<Diagnostics>);
+
+    /// See [`World::rehearse`].
+    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device);
+
+    /// See [`World::save`].
+    fn save(&self, file: &mut TensorFile) -> Result<()>;
+}
+
+impl<N: DistillNet, T: LabelledDenoiser> Distils for Distillation<N, T> {
+    fn step(
+        &mut self,
+        config: &RunConfig,
+        step: u64,
+        device: &Device,
+        probe: bool,
+    ) -> (IterationStats, Option<Diagnostics>) {
+        iteration(
+            &mut self.nets,
+            &self.teacher,
+            &config.distill,
+            config.seed,
+            step,
+            device,
+            probe.then_some(self.probe_rows),
+        )
+    }
+
+    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
+        iteration(
+            &mut self.nets.clone(),
+            &self.teacher,
+            &config.distill,
+            config.seed,
+            step,
+            device,
+            None,
+        );
+    }
+
+    fn save(&self, file: &mut TensorFile) -> Result<()> {
+        file.insert_module("generator.", &self.nets.generator)?;
+        file.insert_module("fake_denoiser.", &self.nets.fake_denoiser)?;
+        file.insert_module("ema.", &self.nets.ema)?;
+        file.insert_adam("adam_generator.", &self.nets.adam_generator)?;
+        file.insert_adam("adam_fake.", &self.nets.adam_fake)
+    }
 }
 
 /// Runs `f`, which computes on the run's device: on the CPU backend with the pool kept warm
@@ -718,13 +777,4 @@ fn networks<N: DistillNet>(
         adam_generator,
         adam_fake,
     })
-}
-
-/// Adds θ, ψ, the EMA and both Adams to a checkpoint.
-fn save_networks<N: DistillNet>(file: &mut TensorFile, nets: &Networks<N>) -> Result<()> {
-    file.insert_module("generator.", &nets.generator)?;
-    file.insert_module("fake_denoiser.", &nets.fake_denoiser)?;
-    file.insert_module("ema.", &nets.ema)?;
-    file.insert_adam("adam_generator.", &nets.adam_generator)?;
-    file.insert_adam("adam_fake.", &nets.adam_fake)
 }

@@ -4,14 +4,12 @@
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::{World, distill, networks, save_networks};
+use super::{Distillation, Distils, World, networks};
 use crate::config::RunConfig;
 use crate::data::toy::GaussianMixture;
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::sampler::{Integrator, sample};
 use crate::distill::STUDENT_SAMPLES;
-use crate::distill::diagnostics::Diagnostics;
-use crate::distill::iteration::{IterationStats, Networks};
 use crate::error::{EngineError, Result};
 use crate::metrics::{Gaussian, Metrics, finite_samples, toy_metrics};
 use crate::nets::mlp::MlpDenoiser;
@@ -31,9 +29,8 @@ const REFERENCE_STREAM: u64 = 0x7e;
 /// The networks of a toy run, its teacher and its reference.
 #[derive(Debug)]
 pub(super) struct ToyWorld {
-    nets: Networks<MlpDenoiser>,
-    /// The exact mixture or a trained MLP (never an image teacher).
-    teacher: Teacher,
+    /// θ, ψ and their teacher: the exact mixture or a trained MLP (never an image teacher).
+    distillation: Distillation<MlpDenoiser, Teacher>,
     /// The exact mixture when the teacher is exact (exact IS and mode coverage).
     mixture: Option<GaussianMixture>,
     /// Gaussian fit of the teacher's samples.
@@ -95,8 +92,11 @@ impl ToyWorld {
         let reference = Gaussian::fit(&reference_samples, 2)
             .map_err(|e| EngineError::Invalid(format!("teacher reference samples: {e}")))?;
         Ok(Self {
-            nets,
-            teacher,
+            distillation: Distillation {
+                nets,
+                teacher,
+                probe_rows: 0,
+            },
             mixture,
             reference,
         })
@@ -108,7 +108,8 @@ impl ToyWorld {
         let t_star = config.distill.t_star;
         let z = seeded_noise(config.seed, Stream::Eval, n, 2, t_star, device);
         host(
-            self.nets
+            self.distillation
+                .nets
                 .ema
                 .denoise(z, Tensor::full([n, 1], t_star, device)),
         )
@@ -137,32 +138,12 @@ fn start_shape(config: &RunConfig, teacher: &Teacher, device: &Device) -> MlpDen
 }
 
 impl World for ToyWorld {
-    fn step(
-        &mut self,
-        config: &RunConfig,
-        step: u64,
-        device: &Device,
-        probe: bool,
-    ) -> (IterationStats, Option<Diagnostics>) {
-        distill(
-            &mut self.nets,
-            &self.teacher,
-            config,
-            step,
-            device,
-            probe.then_some(0),
-        )
+    fn distillation(&self) -> &dyn Distils {
+        &self.distillation
     }
 
-    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
-        distill(
-            &mut self.nets.clone(),
-            &self.teacher,
-            config,
-            step,
-            device,
-            None,
-        );
+    fn distillation_mut(&mut self) -> &mut dyn Distils {
+        &mut self.distillation
     }
 
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics> {
@@ -184,7 +165,12 @@ impl World for ToyWorld {
     fn teacher_view(&self, config: &RunConfig, steps: usize, device: &Device) -> Result<Vec<f32>> {
         let k = VIEW_POINTS.min(config.eval.samples);
         let u = seeded_noise(config.seed, Stream::Eval, k, 2, 1.0, device);
-        host(sample(&self.teacher, Integrator::Heun, steps, u))
+        host(sample(
+            &self.distillation.teacher,
+            Integrator::Heun,
+            steps,
+            u,
+        ))
     }
 
     fn score_teacher(&self, _: &RunConfig) -> Result<Option<Metrics>> {
@@ -210,25 +196,22 @@ impl World for ToyWorld {
             })
             .collect();
         let n = grid * grid;
+        let Distillation { nets, teacher, .. } = &self.distillation;
         let x = Tensor::<2>::from_data(TensorData::new(points.clone(), [n, 2]), device);
         let level = Tensor::<2>::full([n, 1], sigma, device);
         let score =
             |d: Tensor<2>| -> Result<Vec<f32>> { host(d.sub(x.clone()).div_scalar(sigma * sigma)) };
         Ok(ScoreField {
             sigma,
-            teacher: score(self.teacher.denoise(x.clone(), level.clone()))?,
-            fake: score(self.nets.fake_denoiser.denoise(x.clone(), level).detach())?,
+            teacher: score(teacher.denoise(x.clone(), level.clone()))?,
+            fake: score(nets.fake_denoiser.denoise(x.clone(), level).detach())?,
             points,
         })
     }
 
-    fn save(&self, file: &mut TensorFile) -> Result<()> {
-        save_networks(file, &self.nets)
-    }
-
     fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()> {
-        let init = start_shape(config, &self.teacher, device);
-        self.nets = networks(init, config, Some(file), device)?;
+        let init = start_shape(config, &self.distillation.teacher, device);
+        self.distillation.nets = networks(init, config, Some(file), device)?;
         Ok(())
     }
 }

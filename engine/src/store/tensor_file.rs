@@ -11,10 +11,10 @@ use safetensors::tensor::{Dtype, TensorView};
 use super::atomic::write_atomic;
 use super::fnv1a;
 use crate::error::{EngineError, Result};
-use crate::limits;
 use crate::optim::adam::Adam;
 use crate::optim::params::{map_params, named_params};
 use crate::tensor::host;
+use sim_formats::limits;
 
 /// Named host tensors and metadata, read from or bound for a `.safetensors` file.
 #[derive(Clone, Debug, Default)]
@@ -303,7 +303,7 @@ fn bytemuck_f32(values: &[f32]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    //! Hostile files (issue 12's classes "untrusted metadata" and "non-finite values"), each
+    //! Hostile files (docs/hostile-input.md's classes "untrusted metadata" and "non-finite values"), each
     //! generated from a good file by one edit and refused with the file and the tensor named.
     use super::*;
     use crate::nets::mlp::{MlpConfig, MlpDenoiser};

@@ -17,12 +17,12 @@ use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::{SIGMA_MAX, SIGMA_MIN};
 use crate::diffusion::loss::denoising_loss;
 use crate::error::{EngineError, Result};
-use crate::limits;
 use crate::nets::mlp::{MlpConfig, MlpDenoiser};
 use crate::optim::adam::Adam;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::fnv1a;
-use crate::validation::{ValidationError, count, positive};
+use sim_formats::limits;
+use sim_formats::validation::{ValidationError, count, positive};
 
 /// Fitting an MLP to the teacher by denoising regression; θ and ψ both start from it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ pub fn save_network(
 }
 
 /// Loads an MLP saved by [`save_network`]: the network, its settings and its data set. Every
-/// metadata field is checked (the net settings against the [`limits`](crate::limits), the data
+/// metadata field is checked (the net settings against the [`limits`](sim_formats::limits), the data
 /// set as a preset's, σ_d against [`SIGMA_DATA_RANGE`](crate::diffusion::edm::SIGMA_DATA_RANGE))
 /// before the network is built; errors name the file and the field.
 pub fn load_network(path: &Path, device: &Device) -> Result<(MlpDenoiser, MlpConfig, ToyData)> {

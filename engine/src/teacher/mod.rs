@@ -28,7 +28,7 @@ use crate::diffusion::denoiser::{Denoiser, LabelledDenoiser};
 use crate::error::{EngineError, MetricError, Result};
 use crate::nets::mlp::MlpDenoiser;
 use crate::store::tensor_file::TensorFile;
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// Why a teacher's samples hold NaN or ±inf, and what to do
 /// ([`finite_samples`](crate::metrics::finite_samples)).

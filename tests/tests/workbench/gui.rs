@@ -95,7 +95,7 @@ pub(crate) fn press_start(h: &mut Harness<'static, WorkbenchApp>) {
 pub(crate) fn pause(h: &mut Harness<'static, WorkbenchApp>) {
     h.get_by_label("Pause").click();
     wait_until(h, "the pause", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.engine.status == RunStatus::Paused)
     });
@@ -111,17 +111,17 @@ pub(crate) fn export(
     h.state_mut().apply(action, &ctx);
     let prefix = format!("{what} written to ");
     wait_until(h, "the export", |a| {
-        a.store()
+        a.runs()
             .notice
             .as_deref()
             .is_some_and(|n| n.starts_with(&prefix))
     });
-    let notice = h.state().store().notice.clone().expect("notice");
+    let notice = h.state().runs().notice.clone().expect("notice");
     PathBuf::from(notice.trim_start_matches(&prefix))
 }
 
 pub(crate) fn active_step(app: &WorkbenchApp) -> u64 {
-    app.store().active().map_or(0, |r| r.engine.step)
+    app.runs().active().map_or(0, |r| r.engine.step)
 }
 
 #[test]
@@ -157,11 +157,11 @@ fn learning_rate_change_is_acknowledged_with_a_marker() {
     h.state_mut()
         .apply(Action::Tweak(Tweak::LrGenerator(2e-3)), &ctx);
     wait_until(&mut h, "the marker", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| !r.history.markers.is_empty())
     });
-    let run = h.state().store().active().expect("active run");
+    let run = h.state().runs().active().expect("active run");
     let marker = &run.history.markers[0];
     assert!(marker.step >= 3, "acknowledged at step {}", marker.step);
     assert!(marker.label.contains("lr θ"), "{}", marker.label);
@@ -180,13 +180,13 @@ fn two_variant_race_draws_two_curves() {
     h.get_by_label("Start race (2)").click();
     h.step();
     wait_until(&mut h, "both racers to progress", |a| {
-        a.store().runs.len() == 2
-            && a.store()
-                .runs
+        a.runs().records.len() == 2
+            && a.runs()
+                .records
                 .iter()
                 .all(|r| r.history.progress.len() >= 5 && !r.history.evals.is_empty())
     });
-    let runs = &h.state().store().runs;
+    let runs = &h.state().runs().records;
     assert!(
         runs.iter()
             .all(|r| r.view.visible && r.label.starts_with("race"))
@@ -269,14 +269,14 @@ fn conditional_digits_show_teacher_and_student_grids_one_row_per_class() {
     let mut h = harness_with(tmp.path(), config);
     press_start(&mut h);
     wait_until(&mut h, "the first grids", |a| {
-        a.store()
+        a.runs()
             .active()
             .and_then(|r| r.history.samples.as_ref())
             .is_some_and(|v| v.step >= 2 && !v.teacher.is_empty())
     });
     let view = h
         .state()
-        .store()
+        .runs()
         .active()
         .and_then(|r| r.history.samples.clone());
     let view = view.expect("a view");
@@ -346,30 +346,30 @@ fn a_panel_change_reaches_the_draft_and_the_engine() {
     h.get_by_label("sidwgt (SiD)").click();
     h.step();
     wait_until(&mut h, "the marker", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.history.markers.iter().any(|m| m.label == "w = Sid"))
     });
     assert_eq!(h.state().config().distill.weighting, Weighting::Sid);
-    let run = h.state().store().active().expect("active run");
+    let run = h.state().runs().active().expect("active run");
     assert_eq!(run.engine.config.distill.weighting, Weighting::Sid);
 }
 
 /// The redraw interval starts on `auto` (a test harness has no wgpu adapter, so the GPU
-/// default) and a pick in the status bar reaches the store that paces the engine's redraws.
+/// default) and a pick in the status bar reaches the run list that paces the engine's redraws.
 #[test]
 fn the_refresh_picker_starts_on_auto_and_sets_the_redraw_interval() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut h = harness(tmp.path());
     h.step();
-    assert_eq!(h.state().store().refresh(), Duration::from_millis(500));
+    assert_eq!(h.state().runs().refresh(), Duration::from_millis(500));
     h.get_by_role_and_label(Role::ComboBox, "refresh").click();
     for _ in 0..3 {
         h.step();
     }
     h.get_by_label("5.00 s").click();
     h.step();
-    assert_eq!(h.state().store().refresh(), Duration::from_millis(5000));
+    assert_eq!(h.state().runs().refresh(), Duration::from_millis(5000));
 }
 
 /// The experiment as one string: "Copy preset" puts the draft on the clipboard, a pasted preset
@@ -382,7 +382,7 @@ fn a_preset_string_is_copied_and_pasted() {
     h.step();
     h.get_by_label("Copy preset").click();
     h.step();
-    let notice = h.state().store().notice.clone().unwrap_or_default();
+    let notice = h.state().runs().notice.clone().unwrap_or_default();
     assert!(notice.contains("copied"), "{notice}");
 
     let mut shared = h.state().config().clone();
@@ -465,7 +465,7 @@ fn the_diagnostics_view_shows_weights_that_follow_the_distance() {
         press_start(&mut h);
         h.get_by_label("Diagnostics").click();
         wait_until(&mut h, "diagnostics", |a| {
-            a.store()
+            a.runs()
                 .active()
                 .is_some_and(|r| r.history.diagnostics.is_some())
         });
@@ -474,7 +474,7 @@ fn the_diagnostics_view_shows_weights_that_follow_the_distance() {
         h.step();
         let bins = h
             .state()
-            .store()
+            .runs()
             .active()
             .and_then(|r| r.history.diagnostics.clone())
             .expect("diagnostics")
@@ -649,13 +649,13 @@ fn a_two_seed_race_draws_a_band_and_reports_mean_and_error() {
     h.state_mut()
         .apply(Action::Race { variants, seeds: 2 }, &ctx);
     wait_until(&mut h, "two evaluations of every seed", |a| {
-        a.store().runs.len() == 4 && a.store().runs.iter().all(|r| r.history.evals.len() >= 2)
+        a.runs().records.len() == 4 && a.runs().records.iter().all(|r| r.history.evals.len() >= 2)
     });
-    for run in &h.state().store().runs {
+    for run in &h.state().runs().records {
         run.send(sim_engine::protocol::Command::Pause);
     }
     h.step();
-    let runs: Vec<&RunRecord> = h.state().store().runs.iter().collect();
+    let runs: Vec<&RunRecord> = h.state().runs().records.iter().collect();
     let seeds: Vec<u64> = runs.iter().map(|r| r.engine.config.seed).collect();
     assert_eq!(seeds, [base.seed, base.seed + 1, base.seed, base.seed + 1]);
     let groups = seed_groups(&runs);
@@ -704,7 +704,7 @@ fn smoothing_leaves_the_logged_data_alone() {
     wait_until(&mut h, "iterations", |a| active_step(a) >= 20);
     pause(&mut h);
     let losses = |a: &WorkbenchApp| -> Vec<f64> {
-        let run = a.store().active().expect("active run");
+        let run = a.runs().active().expect("active run");
         run.history
             .progress
             .iter()
@@ -714,7 +714,7 @@ fn smoothing_leaves_the_logged_data_alone() {
     let before = losses(h.state());
     let dir = h
         .state()
-        .store()
+        .runs()
         .active()
         .and_then(|r| r.engine.dir.clone())
         .expect("folder");
@@ -771,7 +771,7 @@ fn the_cifar10_preset_shows_its_edm_teacher_and_names_the_converter() {
     h.step();
     press_start(&mut h);
     wait_until(&mut h, "the refusal", |a| {
-        a.store().active().is_some_and(|r| {
+        a.runs().active().is_some_and(|r| {
             r.history
                 .log
                 .iter()
@@ -780,9 +780,8 @@ fn the_cifar10_preset_shows_its_edm_teacher_and_names_the_converter() {
     });
 }
 
-/// A panic in one engine of a race (planted after its iteration 3; test builds only) fails
-/// that run with the panic's message, in the runs list and the banner; the other run goes on.
-#[cfg(debug_assertions)]
+/// A panic in one engine of a race (planted after its iteration 3) fails that run with the
+/// panic's message, in the runs list and the banner; the other run goes on.
 #[test]
 fn an_engine_panic_fails_its_run_and_the_race_goes_on() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -802,12 +801,12 @@ fn an_engine_panic_fails_its_run_and_the_race_goes_on() {
     h.state_mut()
         .apply(Action::Race { variants, seeds: 1 }, &ctx);
     wait_until(&mut h, "one run to fail while the other goes on", |a| {
-        let runs = &a.store().runs;
+        let runs = &a.runs().records;
         runs.len() == 2
             && matches!(runs[0].engine.status, RunStatus::Failed(_))
             && runs[1].history.progress.len() >= 20
     });
-    let runs = &h.state().store().runs;
+    let runs = &h.state().runs().records;
     let RunStatus::Failed(message) = &runs[0].engine.status else {
         unreachable!("waited for it")
     };

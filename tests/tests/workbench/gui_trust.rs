@@ -46,7 +46,7 @@ fn tweak_and_wait(h: &mut Gui, tweak: Tweak) {
     let ctx = h.ctx.clone();
     h.state_mut().apply(Action::Tweak(tweak.clone()), &ctx);
     wait_until(h, "the engine to apply the change", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.pending.is_empty() && r.engine.config.distill == a.config().distill)
     });
@@ -189,7 +189,7 @@ fn typed_values_are_taken_exactly_when_the_engine_takes_them() {
             let before = h.state().config().clone();
             let markers = h
                 .state()
-                .store()
+                .runs()
                 .active()
                 .map_or(0, |r| r.history.markers.len());
             let verdict = proposal(&before.distill, text)
@@ -198,7 +198,7 @@ fn typed_values_are_taken_exactly_when_the_engine_takes_them() {
             match verdict {
                 Some(Ok(tweak)) => {
                     wait_until(&mut h, "the engine to apply a typed value", |a| {
-                        a.store().active().is_some_and(|r| {
+                        a.runs().active().is_some_and(|r| {
                             r.pending.is_empty()
                                 && r.history.markers.len() == markers + 1
                                 && r.engine.config.distill == a.config().distill
@@ -214,7 +214,7 @@ fn typed_values_are_taken_exactly_when_the_engine_takes_them() {
                     for _ in 0..5 {
                         h.step();
                     }
-                    let run = h.state().store().active().expect("active run");
+                    let run = h.state().runs().active().expect("active run");
                     assert_eq!(*h.state().config(), before, "{label} ← {text}: changed");
                     assert!(run.pending.is_empty(), "{label} ← {text}: sent");
                     assert_eq!(
@@ -265,12 +265,12 @@ fn the_panel_the_run_and_the_next_run_agree() {
     wait_until(&mut h, "iterations", |a| active_step(a) >= 3);
     type_into(&mut h, "lr θ (generator)", "2.5e-3");
     wait_until(&mut h, "the change to apply", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.engine.config.distill.lr_generator == 2.5e-3)
     });
     assert_eq!(h.state().config().distill.lr_generator, 2.5e-3);
-    let run = h.state().store().active().expect("the run");
+    let run = h.state().runs().active().expect("the run");
     assert_eq!(
         run.history.markers.last().map(|m| m.label.as_str()),
         Some("lr θ = 2.5e-3")
@@ -281,9 +281,9 @@ fn the_panel_the_run_and_the_next_run_agree() {
     assert_eq!(shown.as_deref(), Some("0.0025"));
     press_start(&mut h);
     wait_until(&mut h, "the second run's folder", |a| {
-        a.store().runs.len() == 2 && a.store().runs[1].engine.dir.is_some()
+        a.runs().records.len() == 2 && a.runs().records[1].engine.dir.is_some()
     });
-    let dir = h.state().store().runs[1].engine.dir.clone().expect("dir");
+    let dir = h.state().runs().records[1].engine.dir.clone().expect("dir");
     let next = RunConfig::load(&dir.join("config.toml"), &[]).expect("config.toml");
     assert_eq!(next.distill.lr_generator, 2.5e-3);
 }
@@ -296,7 +296,7 @@ fn the_csv_holds_every_logged_value_on_its_row() {
     let mut h = harness(tmp.path());
     press_start(&mut h);
     wait_until(&mut h, "three evaluations", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.history.evals.len() >= 4)
     });
@@ -363,7 +363,7 @@ fn a_paused_run_stands_still_and_a_stopped_one_says_so() {
     press_start(&mut h);
     wait_until(&mut h, "iterations", |a| active_step(a) >= 5);
     pause(&mut h);
-    let wall = |a: &WorkbenchApp| a.store().active().map_or(0.0, |r| r.engine.wall_s);
+    let wall = |a: &WorkbenchApp| a.runs().active().map_or(0.0, |r| r.engine.wall_s);
     let paused_at = wall(h.state());
     // Four seconds paused: the clock may add the iteration and evaluation in flight when the
     // pause came, never the pause.
@@ -383,7 +383,7 @@ fn a_paused_run_stands_still_and_a_stopped_one_says_so() {
     );
     h.get_by_label("Stop").click();
     wait_until(&mut h, "the stop", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.engine.status == RunStatus::Stopped)
     });
@@ -412,13 +412,13 @@ fn runs_of_two_kinds_of_data_never_share_axes() {
     assert_eq!(h.state().config().distill.batch, 4);
     press_start(&mut h);
     wait_until(&mut h, "the digits run's evaluations", |a| {
-        a.store()
+        a.runs()
             .active()
             .is_some_and(|r| r.history.evals.len() >= 2)
     });
     assert_eq!(
         h.state()
-            .store()
+            .runs()
             .active()
             .map(|r| r.engine.config.distill.batch),
         Some(4)

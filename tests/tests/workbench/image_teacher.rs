@@ -115,7 +115,7 @@ fn shipped_conditional_digits_teacher_draws_the_class_asked_for() {
 }
 
 /// The shipped conditional teacher's FID (digits-CNN) falls from 1 to 8 to 18 Heun steps, as
-/// `sim-workbench eval --teacher … --steps 1 8 18` reports it (300 samples here; the README's
+/// `sim-workbench eval --teacher … --steps 1 8 18` reports it (300 samples here; assets/README.md's
 /// table uses 1,000). Two Heun steps are *not* in the chain: one trapezoid from σ = 80 to 0.002
 /// leaves half the initial noise, so that FID is worse than one Euler step's.
 #[test]

@@ -12,7 +12,7 @@ use sim_engine::nets::inception::FidInception;
 
 use super::edm::max_abs;
 
-/// Largest allowed |Δ| on the features and logits (the bound for Inception features).
+/// Largest allowed |Δ| on the features and logits (docs/edm-teachers.md's bound for Inception features).
 const FEATURE_TOLERANCE: f64 = 1e-3;
 
 fn fixture(name: &str) -> PathBuf {

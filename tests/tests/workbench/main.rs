@@ -12,6 +12,7 @@ mod image_distill;
 mod image_teacher;
 mod inception;
 mod kernels;
+mod layers;
 mod pool;
 mod presets;
 mod sampler;

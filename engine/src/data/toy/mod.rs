@@ -10,9 +10,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::diffusion::edm::{SIGMA_DATA_RANGE, check_sigma_data};
-use crate::limits;
 use crate::rng::{Stream, rng_for};
-use crate::validation::{ValidationError, count};
+use sim_formats::limits;
+use sim_formats::validation::{ValidationError, count};
 
 /// Largest length of a toy set (radius, spacing, std, noise, |mean|): the data stay far
 /// inside f32 at every noise level.

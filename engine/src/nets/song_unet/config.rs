@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diffusion::edm::check_sigma_data;
-use crate::limits;
-use crate::validation::ValidationError;
+use sim_formats::limits;
+use sim_formats::validation::ValidationError;
 
 /// How the raw network `F` is wrapped into a denoiser `D(x; σ) = c_skip x + c_out F(c_in x;
 /// c_noise)` (Karras et al. 2022, Table 1).

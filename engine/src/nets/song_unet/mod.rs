@@ -16,19 +16,21 @@
 //! CIFAR-10 network), so that `tools/edm_to_safetensors.py` maps a published pickle tensor for
 //! tensor. Images travel as flat NCHW rows like every other denoiser's.
 
-mod block;
 mod config;
+mod layers;
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 
-use self::block::{Resample, UNetBlock, conv, group_norm, linear, positional_embedding};
 pub use self::config::{Preconditioning, SongUNetConfig};
+use self::layers::{Zeros, conv, group_norm, linear, positional_embedding};
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::Precond;
 use crate::error::{EngineError, Result};
+use crate::nets::embedding::check_labels;
+use crate::nets::unet_block::{BlockConfig, Resample, UNetBlock};
 use crate::optim::params::{map_params, named_params};
 use crate::rng::normal;
 
@@ -62,9 +64,23 @@ impl SongUNet {
             .validate()
             .map_err(|m| EngineError::Invalid(format!("SongUNet: {m}")))?;
         let (mc, emb) = (config.model_channels, config.emb_channels());
-        let p = config.dropout;
         let levels = config.channel_mult.len();
         let attends = |res: usize| config.attn_resolutions.contains(&res);
+        // EDM's `UNetBlock` with DDPM++'s settings: the embedding added before `norm1`, every
+        // residual sum scaled by √½, one attention head.
+        let block = |c_in, c_out, attention: bool, resample| {
+            let shape = BlockConfig {
+                c_in,
+                c_out,
+                emb,
+                dropout: config.dropout,
+                resample,
+                heads: usize::from(attention),
+                adaptive_scale: false,
+                skip_scale: std::f64::consts::FRAC_1_SQRT_2,
+            };
+            UNetBlock::new(&shape, &mut Zeros { device })
+        };
 
         let mut cout = mc;
         let mut skips = vec![cout];
@@ -72,29 +88,13 @@ impl SongUNet {
         for (level, &mult) in config.channel_mult.iter().enumerate() {
             let res = config.img_resolution >> level;
             if level > 0 {
-                encoder.push(UNetBlock::new(
-                    cout,
-                    cout,
-                    emb,
-                    false,
-                    Resample::Down,
-                    p,
-                    device,
-                )?);
+                encoder.push(block(cout, cout, false, Resample::Down)?);
                 skips.push(cout);
             }
             for _ in 0..config.num_blocks {
                 let cin = cout;
                 cout = mc * mult;
-                encoder.push(UNetBlock::new(
-                    cin,
-                    cout,
-                    emb,
-                    attends(res),
-                    Resample::Keep,
-                    p,
-                    device,
-                )?);
+                encoder.push(block(cin, cout, attends(res), Resample::Keep)?);
                 skips.push(cout);
             }
         }
@@ -104,50 +104,18 @@ impl SongUNet {
         for (level, &mult) in config.channel_mult.iter().enumerate().rev() {
             let res = config.img_resolution >> level;
             if level + 1 == levels {
-                decoder.push(UNetBlock::new(
-                    cout,
-                    cout,
-                    emb,
-                    true,
-                    Resample::Keep,
-                    p,
-                    device,
-                )?);
-                decoder.push(UNetBlock::new(
-                    cout,
-                    cout,
-                    emb,
-                    false,
-                    Resample::Keep,
-                    p,
-                    device,
-                )?);
+                decoder.push(block(cout, cout, true, Resample::Keep)?);
+                decoder.push(block(cout, cout, false, Resample::Keep)?);
                 concat.extend([false, false]);
             } else {
-                decoder.push(UNetBlock::new(
-                    cout,
-                    cout,
-                    emb,
-                    false,
-                    Resample::Up,
-                    p,
-                    device,
-                )?);
+                decoder.push(block(cout, cout, false, Resample::Up)?);
                 concat.push(false);
             }
             for idx in 0..=config.num_blocks {
                 let cin = cout + skips.pop().unwrap_or(0);
                 cout = mc * mult;
                 let attention = idx == config.num_blocks && attends(res);
-                decoder.push(UNetBlock::new(
-                    cin,
-                    cout,
-                    emb,
-                    attention,
-                    Resample::Keep,
-                    p,
-                    device,
-                )?);
+                decoder.push(block(cin, cout, attention, Resample::Keep)?);
                 concat.push(true);
             }
         }
@@ -214,20 +182,15 @@ impl SongUNet {
     /// `[batch, label_dim]`; result `[batch, C·H·W]`.
     ///
     /// # Panics
-    /// If `labels` has a different width from `label_dim`, or the shapes do not match.
+    /// If `labels` is given but the network has no classes or a different number of them
+    /// (`label_dim`), or if the shapes do not match.
     pub fn denoise_labelled(
         &self,
         x: Tensor<2>,
         sigma: Tensor<2>,
         labels: Option<Tensor<2>>,
     ) -> Tensor<2> {
-        if let Some(y) = &labels {
-            assert_eq!(
-                y.dims()[1],
-                self.config.label_dim,
-                "SongUNet denoiser: labels' width against the network's label_dim"
-            );
-        }
+        check_labels("SongUNet", labels.as_ref(), self.config.label_dim);
         let [batch, dim] = x.dims();
         let (c, s) = (self.config.img_channels, self.config.img_resolution);
         self.precond(sigma).denoise(x, |x_in, c_noise| {

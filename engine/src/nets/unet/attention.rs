@@ -1,13 +1,13 @@
-//! Self-attention over the `h·w` pixels of a feature map (the attention of EDM's U-Net block,
-//! Karras et al. 2022, after ADM).
+//! The middle self-attention of the workbench U-Net over the `h·w` pixels of a feature map:
+//! the attention of EDM's `UNetBlock` (Karras et al. 2022, after ADM) as a module of its own,
+//! between the middle's two residual blocks.
 
 use burn::nn::GroupNorm;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
-use rand::Rng;
 
-use super::block::{conv, group_norm};
+use crate::error::Result;
+use crate::nets::unet_block::{Layers, attention};
 
 /// Channels per attention head (ADM's `channels_per_head`).
 const CHANNELS_PER_HEAD: usize = 64;
@@ -26,53 +26,49 @@ pub(super) struct SelfAttention {
 
 impl SelfAttention {
     /// Attention over feature maps with `channels` channels.
-    pub(super) fn new(channels: usize, rng: &mut impl Rng, device: &Device) -> Self {
+    pub(super) fn new(channels: usize, layers: &mut impl Layers) -> Result<Self> {
         let heads = if channels.is_multiple_of(CHANNELS_PER_HEAD) {
             (channels / CHANNELS_PER_HEAD).max(1)
         } else {
             1
         };
-        Self {
-            norm: group_norm(channels, device),
-            qkv: conv(channels, 3 * channels, 1, 1, 1.0, rng, device),
-            proj: conv(channels, channels, 1, 1, 0.0, rng, device),
+        Ok(Self {
+            norm: layers.group_norm(channels)?,
+            qkv: layers.conv(channels, 3 * channels, 1, false),
+            proj: layers.conv(channels, channels, 1, true),
             heads,
-        }
+        })
     }
 
     /// # Shapes
     /// `x`: `[batch, c, h, w]`; result: the same.
     pub(super) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [b, c, h, w] = x.dims();
-        let (n, d, tokens) = (b * self.heads, c / self.heads, h * w);
-        // Channel index of the 3c-wide qkv map: head · 3d + channel · 3 + (q | k | v) (EDM).
-        let qkv = self
-            .qkv
-            .forward(self.norm.forward(x.clone()))
-            .reshape([n, d, 3, tokens]);
-        let part = |i: usize| qkv.clone().narrow(2, i, 1).reshape([n, d, tokens]);
-        let (q, k, v) = (part(0), part(1), part(2));
-        // weights[n, i, j] = softmax_j(q_i · k_j / √d)
-        let weights = softmax(q.swap_dims(1, 2).matmul(k).div_scalar((d as f64).sqrt()), 2);
-        // out[n, :, i] = Σ_j weights[n, i, j] v[n, :, j]
-        let out = v.matmul(weights.swap_dims(1, 2)).reshape([b, c, h, w]);
-        x.add(self.proj.forward(out))
+        let qkv = self.qkv.forward(self.norm.forward(x.clone()));
+        x.add(self.proj.forward(attention(qkv, self.heads)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nets::unet::layers::Seeded;
     use crate::rng::{Stream, normal, rng_for};
 
     #[test]
     fn unet_attention_heads_and_identity_at_init() {
         let device = Device::flex();
         let mut rng = rng_for(0, 0, Stream::Other(0));
+        let mut attention = |channels| {
+            let layers = &mut Seeded {
+                rng: &mut rng,
+                device: &device,
+            };
+            SelfAttention::new(channels, layers).expect("builds")
+        };
         for (channels, heads) in [(32, 1), (64, 1), (96, 1), (128, 2), (256, 4)] {
-            assert_eq!(SelfAttention::new(channels, &mut rng, &device).heads, heads);
+            assert_eq!(attention(channels).heads, heads);
         }
-        let attn = SelfAttention::new(128, &mut rng, &device);
+        let attn = attention(128);
         let x = Tensor::<4>::from_data(
             TensorData::new(normal(&mut rng, 2 * 128 * 16, 1.0), [2, 128, 4, 4]),
             &device,

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::EMBEDDING_MULT;
-use crate::limits;
-use crate::validation::ValidationError;
+use sim_formats::limits;
+use sim_formats::validation::ValidationError;
 
 /// Shape of an EDM-preconditioned U-Net denoiser for square images (ADM / "DhariwalUNet"
 /// layout of Karras et al. 2022, scaled down).

@@ -6,15 +6,16 @@
 //! level); a middle of residual block, optional self-attention, residual block; per level on
 //! the way up, `blocks_per_level + 1` residual blocks on the concatenation with the matching
 //! encoder activation, then nearest-neighbour upsampling and a 3×3 convolution; GroupNorm, SiLU
-//! and a zero-initialised 3×3 output convolution. Every block is conditioned on an embedding of
-//! `c_noise` (and of the class, if any) by a per-channel scale and shift.
+//! and a zero-initialised 3×3 output convolution. Every residual block is EDM's `UNetBlock`
+//! with ADM's settings ([`crate::nets::unet_block`]), conditioned on an embedding of `c_noise`
+//! (and of the class, if any) by a per-channel scale and shift.
 //!
 //! Images travel as flat rows, like every other [`Denoiser`]: `[batch, C·H·W]` in channel-major
 //! (NCHW) order, pixel `(c, i, j)` at column `c·H·W + i·W + j`.
 
 mod attention;
-mod block;
 mod config;
+mod layers;
 
 use burn::nn::GroupNorm;
 use burn::nn::conv::Conv2d;
@@ -23,11 +24,13 @@ use burn::tensor::activation::silu;
 use rand::Rng;
 
 use self::attention::SelfAttention;
-use self::block::{Downsample, Embedding, ResBlock, Upsample, conv, group_norm};
 pub use self::config::UNetConfig;
+use self::layers::{Downsample, Embedding, Seeded, Upsample, group_norm};
 use crate::diffusion::denoiser::Denoiser;
 use crate::diffusion::edm::{Precond, check_sigma_data};
 use crate::error::{EngineError, Result};
+use crate::nets::embedding::check_labels;
+use crate::nets::unet_block::{BlockConfig, Layers, Resample, UNetBlock};
 
 /// Width of the conditioning embedding per base channel (ADM's `channel_mult_emb`).
 const EMBEDDING_MULT: usize = 4;
@@ -35,22 +38,22 @@ const EMBEDDING_MULT: usize = 4;
 /// One encoder level: residual blocks, then (except at the lowest level) a downsampling.
 #[derive(Module, Debug)]
 struct EncoderLevel {
-    blocks: Vec<ResBlock>,
+    blocks: Vec<UNetBlock>,
     down: Option<Downsample>,
 }
 
 /// The middle of the U-Net, at the lowest resolution.
 #[derive(Module, Debug)]
 struct Middle {
-    first: ResBlock,
+    first: UNetBlock,
     attention: Option<SelfAttention>,
-    second: ResBlock,
+    second: UNetBlock,
 }
 
 /// One decoder level: residual blocks on `[h, skip]`, then (except at the top) an upsampling.
 #[derive(Module, Debug)]
 struct DecoderLevel {
-    blocks: Vec<ResBlock>,
+    blocks: Vec<UNetBlock>,
     up: Option<Upsample>,
 }
 
@@ -99,9 +102,21 @@ impl UNetDenoiser {
             .map(|m| m * config.channels)
             .collect();
         let emb = EMBEDDING_MULT * config.channels;
-        let p = config.dropout;
-        let embedding = Embedding::new(config.noise_frequencies, config.classes, emb, rng, device);
-        let input = conv(config.image_channels, widths[0], 3, 1, 1.0, rng, device);
+        // EDM's `UNetBlock` with ADM's settings: the embedding scales and shifts, no residual
+        // scaling, no resampling or attention inside the block.
+        let block = |c_in, c_out| BlockConfig {
+            c_in,
+            c_out,
+            emb,
+            dropout: config.dropout,
+            resample: Resample::Keep,
+            heads: 0,
+            adaptive_scale: true,
+            skip_scale: 1.0,
+        };
+        let layers = &mut Seeded { rng, device };
+        let embedding = Embedding::new(config.noise_frequencies, config.classes, emb, layers);
+        let input = layers.conv(config.image_channels, widths[0], 3, false);
 
         // Channel counts of the activations the decoder concatenates, in encoder order.
         let mut skips = vec![widths[0]];
@@ -110,23 +125,24 @@ impl UNetDenoiser {
         for (level, &width) in widths.iter().enumerate() {
             let mut blocks = Vec::with_capacity(config.blocks_per_level);
             for _ in 0..config.blocks_per_level {
-                blocks.push(ResBlock::new(ch, width, emb, p, rng, device));
+                blocks.push(UNetBlock::new(&block(ch, width), layers)?);
                 ch = width;
                 skips.push(ch);
             }
             let down = (level + 1 < widths.len()).then(|| {
                 skips.push(ch);
-                Downsample::new(ch, rng, device)
+                Downsample::new(ch, layers)
             });
             encoder.push(EncoderLevel { blocks, down });
         }
 
         let middle = Middle {
-            first: ResBlock::new(ch, ch, emb, p, rng, device),
+            first: UNetBlock::new(&block(ch, ch), layers)?,
             attention: config
                 .attention
-                .then(|| SelfAttention::new(ch, rng, device)),
-            second: ResBlock::new(ch, ch, emb, p, rng, device),
+                .then(|| SelfAttention::new(ch, layers))
+                .transpose()?,
+            second: UNetBlock::new(&block(ch, ch), layers)?,
         };
 
         let mut decoder = Vec::with_capacity(widths.len());
@@ -134,10 +150,10 @@ impl UNetDenoiser {
             let mut blocks = Vec::with_capacity(config.blocks_per_level + 1);
             for _ in 0..=config.blocks_per_level {
                 let skip = skips.pop().unwrap_or(0);
-                blocks.push(ResBlock::new(ch + skip, width, emb, p, rng, device));
+                blocks.push(UNetBlock::new(&block(ch + skip, width), layers)?);
                 ch = width;
             }
-            let up = (level > 0).then(|| Upsample::new(ch, rng, device));
+            let up = (level > 0).then(|| Upsample::new(ch, layers));
             decoder.push(DecoderLevel { blocks, up });
         }
 
@@ -148,7 +164,7 @@ impl UNetDenoiser {
             middle,
             decoder,
             out_norm: group_norm(ch, device),
-            output: conv(ch, config.image_channels, 3, 1, 0.0, rng, device),
+            output: layers.conv(ch, config.image_channels, 3, true),
             config: config.clone(),
             sigma_data,
         })
@@ -194,14 +210,7 @@ impl UNetDenoiser {
         sigma: Tensor<2>,
         labels: Option<Tensor<2>>,
     ) -> Tensor<2> {
-        if let Some(y) = &labels {
-            assert!(
-                self.config.classes > 0 && y.dims()[1] == self.config.classes,
-                "U-Net denoiser: labels have {} columns, the network has {} classes",
-                y.dims()[1],
-                self.config.classes
-            );
-        }
+        check_labels("U-Net", labels.as_ref(), self.config.classes);
         let [batch, dim] = x.dims();
         let (c, s) = (self.config.image_channels, self.config.image_size);
         Precond::new(sigma, self.sigma_data).denoise(x, |x_in, c_noise| {

@@ -290,15 +290,15 @@ fn unet_parameter_count() {
         image_size: 8,
         noise_frequencies: 4,
     };
-    // Embedding width E = 32. ResBlock(i → o) = 2i + (9io + o) + (2oE + 2o) + 2o + (9o² + o)
+    // Embedding width E = 32. UNetBlock(i → o) = 2i + (9io + o) + (2oE + 2o) + 2o + (9o² + o)
     // [+ (io + o) when i ≠ o].
     let expected = (9 * 32 + 32) + (32 * 32 + 32) + 10 * 32 // map0, map1, label
         + (9 * 8 + 8) // input conv 1 → 8
-        + 1728 + 584 // level 0: ResBlock(8 → 8), downsample
-        + 4736 // level 1: ResBlock(8 → 16)
-        + 2 * 5760 + 1120 // middle: 2 × ResBlock(16 → 16), attention(16)
-        + 8624 + 7328 + 2320 // up level 1: ResBlock(32 → 16), ResBlock(24 → 16), upsample
-        + 3112 + 2456 // up level 0: ResBlock(24 → 8), ResBlock(16 → 8)
+        + 1728 + 584 // level 0: UNetBlock(8 → 8), downsample
+        + 4736 // level 1: UNetBlock(8 → 16)
+        + 2 * 5760 + 1120 // middle: 2 × UNetBlock(16 → 16), attention(16)
+        + 8624 + 7328 + 2320 // up level 1: UNetBlock(32 → 16), UNetBlock(24 → 16), upsample
+        + 3112 + 2456 // up level 0: UNetBlock(24 → 8), UNetBlock(16 → 8)
         + 16 + (8 * 9 + 1); // output GroupNorm, conv 8 → 1
     assert_eq!(expected, 45_393);
     let net = build(&tiny, 0, &device);
@@ -326,7 +326,7 @@ fn unet_parameter_count() {
 }
 
 /// Forward + backward wall time on the `flex` CPU backend, batch 64, median of 5 after a
-/// warm-up. Not a test: `cargo test --workspace -- --ignored unet_timing --nocapture`.
+/// warm-up. Not a test: `cargo test --workspace --release -- --ignored unet_timing --nocapture`.
 #[test]
 #[ignore = "timing note, not a test"]
 fn unet_timing_forward_backward() {

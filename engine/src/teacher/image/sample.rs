@@ -7,12 +7,12 @@ use burn::prelude::*;
 
 use crate::diffusion::denoiser::WithLabels;
 use crate::diffusion::sampler::{Integrator, sample};
-use crate::distill::net::ImageNet;
+use crate::distill::net::ImageDenoiser;
 use crate::error::{ConfigError, EngineError, Result};
-use crate::limits;
 use crate::rng::{Stream, normal, rng_for};
 use crate::store::image_grid::write_image_grid;
 use crate::tensor::{host, one_hot};
+use sim_formats::limits;
 
 /// Images sampled per network call batch (bounds memory for large `n`).
 const CHUNK: usize = 256;
@@ -20,7 +20,7 @@ const CHUNK: usize = 256;
 /// `n` images from `net` with `steps` Heun steps of EDM Algorithm 1 (`2·steps − 1` network
 /// evaluations, from `x ~ N(0, σ_max² I)` at σ_max = 80 down to σ = 0), starting noise from
 /// `rng_for(seed, 0, Stream::Eval)`. See [`heun_images`] for `labels` and the result.
-pub fn sample_images<N: ImageNet>(
+pub fn sample_images<N: ImageDenoiser>(
     net: &N,
     n: usize,
     steps: usize,
@@ -44,7 +44,7 @@ pub fn sample_images<N: ImageNet>(
 /// `labels` gives the class of each image and is required exactly when the network is
 /// class-conditional. The result is `[n, C·H·W]` row-major (NCHW per row), in the data's
 /// `[-1, 1]` scale (not clamped). The network is used without autodiff, whatever its device.
-pub fn heun_images<N: ImageNet>(
+pub fn heun_images<N: ImageDenoiser>(
     net: &N,
     u: &[f32],
     labels: Option<&[usize]>,
@@ -130,7 +130,7 @@ pub(crate) fn chunked(
 /// [`write_image_grid`]), `scale`× nearest-neighbour. A class-conditional network gets one row
 /// per class (`rows` = its number of classes, row `k` = class `k`); an unconditional one
 /// `rows = columns`. Returns the sampled pixels, `[rows · columns, C·H·W]`.
-pub fn write_sample_grid<N: ImageNet>(
+pub fn write_sample_grid<N: ImageDenoiser>(
     net: &N,
     path: &Path,
     columns: usize,

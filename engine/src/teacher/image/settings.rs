@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::data::images::{ImageSet, ImageSource};
 use crate::diffusion::edm::check_sigma_data;
 use crate::error::{ConfigError, EngineError, Result};
-use crate::limits;
 use crate::nets::unet::UNetConfig;
 use crate::optim::ema::ema_beta;
 use crate::preset::parse_validated;
-use crate::validation::{ValidationError, positive};
+use sim_formats::limits;
+use sim_formats::validation::{ValidationError, positive};
 
 /// How an EDM U-Net teacher is trained on an image data set (EDM's `training_loop.py`
 /// settings, scaled down to CPU-sized runs).

@@ -19,7 +19,7 @@ use crate::optim::ema::ema_update;
 use crate::optim::params::sanitize_grads;
 use crate::rng::{Stream, rng_for};
 use crate::store::tensor_file::TensorFile;
-use crate::validation::ValidationError;
+use sim_formats::validation::ValidationError;
 
 /// `format` metadata of a training checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "sim-workbench image-teacher checkpoint v1";
