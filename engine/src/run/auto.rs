@@ -159,8 +159,8 @@ fn calibrate(
     progress: &mut dyn FnMut(&str, f32),
 ) -> Result<Calibration> {
     let gpu = build_world(config, options, device, None, progress)?;
-    let gpu_prepare_s = timed(|| gpu.rehearse(config, 0, device));
-    let gpu_s = timed(|| gpu.rehearse(config, 1, device));
+    let gpu_prepare_s = timed(|| gpu.distillation().rehearse(config, 0, device));
+    let gpu_s = timed(|| gpu.distillation().rehearse(config, 1, device));
     drop(gpu);
     progress("auto: timing this run on the CPU", 0.5);
     let mut small = config.clone();
@@ -187,8 +187,8 @@ fn calibrate(
 /// allocations), on the warm pool as a run's are.
 fn cpu_seconds(world: &dyn World, config: &RunConfig, device: &Device) -> f64 {
     warm(|| {
-        world.rehearse(config, 0, device);
-        timed(|| world.rehearse(config, 1, device))
+        world.distillation().rehearse(config, 0, device);
+        timed(|| world.distillation().rehearse(config, 1, device))
     })
 }
 

@@ -68,25 +68,6 @@ trait World: std::fmt::Debug + Send {
     /// [`World::distillation`], to train it.
     fn distillation_mut(&mut self) -> &mut dyn Distils;
 
-    /// Iteration `step` of the distillation (`crate::distill::iteration`), and with `probe` the
-    /// diagnostics of its generator phase.
-    fn step(
-        &mut self,
-        config: &RunConfig,
-        step: u64,
-        device: &Device,
-        probe: bool,
-    ) -> (IterationStats, Option<Diagnostics>) {
-        self.distillation_mut().step(config, step, device, probe)
-    }
-
-    /// Iteration `step` on a copy of θ, ψ and their Adams, its result dropped: the device
-    /// compiles and tunes the iteration's kernels, and the run is left as it was
-    /// ([`Run::rehearse`]).
-    fn rehearse(&self, config: &RunConfig, step: u64, device: &Device) {
-        self.distillation().rehearse(config, step, device);
-    }
-
     /// The EMA generator's scores on `eval.samples` seeded latents (the same every time).
     fn score(&self, config: &RunConfig, device: &Device) -> Result<Metrics>;
 
@@ -112,11 +93,6 @@ trait World: std::fmt::Debug + Send {
         extent: f64,
         device: &Device,
     ) -> Result<ScoreField>;
-
-    /// Adds θ, ψ, the EMA and both Adams to a checkpoint.
-    fn save(&self, file: &mut TensorFile) -> Result<()> {
-        self.distillation().save(file)
-    }
 
     /// Replaces θ, ψ, the EMA and both Adams by a checkpoint's.
     fn load(&mut self, file: &TensorFile, config: &RunConfig, device: &Device) -> Result<()>;
@@ -371,6 +347,7 @@ impl Run {
         let probe = self.config.eval.diagnoses(self.step + 1);
         let iterate = || {
             self.world
+                .distillation_mut()
                 .step(&self.config, self.step, &self.device, probe)
         };
         let (stats, diagnostics) = on_its_device(self.on_cpu, iterate);
@@ -420,12 +397,14 @@ impl Run {
     }
 
     /// Runs the next iteration on a copy of θ, ψ and their Adams and drops the result
-    /// (`World::rehearse`): the device compiles and tunes the iteration's kernels, and the run
+    /// (`Distils::rehearse`): the device compiles and tunes the iteration's kernels, and the run
     /// — its networks, step, clock and log — is left exactly as it was. The random draws are
     /// seeded by (seed, iteration, stream), so the iteration that counts draws the same ones.
     pub fn rehearse(&self) {
         on_its_device(self.on_cpu, || {
-            self.world.rehearse(&self.config, self.step, &self.device);
+            self.world
+                .distillation()
+                .rehearse(&self.config, self.step, &self.device);
         });
     }
 
@@ -559,7 +538,7 @@ impl Run {
             return Ok(None);
         };
         let mut file = TensorFile::new();
-        self.world.save(&mut file)?;
+        self.world.distillation().save(&mut file)?;
         file.metadata.insert("step".into(), self.step.to_string());
         file.metadata
             .insert("wall_s".into(), self.wall_s().to_string());
@@ -613,10 +592,10 @@ struct Distillation<N, T> {
     probe_rows: usize,
 }
 
-/// A [`Distillation`] whatever its networks and teacher: what the [`World`] methods that train
-/// and save run on, once for every world.
+/// A [`Distillation`] whatever its networks and teacher: how every world trains and saves.
 trait Distils {
-    /// See [`World::step`].
+    /// Iteration `step` of the distillation (`crate::distill::iteration`), and with `probe` the
+    /// diagnostics of its generator phase.
     fn step(
         &mut self,
         config: &RunConfig,
@@ -625,10 +604,12 @@ trait Distils {
         probe: bool,
     ) -> (IterationStats, Option<Diagnostics>);
 
-    /// See [`World::rehearse`].
+    /// Iteration `step` on a copy of θ, ψ and their Adams, its result dropped: the device
+    /// compiles and tunes the iteration's kernels, and the run is left as it was
+    /// ([`Run::rehearse`]).
     fn rehearse(&self, config: &RunConfig, step: u64, device: &Device);
 
-    /// See [`World::save`].
+    /// Adds θ, ψ, the EMA and both Adams to a checkpoint.
     fn save(&self, file: &mut TensorFile) -> Result<()>;
 }
 
