@@ -750,6 +750,16 @@ fn resume_and_caches_trust_nothing() {
     let line = o.stdout.lines().last().unwrap_or_default();
     let last: serde_json::Value = serde_json::from_str(line).expect("--json");
     assert!(last.is_object(), "{last}");
+    // The speed reported is the whole run's, its iterations over its training seconds (the
+    // live meter's last window of a 15-iteration run is mostly warm-up).
+    let (step, wall_s, it_per_s) = (
+        last["step"].as_f64().unwrap_or_default(),
+        last["wall_s"].as_f64().unwrap_or_default(),
+        last["it_per_s"].as_f64().unwrap_or_default(),
+    );
+    assert_eq!(step, 15.0, "{last}");
+    assert!(wall_s > 0.0, "{last}");
+    assert!((it_per_s - step / wall_s).abs() <= 1e-9 * it_per_s, "{last}");
     let config_now = std::fs::read_to_string(folder.join("config.toml")).expect("config");
     assert!(config_now.contains("iterations = 15"), "{config_now}");
     assert!(folder.join("checkpoints/step-000015.safetensors").is_file());

@@ -128,7 +128,7 @@ fn launch(args: &RunArgs) -> Result<(Launch, RunOptions)> {
 struct Watch {
     bar: ProgressBar,
     last: Option<Metrics>,
-    it_per_s: f64,
+    /// Training seconds so far (pauses and evaluations left out, across resumes).
     wall_s: f64,
     run_dir: Option<PathBuf>,
     /// When the GPU's preparation started, while it lasts.
@@ -147,7 +147,6 @@ impl Watch {
         Self {
             bar,
             last: None,
-            it_per_s: 0.0,
             wall_s: 0.0,
             run_dir: None,
             preparing: None,
@@ -162,14 +161,8 @@ impl Watch {
                 self.ready(&info);
                 session.send(Command::Resume);
             }
-            Event::Progress {
-                step,
-                it_per_s,
-                wall_s,
-                ..
-            } => {
+            Event::Progress { step, wall_s, .. } => {
                 self.bar.set_position(step);
-                self.it_per_s = it_per_s;
                 self.wall_s = wall_s;
             }
             Event::Evaluated { metrics, .. } => {
@@ -256,11 +249,18 @@ impl Watch {
         self.run_dir.clone_from(&info.dir);
     }
 
-    /// The summary line, the folder, and with `json` the final scores as one JSON object.
+    /// The summary line, the folder, and with `json` the final scores as one JSON object. The
+    /// speed is the whole run's: its iterations over its training seconds (the bar's live rate
+    /// covers only the last second, and a short run's first second is mostly warm-up).
     fn finished(&mut self, step: u64, metrics: Option<Metrics>, json: bool) {
         self.bar.finish();
         let metrics = metrics.or(self.last.take());
-        let (wall_s, it_per_s) = (self.wall_s, self.it_per_s);
+        let wall_s = self.wall_s;
+        let it_per_s = if wall_s > 0.0 {
+            step as f64 / wall_s
+        } else {
+            0.0
+        };
         println!(
             "finished {step} iterations in {wall_s:.1} s ({it_per_s:.1} it/s); {}",
             metrics.as_ref().map(Metrics::describe).unwrap_or_default()
