@@ -759,7 +759,10 @@ fn resume_and_caches_trust_nothing() {
     );
     assert_eq!(step, 15.0, "{last}");
     assert!(wall_s > 0.0, "{last}");
-    assert!((it_per_s - step / wall_s).abs() <= 1e-9 * it_per_s, "{last}");
+    assert!(
+        (it_per_s - step / wall_s).abs() <= 1e-9 * it_per_s,
+        "{last}"
+    );
     let config_now = std::fs::read_to_string(folder.join("config.toml")).expect("config");
     assert!(config_now.contains("iterations = 15"), "{config_now}");
     assert!(folder.join("checkpoints/step-000015.safetensors").is_file());
