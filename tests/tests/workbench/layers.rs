@@ -1,7 +1,9 @@
-//! The layer contract: ARCHITECTURE.md's table "The engine, by layer" is the one list of the
-//! engine's modules and their floors. Every module of `engine/src` must have a row, and the
-//! product code of each imports (`crate::…`) only modules on lower floors. Test code (after
-//! `#[cfg(test)]`, and `tests.rs` files) may reach any floor; comments are not imports.
+//! The layer contracts: ARCHITECTURE.md's tables "The engine, by layer" and "The app, by
+//! layer" are the one list of each crate's modules and their floors. Every source file must
+//! belong to a row (the longest module path of the table that holds it), and the product code
+//! of each imports (`crate::…`, or the app's library by name) only rows on lower floors. Test
+//! code (after `#[cfg(test)]`, and `tests.rs` files) may reach any floor; comments are not
+//! imports; `super::` stays inside a row.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -14,8 +16,9 @@ fn repo() -> PathBuf {
         .to_owned()
 }
 
-/// The floor of each module, from the table under `heading` in ARCHITECTURE.md
-/// (`| floor | \`module\` | concept |`).
+/// The floor of each module path, from the table under `heading` in ARCHITECTURE.md
+/// (`| floor | \`module\`, \`module\` (aside) | concept |`; what stands in brackets is not a
+/// module).
 fn layer_table(architecture: &str, heading: &str) -> BTreeMap<String, u32> {
     let start = architecture
         .find(heading)
@@ -25,25 +28,35 @@ fn layer_table(architecture: &str, heading: &str) -> BTreeMap<String, u32> {
     let mut table = BTreeMap::new();
     for line in section.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let (Some(floor), Some(module)) = (cells.get(1), cells.get(2)) else {
+        let (Some(floor), Some(modules)) = (cells.get(1), cells.get(2)) else {
             continue;
         };
-        let (Ok(floor), Some(module)) = (
-            floor.parse::<u32>(),
-            module.strip_prefix('`').and_then(|m| m.strip_suffix('`')),
-        ) else {
+        let Ok(floor) = floor.parse::<u32>() else {
             continue;
         };
-        assert!(
-            table.insert(module.to_owned(), floor).is_none(),
-            "ARCHITECTURE.md lists `{module}` twice"
-        );
+        let outside_brackets = modules.split('(').next().unwrap_or_default();
+        for module in outside_brackets.split('`').skip(1).step_by(2) {
+            assert!(
+                table.insert(module.to_owned(), floor).is_none(),
+                "ARCHITECTURE.md lists `{module}` twice"
+            );
+        }
     }
     table
 }
 
-/// Every `.rs` file under `dir`, with the top-level module it belongs to (`run/auto.rs` → `run`).
-fn modules(src: &Path) -> Vec<(String, PathBuf)> {
+/// The longest module path of `table` that holds `path` (`gui::state::run_list` is held by
+/// `gui::state`).
+fn row_of<'a>(table: &'a BTreeMap<String, u32>, path: &[String]) -> Option<&'a str> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].join("::"))
+        .find_map(|prefix| table.get_key_value(&prefix).map(|(k, _)| k.as_str()))
+}
+
+/// Every `.rs` file under `src` but the library root, with its module path (`run/auto.rs` →
+/// `run::auto`, `gui/mod.rs` → `gui`, `main.rs` → `main`).
+fn source_files(src: &Path) -> Vec<(Vec<String>, PathBuf)> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         for entry in fs::read_dir(dir).expect("readable source folder") {
             let path = entry.expect("readable entry").path();
@@ -59,10 +72,18 @@ fn modules(src: &Path) -> Vec<(String, PathBuf)> {
     files
         .into_iter()
         .filter_map(|path| {
-            let relative = path.strip_prefix(src).expect("under src");
-            let first = relative.components().next()?.as_os_str().to_str()?;
-            let module = first.strip_suffix(".rs").unwrap_or(first).to_owned();
-            (module != "lib" && module != "main").then_some((module, path))
+            let relative = path
+                .strip_prefix(src)
+                .expect("under src")
+                .with_extension("");
+            let mut segments: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if segments.last().is_some_and(|s| s == "mod") {
+                segments.pop();
+            }
+            (segments != ["lib"]).then_some((segments, path))
         })
         .collect()
 }
@@ -76,71 +97,96 @@ fn product_code(text: &str) -> String {
         .join("\n")
 }
 
-/// The top-level modules a piece of code names through `crate::`, grouped imports included
-/// (`use crate::{error::Result, rng::rng_for}` names `error` and `rng`).
-fn crate_imports(code: &str) -> BTreeSet<String> {
-    fn ident(s: &str) -> Option<String> {
-        let s = s.trim_start().trim_start_matches('{').trim_start();
-        let end = s
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(s.len());
-        (end > 0).then(|| s[..end].to_owned())
-    }
-    let mut names = BTreeSet::new();
-    for (at, _) in code.match_indices("crate::") {
-        let rest = &code[at + "crate::".len()..];
-        let Some(group) = rest.strip_prefix('{') else {
-            names.extend(ident(rest));
-            continue;
-        };
-        let mut depth = 1;
-        let mut item_start = 0;
-        for (i, c) in group.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => depth -= 1,
-                ',' if depth == 1 => {
-                    names.extend(ident(&group[item_start..i]));
-                    item_start = i + 1;
+/// The module paths a piece of code names after one of `roots` (`crate`, or a library's name),
+/// use groups expanded: `use crate::{error::Result, gui::{state::a, plots}}` names
+/// `error::Result`, `gui::state::a` and `gui::plots`.
+fn imported_paths(code: &str, roots: &[&str]) -> BTreeSet<Vec<String>> {
+    /// The paths of one use tree `text` (after `root::`), each prefixed with `prefix`.
+    fn tree(text: &str, prefix: &[String], paths: &mut BTreeSet<Vec<String>>) {
+        let mut path = prefix.to_vec();
+        let mut rest = text;
+        loop {
+            rest = rest.trim_start();
+            if let Some(group) = rest.strip_prefix('{') {
+                let mut depth = 1;
+                let mut item_start = 0;
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 1 => {
+                            tree(&group[item_start..i], &path, paths);
+                            item_start = i + 1;
+                        }
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        tree(&group[item_start..i], &path, paths);
+                        break;
+                    }
                 }
-                _ => {}
+                return;
             }
-            if depth == 0 {
-                names.extend(ident(&group[item_start..i]));
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end == 0 {
                 break;
             }
+            path.push(rest[..end].to_owned());
+            match rest[end..].strip_prefix("::") {
+                Some(next) => rest = next,
+                None => break,
+            }
+        }
+        if path.len() > prefix.len() {
+            paths.insert(path);
         }
     }
-    names
-}
-
-/// Every breach of the table by the crate in `src`: modules without a row, and imports of a
-/// module on the same floor or above.
-fn breaches(table: &BTreeMap<String, u32>, src: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (module, path) in modules(src) {
-        let Some(&floor) = table.get(&module) else {
-            if seen.insert(module.clone()) {
-                found.push(format!("`{module}` has no row in ARCHITECTURE.md's table"));
-            }
-            continue;
-        };
-        let code = product_code(&fs::read_to_string(&path).expect("readable source"));
-        let is_test_file = path.file_name().is_some_and(|n| n == "tests.rs");
-        for import in crate_imports(&code) {
-            if is_test_file || import == module {
+    let mut paths = BTreeSet::new();
+    for root in roots {
+        let marker = format!("{root}::");
+        for (at, _) in code.match_indices(&marker) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
                 continue;
             }
-            match table.get(&import) {
-                Some(&to) if to >= floor => found.push(format!(
-                    "{} (`{module}`, floor {floor}) imports `{import}` (floor {to})",
-                    path.display()
+            tree(&code[at + marker.len()..], &[], &mut paths);
+        }
+    }
+    paths
+}
+
+/// Every breach of `table` by the crate in `src`, whose own modules are named after `roots`:
+/// files no row holds, and imports of a row on the same floor or above.
+fn breaches(table: &BTreeMap<String, u32>, src: &Path, roots: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (segments, path) in source_files(src) {
+        let Some(row) = row_of(table, &segments) else {
+            found.push(format!(
+                "`{}` has no row in ARCHITECTURE.md's table",
+                segments.join("::")
+            ));
+            continue;
+        };
+        if path.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let floor = table[row];
+        let code = product_code(&fs::read_to_string(&path).expect("readable source"));
+        for import in imported_paths(&code, roots) {
+            match row_of(table, &import) {
+                Some(to) if to == row => {}
+                Some(to) if table[to] >= floor => found.push(format!(
+                    "{} (`{row}`, floor {floor}) imports `{to}` (floor {})",
+                    path.display(),
+                    table[to]
                 )),
                 Some(_) => {}
                 None => found.push(format!(
-                    "{} imports `{import}`, which has no row in ARCHITECTURE.md's table",
-                    path.display()
+                    "{} imports `{}`, which no row of ARCHITECTURE.md's table holds",
+                    path.display(),
+                    import.join("::")
                 )),
             }
         }
@@ -156,7 +202,19 @@ fn the_engine_imports_only_downward_and_every_module_has_a_row() {
         table.len() >= 20,
         "the table was not found whole: {table:?}"
     );
-    let breaches = breaches(&table, &repo().join("engine/src"));
+    let breaches = breaches(&table, &repo().join("engine/src"), &["crate"]);
+    assert!(breaches.is_empty(), "{}", breaches.join("\n"));
+}
+
+#[test]
+fn the_app_imports_only_downward_and_every_module_has_a_row() {
+    let architecture = fs::read_to_string(repo().join("ARCHITECTURE.md")).expect("reads");
+    let table = layer_table(&architecture, "## The app, by layer");
+    assert!(
+        table.len() >= 10,
+        "the table was not found whole: {table:?}"
+    );
+    let breaches = breaches(&table, &repo().join("app/src"), &["crate", "sim_workbench"]);
     assert!(breaches.is_empty(), "{}", breaches.join("\n"));
 }
 
@@ -168,6 +226,17 @@ fn the_contract_check_finds_an_upward_import_and_a_missing_row() {
         "//! Mentions crate::high in a comment only.\nuse crate::{high::X, low::Y};\n",
     )
     .expect("writes");
+    fs::create_dir(src.path().join("nested")).expect("dir");
+    fs::write(
+        src.path().join("nested/mod.rs"),
+        "use my_lib::{low::Y, nested::inner::Z};\n",
+    )
+    .expect("writes");
+    fs::write(
+        src.path().join("nested/inner.rs"),
+        "use crate::{low::{self, Y}, high};\n",
+    )
+    .expect("writes");
     fs::write(
         src.path().join("high.rs"),
         "use crate::low::Y;\n#[cfg(test)]\nmod tests { use crate::high; }\n",
@@ -176,12 +245,19 @@ fn the_contract_check_finds_an_upward_import_and_a_missing_row() {
     fs::write(src.path().join("stray.rs"), "").expect("writes");
     let table = layer_table(
         "## The engine, by layer\n| floor | module | concept |\n|---|---|---|\n\
-         | 0 | `low` | a |\n| 1 | `high` | b |\n## Next\n| 9 | `ignored` | c |\n",
+         | 0 | `low` | a |\n| 1 | `high` | b |\n| 1 | `nested::inner` (`x`) | c |\n\
+         | 2 | `nested`, `other` | d |\n## Next\n| 9 | `ignored` | e |\n",
         "## The engine, by layer",
     );
-    assert_eq!(table.len(), 2, "{table:?}");
-    let found = breaches(&table, src.path());
-    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(table.len(), 5, "{table:?}");
+    let found = breaches(&table, src.path(), &["crate", "my_lib"]);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|b| b.ends_with("(`nested::inner`, floor 1) imports `high` (floor 1)")),
+        "{found:?}"
+    );
     assert!(
         found.iter().any(|b| b.starts_with("`stray` has no row")),
         "{found:?}"
