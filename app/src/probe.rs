@@ -5,7 +5,7 @@
 use sim_engine::device::Probe;
 
 /// Libraries of the GPU and display stacks: a process that does not use the GPU maps none of
-/// them (checked at exit in test builds, and by `app/tests/process.rs`).
+/// them (checked at exit when `SIM_WORKBENCH_EXIT_CHECK` asks, and by `app/tests/process.rs`).
 pub const DRIVER_LIBRARIES: [&str; 7] = [
     "libvulkan",
     "libEGL",
